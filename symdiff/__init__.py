@@ -1,0 +1,65 @@
+"""symdiff: symbol-to-symbol differentiation compiled to standalone NumPy code.
+
+Build a graph with `var`, `const` and the op functions; `grad`/`vjp`/`jvp` add derivative
+nodes to that same graph; `evaluate` runs it with the reference interpreter.
+"""
+
+from .autodiff import grad, jvp, vjp
+from .errors import BindingError, GradError, ShapeError, SymdiffError
+from .evaluate import evaluate
+from .graph import Node, const, var
+from .ops import (
+    abs,
+    astype,
+    broadcast_to,
+    concatenate,
+    cos,
+    dot,
+    einsum,
+    equal,
+    exp,
+    expand_dims,
+    expm1,
+    greater,
+    greater_equal,
+    less,
+    less_equal,
+    log,
+    log1p,
+    log_softmax,
+    logsumexp,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    not_equal,
+    prod,
+    relu,
+    reshape,
+    sigmoid,
+    sign,
+    sin,
+    softmax,
+    softplus,
+    sqrt,
+    square,
+    stack,
+    sum,
+    tan,
+    tanh,
+    transpose,
+    where,
+    zeros,
+)
+
+__all__ = [
+    "grad", "jvp", "vjp", "evaluate", "Node", "const", "var",
+    "BindingError", "GradError", "ShapeError", "SymdiffError",
+    "abs", "astype", "broadcast_to", "concatenate", "cos", "dot", "einsum", "equal", "exp",
+    "expand_dims", "expm1", "greater", "greater_equal", "less", "less_equal", "log", "log1p",
+    "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum",
+    "not_equal", "prod", "relu", "reshape", "sigmoid", "sign", "sin", "softmax", "softplus",
+    "sqrt", "square", "stack", "sum", "tan", "tanh", "transpose", "where", "zeros",
+]

@@ -1,0 +1,270 @@
+"""The expression graph: immutable, hash-consed tensor nodes and the queries over them.
+
+A node is a variable, a constant, or an op applied to input nodes with static attributes.
+Building the same op on the same inputs with the same attributes twice returns the same
+node, so common subexpressions are shared from the start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import itertools
+import weakref
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+import numpy as np
+
+from .errors import SymdiffError
+from .operators import TensorOperators
+from .shapes import Shape, TensorType, canonical_dtype, canonical_shape, fmt_shape
+
+if TYPE_CHECKING:
+    from .ops.base import Op
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a derivative node came from: the forward node, the rule, and d(of)/d(target)."""
+
+    kind: str  # "vjp" (reverse mode) or "jvp" (forward mode)
+    rule: str  # e.g. "matmul.vjp[arg 0]" or "accumulate"
+    forward: Node  # the forward node whose rule produced this node
+    of: Node  # the differentiated output (cost for vjp, the wrt node for jvp)
+    target: Node  # the node whose derivative this is part of
+
+    def describe(self) -> str:
+        if self.kind == "vjp":
+            what = f"∂{self.of.display_name}/∂{self.target.display_name}"
+        else:
+            what = f"∂{self.target.display_name}/∂{self.of.display_name}·t"
+        return f"{what}, via {self.rule}"
+
+
+_provenance: contextvars.ContextVar[Provenance | None] = contextvars.ContextVar(
+    "symdiff_provenance", default=None
+)
+
+
+@contextlib.contextmanager
+def derivative_context(prov: Provenance) -> Iterator[None]:
+    """Nodes created inside this block are marked as produced by `prov`."""
+    token = _provenance.set(prov)
+    try:
+        yield
+    finally:
+        _provenance.reset(token)
+
+
+_serial = itertools.count()
+_interned: weakref.WeakValueDictionary[tuple, Node] = weakref.WeakValueDictionary()
+
+
+class Node(TensorOperators):
+    """One tensor-valued node of the graph. Build nodes with the `symdiff` functions."""
+
+    __slots__ = ("op", "inputs", "attrs", "type", "name", "value", "id", "label",
+                 "provenance", "__weakref__")
+
+    op: Op | None
+    inputs: tuple[Node, ...]
+    attrs: Mapping[str, Any]
+    type: TensorType
+    name: str | None
+    value: np.ndarray | None
+    id: int
+    label: str | None
+    provenance: Provenance | None
+
+    def __init__(self) -> None:  # pragma: no cover - nodes come from the factories below
+        raise TypeError("build nodes with symdiff.var, symdiff.const or the op functions")
+
+    # -- structure -------------------------------------------------------------------
+    @property
+    def shape(self) -> Shape:
+        return self.type.shape
+
+    @property
+    def dtype(self) -> str:
+        return self.type.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.type.shape)
+
+    @property
+    def kind(self) -> str:
+        """'var', 'const' or 'op'."""
+        if self.op is not None:
+            return "op"
+        return "var" if self.value is None else "const"
+
+    @property
+    def is_derivative(self) -> bool:
+        return self.provenance is not None
+
+    @property
+    def display_name(self) -> str:
+        """A short human name: the variable's or label's name, else op and id."""
+        if self.name is not None:
+            return self.name
+        if self.label is not None:
+            return self.label
+        if self.value is not None and self.value.ndim == 0:
+            return repr(self.value.item())
+        return f"{self.op.name if self.op else 'const'}#{self.id}"
+
+    def named(self, label: str) -> Node:
+        """Give this node a label used by printers and codegen; returns the node itself."""
+        if self.kind == "op":
+            self.label = label
+        return self
+
+    def __repr__(self) -> str:
+        if self.kind == "var":
+            return f"var({self.name!r}, {fmt_shape(self.shape)}, {self.dtype})"
+        if self.kind == "const":
+            return f"const#{self.id}: {self.type}"
+        args = ", ".join(i.display_name for i in self.inputs)
+        attrs = "".join(f", {k}={v!r}" for k, v in self.attrs.items())
+        return f"{self.display_name} = {self.op.name}({args}{attrs}): {self.type}"
+
+    def __hash__(self) -> int:
+        return object.__hash__(self)
+
+    def __eq__(self, other: object) -> bool:
+        # Identity: nodes are interned, and keeping == as identity keeps them usable as
+        # dict keys. Elementwise equality is symdiff.equal(a, b).
+        return self is other
+
+    def __bool__(self) -> bool:
+        raise SymdiffError(
+            f"the truth value of symbolic node {self.display_name} is unknown until it is "
+            "evaluated; use symdiff.where for a branch"
+        )
+
+    __array_priority__ = 1000  # so that ndarray + node gives node.__radd__
+
+
+def _new(op: Op | None, inputs: tuple[Node, ...], attrs: Mapping[str, Any], ttype: TensorType,
+         name: str | None = None, value: np.ndarray | None = None) -> Node:
+    node = object.__new__(Node)
+    node.op = op
+    node.inputs = inputs
+    node.attrs = MappingProxyType(dict(attrs))
+    node.type = ttype
+    node.name = name
+    node.value = value
+    node.id = next(_serial)
+    node.label = None
+    node.provenance = _provenance.get()
+    return node
+
+
+def var(name: str, shape: Sequence[int | str] = (), dtype: object = "float64") -> Node:
+    """A symbolic input. Two calls give two distinct variables, even with one name."""
+    if not isinstance(name, str) or not name:
+        raise SymdiffError(f"a variable needs a non-empty str name, got {name!r}")
+    ttype = TensorType(canonical_shape(shape), canonical_dtype(dtype))
+    return _new(None, (), {}, ttype, name=name)
+
+
+def const(value: object, dtype: object | None = None) -> Node:
+    """A constant tensor; equal constants (same dtype, shape and bytes) are one node."""
+    if isinstance(value, Node):
+        return value
+    arr = np.asarray(value)
+    if dtype is None and isinstance(value, float):
+        dtype = "float64"
+    dt = canonical_dtype(dtype if dtype is not None else arr.dtype)
+    arr = np.array(arr, dtype=dt, order="C")
+    arr.setflags(write=False)
+    key = ("const", dt, arr.shape, arr.tobytes())
+    node = _interned.get(key)
+    if node is None:
+        node = _new(None, (), {}, TensorType(arr.shape, dt), value=arr)
+        node.provenance = None  # a constant is shared; it never belongs to one derivative
+        _interned[key] = node
+    return node
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def apply(op: Op, inputs: Sequence[Node], **attrs: Any) -> Node:
+    """Apply `op` to nodes: checks types, then returns the interned node."""
+    inputs = tuple(inputs)
+    attrs = {k: _freeze(v) for k, v in attrs.items()}
+    key = (op.name, inputs, tuple(sorted(attrs.items())))
+    node = _interned.get(key)
+    if node is None:
+        ttype = op.shape_rule([i.type for i in inputs], inputs, **attrs)
+        node = _new(op, inputs, attrs, ttype)
+        _interned[key] = node
+    return node
+
+
+def is_scalar_const(node: Node, value: float | None = None) -> bool:
+    """True for a constant whose every element equals `value` (any value if None)."""
+    if node.value is None or node.value.size == 0:
+        return False
+    v = node.value.flat[0]
+    if not np.all(node.value == v):
+        return False
+    return value is None or bool(v == value)
+
+
+# -- graph queries -------------------------------------------------------------------------
+
+def topo_order(roots: Iterable[Node]) -> list[Node]:
+    """Every ancestor of `roots` (roots included), inputs before users, deterministic."""
+    order: list[Node] = []
+    seen: set[Node] = set()
+    for root in roots:
+        if root in seen:
+            continue
+        stack: list[tuple[Node, int]] = [(root, 0)]
+        seen.add(root)
+        while stack:
+            node, i = stack.pop()
+            if i < len(node.inputs):
+                stack.append((node, i + 1))
+                child = node.inputs[i]
+                if child not in seen:
+                    seen.add(child)
+                    stack.append((child, 0))
+            else:
+                order.append(node)
+    return order
+
+
+def to_digraph(roots: Iterable[Node]) -> nx.MultiDiGraph:
+    """The graph below `roots` as a networkx MultiDiGraph; edges carry the argument index."""
+    g = nx.MultiDiGraph()
+    for node in topo_order(roots):
+        g.add_node(node)
+        for i, inp in enumerate(node.inputs):
+            g.add_edge(inp, node, arg=i)
+    return g
+
+
+def nodes_between(sources: Iterable[Node], roots: Iterable[Node]) -> set[Node]:
+    """Nodes that lie on a path from some source to some root (both ends included)."""
+    g = to_digraph(roots)
+    sources = [s for s in sources if s in g]
+    below = set(sources)
+    for s in sources:
+        below |= nx.descendants(g, s)
+    return below
+
+
+def variables(roots: Iterable[Node]) -> list[Node]:
+    """The variables the roots depend on, in first-use order."""
+    return [n for n in topo_order(roots) if n.kind == "var"]

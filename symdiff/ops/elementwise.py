@@ -1,0 +1,205 @@
+"""Elementwise ops: unary math, broadcasting binary arithmetic, comparisons and where.
+
+Elementwise derivatives are written once as partials: d(out)/d(arg) as graph nodes, from
+which both the VJP (g * partial) and the JVP (t * partial) follow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..graph import Node
+from ..shapes import TensorType
+from .base import (
+    Op,
+    broadcasting_rule,
+    call,
+    define,
+    infix,
+    lift,
+    lift_pair,
+    require_float,
+)
+
+Partial = Callable[..., Node]
+
+
+def _from_partials(partials: tuple[Partial | None, ...]) -> tuple[tuple, tuple]:
+    """VJP and JVP rules for an elementwise op, from its partial derivatives."""
+
+    def make(partial: Partial | None) -> Any:
+        if partial is None:
+            return None
+        return lambda g, *inputs, out: g * partial(*inputs, out)
+
+    rules = tuple(make(p) for p in partials)
+    return rules, rules
+
+
+def _public(op: Op, nargs: int) -> Callable[..., Node]:
+    if nargs == 1:
+        def fn(x: object) -> Node:
+            return op(lift(x))
+    else:
+        def fn(x: object, y: object) -> Node:
+            return op(*lift_pair(x, y))
+    fn.__name__ = op.name
+    fn.__qualname__ = op.name
+    fn.__doc__ = op.doc
+    fn.op = op  # type: ignore[attr-defined]
+    return fn
+
+
+def unary(name: str, impl: Callable, partial: Partial | None, *, lower: Callable | None = None,
+          ufunc: bool = True, float_only: bool = True, rule: Callable | None = None,
+          helpers: tuple = (), doc: str = "") -> Callable[..., Node]:
+    """Define a unary elementwise op; `partial(x, out)` is d(out)/dx. Where g * partial
+    is wasteful, `rule(g, x, out)` gives the product directly (serving VJP and JVP alike,
+    as an elementwise derivative is its own transpose)."""
+
+    def shape_rule(types: list[TensorType], inputs: list[Node], **_: Any) -> TensorType:
+        if float_only:
+            require_float(name, inputs)
+        return types[0]
+
+    if rule is not None:
+        vjp = jvp = (rule,)
+    else:
+        vjp, jvp = _from_partials((partial,))
+    op = define(name, shape_rule=shape_rule, impl=impl, vjp=vjp, jvp=jvp,
+                lower=lower or call(f"np.{impl.__name__}"), ufunc=ufunc, elementwise=True,
+                helpers=helpers, doc=doc)
+    return _public(op, 1)
+
+
+def binary(name: str, impl: Callable, partials: tuple[Partial | None, Partial | None], *,
+           lower: Callable, result: str = "promote", ufunc: bool = True,
+           vjp: tuple | None = None, doc: str = "") -> Callable[..., Node]:
+    """Define a broadcasting binary op from its two partials (or explicit linear rules)."""
+    rules = (vjp, vjp) if vjp is not None else _from_partials(partials)
+    op = define(name, shape_rule=broadcasting_rule(name, result), impl=impl, vjp=rules[0],
+                jvp=rules[1], lower=lower, ufunc=ufunc, elementwise=True, doc=doc)
+    return _public(op, 2)
+
+
+# -- reference implementations that need care for stability ------------------------------
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function without overflow: exp of a non-positive number only."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    return np.logaddexp(np.zeros((), dtype=np.result_type(x, np.float32)), x)
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, np.zeros((), dtype=x.dtype))
+
+
+# -- unary math ---------------------------------------------------------------------------
+
+neg = unary("neg", np.negative, None, lower=lambda a, **_: f"-{a[0]}", float_only=False,
+            rule=lambda g, x, out: -g, doc="Elementwise -x.")
+exp = unary("exp", np.exp, lambda x, out: out, doc="Elementwise e**x.")
+log = unary("log", np.log, lambda x, out: 1 / x, doc="Natural logarithm.")
+log1p = unary("log1p", np.log1p, lambda x, out: 1 / (1 + x), doc="log(1 + x), accurate near 0.")
+expm1 = unary("expm1", np.expm1, lambda x, out: out + 1, doc="exp(x) - 1, accurate near 0.")
+sqrt = unary("sqrt", np.sqrt, lambda x, out: 0.5 / out, doc="Square root.")
+square = unary("square", np.square, lambda x, out: 2 * x, float_only=False, doc="x * x.")
+sign = unary("sign", np.sign, None, float_only=False, doc="Sign; derivative 0 everywhere.")
+abs = unary("abs", np.abs, lambda x, out: sign(x), float_only=False,  # noqa: A001
+            doc="Absolute value; derivative sign(x), so 0 at 0.")
+sin = unary("sin", np.sin, lambda x, out: cos(x), doc="Sine.")
+cos = unary("cos", np.cos, lambda x, out: -sin(x), doc="Cosine.")
+tan = unary("tan", np.tan, lambda x, out: 1 + square(out), doc="Tangent.")
+tanh = unary("tanh", np.tanh, lambda x, out: 1 - square(out), doc="Hyperbolic tangent.")
+sigmoid = unary("sigmoid", _sigmoid, lambda x, out: out * (1 - out), ufunc=False,
+                lower=call("_sigmoid"), helpers=(_sigmoid,), doc="Logistic function 1 / (1 + exp(-x)), stable.")
+softplus = unary("softplus", _softplus, lambda x, out: sigmoid(x),
+                 lower=lambda a, **_: f"np.logaddexp(0.0, {a[0]})",
+                 doc="log(1 + exp(x)), computed stably as logaddexp(0, x).")
+relu = unary("relu", _relu, None, rule=lambda g, x, out: where(x > 0, g, lift(0, g)),
+             float_only=False,
+             lower=lambda a, **_: f"np.maximum({a[0]}, 0)",
+             doc="max(x, 0); derivative 1 for x > 0 and 0 for x <= 0 (so 0 at 0).")
+
+# -- binary arithmetic --------------------------------------------------------------------
+
+add = binary("add", np.add, (None, None), lower=infix("+"),
+             vjp=(lambda g, x, y, out: g, lambda g, x, y, out: g), doc="x + y.")
+sub = binary("sub", np.subtract, (None, None), lower=infix("-"),
+             vjp=(lambda g, x, y, out: g, lambda g, x, y, out: -g), doc="x - y.")
+mul = binary("mul", np.multiply, (lambda x, y, out: y, lambda x, y, out: x), lower=infix("*"),
+             doc="x * y.")
+div = binary("div", np.divide, (lambda x, y, out: 1 / y, lambda x, y, out: -out / y),
+             lower=infix("/"), result="float", doc="x / y (true division).")
+pow = binary("pow", np.power,  # noqa: A001
+             (lambda x, y, out: y * x ** (y - 1), lambda x, y, out: out * log(x)),
+             lower=infix("**"), doc="x ** y; d/dy is out * log(x), so it needs x > 0.")
+
+
+def _choose_partial(wins: Callable[[Node, Node], Node], first: bool) -> Partial:
+    """maximum/minimum: the winner takes the whole derivative, a tie splits it 1/2 and 1/2."""
+
+    def partial(x: Node, y: Node, out: Node) -> Node:
+        mine, other = (x, y) if first else (y, x)
+        half = where(equal(x, y), lift(0.5, out), lift(0, out))
+        return where(wins(mine, other), lift(1, out), half)
+
+    return partial
+
+
+maximum = binary("maximum", np.maximum,
+                 (_choose_partial(lambda a, b: a > b, True),
+                  _choose_partial(lambda a, b: a > b, False)), lower=call("np.maximum"),
+                 doc="Elementwise maximum; a tie splits the derivative evenly.")
+minimum = binary("minimum", np.minimum,
+                 (_choose_partial(lambda a, b: a < b, True),
+                  _choose_partial(lambda a, b: a < b, False)), lower=call("np.minimum"),
+                 doc="Elementwise minimum; a tie splits the derivative evenly.")
+
+# -- comparisons (not differentiable: their derivative is zero) ---------------------------
+
+less = binary("less", np.less, (None, None), lower=infix("<"), result="bool")
+less_equal = binary("less_equal", np.less_equal, (None, None), lower=infix("<="), result="bool")
+greater = binary("greater", np.greater, (None, None), lower=infix(">"), result="bool")
+greater_equal = binary("greater_equal", np.greater_equal, (None, None), lower=infix(">="),
+                       result="bool")
+equal = binary("equal", np.equal, (None, None), lower=infix("=="), result="bool")
+not_equal = binary("not_equal", np.not_equal, (None, None), lower=infix("!="), result="bool")
+
+
+# -- where ----------------------------------------------------------------------------------
+
+def _where_impl(cond: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.where(cond, x, y)
+
+
+where_op = define(
+    "where",
+    shape_rule=broadcasting_rule("where"),
+    impl=_where_impl,
+    vjp=(None,
+         lambda g, c, x, y, out: where(c, g, lift(0, g)),
+         lambda g, c, x, y, out: where(c, lift(0, g), g)),
+    jvp=(None,
+         lambda t, c, x, y, out: where(c, t, lift(0, t)),
+         lambda t, c, x, y, out: where(c, lift(0, t), t)),
+    lower=call("np.where"),
+    elementwise=True,
+    doc="where(cond, x, y): x where cond is true, else y.",
+)
+
+
+def where(cond: object, x: object, y: object) -> Node:
+    """Elementwise choice: x where cond holds, else y (broadcast together)."""
+    x_node, y_node = lift_pair(x, y)
+    c = lift(cond)
+    if c.dtype != "bool":
+        c = not_equal(c, lift(0, c))
+    return where_op(c, x_node, y_node)

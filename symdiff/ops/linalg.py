@@ -1,0 +1,175 @@
+"""Contractions: matmul (NumPy semantics, vectors and batches included), dot and einsum."""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..graph import Node
+from ..shapes import TensorType, broadcast_shapes, promote
+from .base import define, lift, lift_pair, shape_mismatch
+from .reductions import sum_to
+from .structure import broadcast_to, expand_dims, reshape, transpose
+
+# -- matmul ---------------------------------------------------------------------------------
+
+
+def _matmul_rule(types: list[TensorType], inputs: list[Node]) -> TensorType:
+    a, b = types
+    if a.ndim == 0 or b.ndim == 0:
+        raise shape_mismatch("matmul", inputs, "operands must have at least one dimension; "
+                                               "use * for scalars")
+    a_shape = (1,) + a.shape if a.ndim == 1 else a.shape
+    b_shape = b.shape + (1,) if b.ndim == 1 else b.shape
+    if a_shape[-1] != b_shape[-2]:
+        raise shape_mismatch("matmul", inputs, f"contracted dims differ: {a_shape[-1]} "
+                                               f"vs {b_shape[-2]}")
+    batch = broadcast_shapes([a_shape[:-2], b_shape[:-2]],
+                             [i.display_name for i in inputs], "matmul")
+    shape = batch + (a_shape[-2],) * (a.ndim > 1) + (b_shape[-1],) * (b.ndim > 1)
+    return TensorType(shape, promote(a.dtype, b.dtype))
+
+
+def _swap_last(x: Node) -> Node:
+    axes = list(range(x.ndim))
+    axes[-2:] = axes[-1], axes[-2]
+    return transpose(x, axes)
+
+
+def _as_matrices(g: Node, a: Node, b: Node) -> tuple[Node, Node, Node]:
+    """Vector operands as matrices ((k,) -> (1, k) on the left, (k, 1) on the right), and
+    the cotangent with the matching unit axes, so one matrix rule covers every case."""
+    mat_a = expand_dims(a, 0) if a.ndim == 1 else a
+    mat_b = expand_dims(b, -1) if b.ndim == 1 else b
+    if a.ndim == 1:
+        g = expand_dims(g, g.ndim - (b.ndim > 1))
+    if b.ndim == 1:
+        g = expand_dims(g, g.ndim)
+    return g, mat_a, mat_b
+
+
+def _matmul_vjp_a(g: Node, a: Node, b: Node, out: Node) -> Node:
+    g, mat_a, mat_b = _as_matrices(g, a, b)
+    return reshape(sum_to(matmul(g, _swap_last(mat_b)), mat_a.shape), a.shape)
+
+
+def _matmul_vjp_b(g: Node, a: Node, b: Node, out: Node) -> Node:
+    g, mat_a, mat_b = _as_matrices(g, a, b)
+    return reshape(sum_to(matmul(_swap_last(mat_a), g), mat_b.shape), b.shape)
+
+
+matmul_op = define(
+    "matmul", shape_rule=_matmul_rule, impl=np.matmul,
+    vjp=(_matmul_vjp_a, _matmul_vjp_b),
+    jvp=(lambda t, a, b, out: matmul(t, b), lambda t, a, b, out: matmul(a, t)),
+    lower=lambda a: f"{a[0]} @ {a[1]}",
+    doc="Matrix product with NumPy semantics: vectors, matrices, broadcast batches.")
+
+
+def matmul(a: object, b: object) -> Node:
+    """a @ b as np.matmul."""
+    return matmul_op(*lift_pair(a, b))
+
+
+def dot(a: object, b: object) -> Node:
+    """np.dot for operands of rank at most 2 (scalars multiply); use matmul or einsum above."""
+    a, b = lift_pair(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    if a.ndim > 2 or b.ndim > 2:
+        raise shape_mismatch("dot", [a, b], "dot of rank > 2 operands is ambiguous; use "
+                                            "matmul or einsum")
+    return matmul(a, b)
+
+
+# -- einsum ---------------------------------------------------------------------------------
+
+def _parse(subscripts: str, nargs: int) -> tuple[list[str], str]:
+    """Split 'ij,jk->ik' into (['ij', 'jk'], 'ik'); implicit output as NumPy does it."""
+    text = subscripts.replace(" ", "")
+    if "." in text:
+        raise ShapeError(f"einsum {subscripts!r}: ellipsis is not supported; name every axis")
+    lhs, arrow, rhs = text.partition("->")
+    ins = lhs.split(",")
+    if len(ins) != nargs:
+        raise ShapeError(f"einsum {subscripts!r}: {len(ins)} operand subscripts for "
+                         f"{nargs} operands")
+    letters = "".join(ins)
+    if any(c not in string.ascii_letters for c in letters + rhs):
+        raise ShapeError(f"einsum {subscripts!r}: subscripts must be letters")
+    if not arrow:
+        rhs = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    for s in ins + [rhs]:
+        if len(set(s)) != len(s):
+            raise ShapeError(f"einsum {subscripts!r}: a letter repeated within one operand "
+                             f"({s!r}, a trace or diagonal) is not supported")
+    if set(rhs) - set(letters):
+        raise ShapeError(f"einsum {subscripts!r}: output letters {rhs!r} not in the inputs")
+    return ins, rhs
+
+
+def _einsum_rule(types: list[TensorType], inputs: list[Node], *, subscripts: str) \
+        -> TensorType:
+    ins, rhs = _parse(subscripts, len(types))
+    sizes: dict[str, Any] = {}
+    for sub, t, node in zip(ins, types, inputs, strict=True):
+        if len(sub) != t.ndim:
+            raise shape_mismatch("einsum", inputs, f"subscripts {sub!r} for rank {t.ndim} "
+                                                   f"operand {node.display_name}")
+        for c, d in zip(sub, t.shape, strict=True):
+            if sizes.setdefault(c, d) != d:
+                raise shape_mismatch("einsum", inputs, f"axis {c!r} has sizes "
+                                                       f"{sizes[c]} and {d}")
+    return TensorType(tuple(sizes[c] for c in rhs), promote(*[t.dtype for t in types]))
+
+
+def _einsum_vjp(g: Node, *xs: Node, out: Node, subscripts: str, index: int) -> Node:
+    """Contract the cotangent with the other operands onto this operand's axes; axes that
+    only this operand has come back by broadcasting."""
+    ins, rhs = _parse(subscripts, len(xs))
+    target = ins[index]
+    others = [(s, x) for j, (s, x) in enumerate(zip(ins, xs, strict=True)) if j != index]
+    present = set(rhs).union(*[set(s) for s, _ in others])
+    kept = "".join(c for c in target if c in present)
+    spec = ",".join([rhs] + [s for s, _ in others]) + "->" + kept
+    result = einsum(spec, g, *[x for _, x in others])
+    if kept != target:
+        missing = [i for i, c in enumerate(target) if c not in present]
+        result = broadcast_to(expand_dims(result, missing), xs[index].shape)
+    return result
+
+
+def _einsum_jvp(tangents: list[Node | None], *xs: Node, out: Node, subscripts: str) -> Node:
+    terms = [einsum(subscripts, *xs[:i], t, *xs[i + 1:])
+             for i, t in enumerate(tangents) if t is not None]
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
+
+
+def _lower_einsum(args: list[str], subscripts: str) -> str:
+    ins, rhs = _parse(subscripts, len(args))
+    contracted = {c for c in set("".join(ins)) - set(rhs) if sum(c in s for s in ins) > 1}
+    opt = ", optimize=True" if len(args) > 2 or contracted else ""
+    return f"np.einsum({subscripts!r}, {', '.join(args)}{opt})"
+
+
+def _einsum_impl(*xs: np.ndarray, subscripts: str) -> np.ndarray:
+    return np.asarray(np.einsum(subscripts, *xs, optimize=len(xs) > 2))
+
+
+einsum_op = define(
+    "einsum", shape_rule=_einsum_rule, impl=_einsum_impl,
+    vjp=(_einsum_vjp,), jvp=(_einsum_jvp,), lower=_lower_einsum, variadic=True,
+    doc="Einstein summation with named axes (no ellipsis, no repeated letter per operand).")
+
+
+def einsum(subscripts: str, *operands: object) -> Node:
+    """np.einsum over nodes; the subscripts are stored in explicit 'ij,jk->ik' form."""
+    nodes = [lift(x) for x in operands]
+    ins, rhs = _parse(subscripts, len(nodes))
+    return einsum_op(*nodes, subscripts=",".join(ins) + "->" + rhs)
