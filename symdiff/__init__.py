@@ -54,6 +54,11 @@ from .ops import (
     zeros,
 )
 
+# -- higher-order derivatives (symdiff/higher.py) ---------------------------------------------
+# -- rewrites (symdiff/rewrite/) -------------------------------------------------------------
+# -- inspection (symdiff/inspect/) -----------------------------------------------------------
+# -- compiled functions (symdiff/function.py, backed by codegen/) ----------------------------
+
 __all__ = [
     "grad", "jvp", "vjp", "evaluate", "Node", "const", "var",
     "BindingError", "GradError", "ShapeError", "SymdiffError",
