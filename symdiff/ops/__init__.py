@@ -52,6 +52,7 @@ from .structure import (
     concatenate,
     dim_size,
     expand_dims,
+    eye,
     getitem,
     reshape,
     stack,
@@ -67,5 +68,5 @@ __all__ = [
     "relu", "sigmoid", "sign", "sin", "softplus", "sqrt", "square", "sub", "tan", "tanh",
     "where", "dot", "einsum", "matmul", "log_softmax", "logsumexp", "max", "mean", "min",
     "prod", "softmax", "sum", "sum_to", "astype", "broadcast_to", "concatenate", "dim_size",
-    "expand_dims", "getitem", "reshape", "stack", "transpose", "unindex", "zeros",
+    "expand_dims", "eye", "getitem", "reshape", "stack", "transpose", "unindex", "zeros",
 ]

@@ -38,12 +38,18 @@ REGISTRY: dict[str, Op] = {}
 
 @dataclass(frozen=True, eq=False)
 class Op:
-    """One op of the library. `vjp`/`jvp` hold a rule per argument (None: not differentiable
-    in that argument); `lower(args, **attrs)` gives the NumPy expression for codegen;
-    `ufunc` says the lowering is one NumPy ufunc call, so codegen may add `out=`;
-    A `variadic` op has one VJP rule, called with `index=` the argument, and one JVP rule
-    taking the list of tangents (None where absent). `helpers` are module-level functions the lowering calls (codegen copies their source
-    into the generated module, and `impl` is usually one of them)."""
+    """One op of the library.
+
+    `vjp`/`jvp` hold a rule per argument (None: not differentiable in that argument). A
+    `variadic` op has one VJP rule, called with `index=` the argument, and one JVP rule
+    taking the list of tangents (None where absent). `batch(args, batched, out, **attrs)`
+    rebuilds the op over operands of which those flagged in `batched` carry an extra
+    leading axis, and returns the result with that axis in front (the batching transform
+    behind jacobian and hessian); elementwise ops and reductions get it from their family
+    (symdiff/batching.py). `lower(args, **attrs)` gives the NumPy expression for codegen;
+    `ufunc` says it is one NumPy ufunc call, so codegen may add `out=`. `helpers` are
+    module-level functions the lowering calls (codegen copies their source into the
+    generated module, and `impl` is usually one of them)."""
 
     name: str
     shape_rule: ShapeRule
@@ -55,6 +61,8 @@ class Op:
     elementwise: bool = False
     helpers: tuple[Callable, ...] = ()
     variadic: bool = False
+    reduction: bool = False
+    batch: Callable[..., Node] | None = None
     doc: str = ""
 
     def __call__(self, *inputs: Node, **attrs: Any) -> Node:

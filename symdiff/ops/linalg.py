@@ -12,7 +12,7 @@ from ..graph import Node
 from ..shapes import TensorType, broadcast_shapes, promote
 from .base import define, lift, lift_pair, shape_mismatch
 from .reductions import sum_to
-from .structure import broadcast_to, expand_dims, reshape, transpose
+from .structure import batch_align, broadcast_to, expand_dims, reshape, transpose
 
 # -- matmul ---------------------------------------------------------------------------------
 
@@ -51,20 +51,55 @@ def _as_matrices(g: Node, a: Node, b: Node) -> tuple[Node, Node, Node]:
     return g, mat_a, mat_b
 
 
+# The common cases get their textbook rules (outer products as broadcasting multiplies,
+# matrix-vector products kept as such); batched and mixed cases take the general path.
+
 def _matmul_vjp_a(g: Node, a: Node, b: Node, out: Node) -> Node:
+    if a.ndim <= 2 and b.ndim <= 2:
+        if b.ndim == 1:  # (m, k) @ (k,) or (k,) @ (k,): outer product / scaling
+            return expand_dims(g, -1) * b if a.ndim == 2 else g * b
+        return matmul(g, transpose(b))  # (m, k) @ (k, n) and (k,) @ (k, n)
     g, mat_a, mat_b = _as_matrices(g, a, b)
     return reshape(sum_to(matmul(g, _swap_last(mat_b)), mat_a.shape), a.shape)
 
 
 def _matmul_vjp_b(g: Node, a: Node, b: Node, out: Node) -> Node:
+    if a.ndim <= 2 and b.ndim <= 2:
+        if a.ndim == 1:  # (k,) @ (k, n) or (k,) @ (k,)
+            return expand_dims(a, -1) * g if b.ndim == 2 else g * a
+        return matmul(transpose(a), g)  # (m, k) @ (k, n) and (m, k) @ (k,)
     g, mat_a, mat_b = _as_matrices(g, a, b)
     return reshape(sum_to(matmul(_swap_last(mat_a), g), mat_b.shape), b.shape)
+
+
+def _matmul_batch(args: list[Node], batched: list[bool], out: Node) -> Node:
+    """matmul over a batch. Batched vectors against a plain matrix become one matrix
+    product (a GEMM, not a loop of GEMVs); other cases use matmul's own broadcasting."""
+    a, b = args
+    a0, b0 = (x.ndim for x in out.inputs)
+    size = (a if batched[0] else b).shape[0]
+    if batched == [True, False] and a0 == 1 and b0 == 2:  # rows a_i @ B
+        return matmul(a, b)
+    if batched == [False, True] and a0 == 2 and b0 == 1:  # A @ b_i = (b_i^T A^T)
+        return matmul(b, transpose(a))
+    if batched == [True, False] and a0 == 1 and b0 == 1:
+        return matmul(a, b)
+    if batched == [False, True] and a0 == 1 and b0 == 1:
+        return matmul(b, a)
+    # General case: matrices with the batch axis in front and unit axes for the vectors.
+    mat_a = expand_dims(a, int(batched[0])) if a0 == 1 else a
+    mat_b = expand_dims(b, b.ndim) if b0 == 1 else b
+    rank = max(mat_a.ndim - batched[0], mat_b.ndim - batched[1])
+    mat_a = batch_align(mat_a, rank) if batched[0] else mat_a
+    mat_b = batch_align(mat_b, rank) if batched[1] else mat_b
+    return reshape(matmul(mat_a, mat_b), (size,) + out.shape)
 
 
 matmul_op = define(
     "matmul", shape_rule=_matmul_rule, impl=np.matmul,
     vjp=(_matmul_vjp_a, _matmul_vjp_b),
     jvp=(lambda t, a, b, out: matmul(t, b), lambda t, a, b, out: matmul(a, t)),
+    batch=_matmul_batch,
     lower=lambda a: f"{a[0]} @ {a[1]}",
     doc="Matrix product with NumPy semantics: vectors, matrices, broadcast batches.")
 
@@ -151,6 +186,14 @@ def _einsum_jvp(tangents: list[Node | None], *xs: Node, out: Node, subscripts: s
     return total
 
 
+def _einsum_batch(args: list[Node], batched: list[bool], out: Node, subscripts: str) -> Node:
+    """einsum over a batch: batched operands and the result get one more letter in front."""
+    ins, rhs = _parse(subscripts, len(args))
+    letter = next(c for c in string.ascii_letters if c not in subscripts)
+    spec = ",".join(letter + s if b else s for s, b in zip(ins, batched, strict=True))
+    return einsum(f"{spec}->{letter}{rhs}", *args)
+
+
 def _lower_einsum(args: list[str], subscripts: str) -> str:
     ins, rhs = _parse(subscripts, len(args))
     contracted = {c for c in set("".join(ins)) - set(rhs) if sum(c in s for s in ins) > 1}
@@ -164,7 +207,8 @@ def _einsum_impl(*xs: np.ndarray, subscripts: str) -> np.ndarray:
 
 einsum_op = define(
     "einsum", shape_rule=_einsum_rule, impl=_einsum_impl,
-    vjp=(_einsum_vjp,), jvp=(_einsum_jvp,), lower=_lower_einsum, variadic=True,
+    vjp=(_einsum_vjp,), jvp=(_einsum_jvp,), batch=_einsum_batch, lower=_lower_einsum,
+    variadic=True,
     doc="Einstein summation with named axes (no ellipsis, no repeated letter per operand).")
 
 

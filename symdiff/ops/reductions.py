@@ -49,7 +49,7 @@ def _reducer(name: str, impl: Any, vjp: Any, jvp: Any, *, float_result: bool = F
     op = define(name, shape_rule=reduction_rule(name, float_result), impl=impl, vjp=(vjp,),
                 jvp=(jvp,), lower=lower or (lambda a, axis, keepdims:
                                             f"np.{name}({a[0]}{reduce_args(axis, keepdims)})"),
-                helpers=helpers, doc=doc)
+                helpers=helpers, reduction=True, doc=doc)
 
     def fn(x: object, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Node:
         x = lift(x)
@@ -147,6 +147,10 @@ def _log_softmax(x: np.ndarray, axis: Any = -1) -> np.ndarray:
     return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
 
 
+def _shift(axis: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(a + 1 for a in axis)
+
+
 def _axis_arg(axis: tuple[int, ...]) -> str:
     return str(axis[0] if len(axis) == 1 else axis)
 
@@ -155,6 +159,7 @@ softmax_op = define(
     "softmax", shape_rule=same_type_rule("softmax"), impl=_softmax, helpers=(_softmax,),
     vjp=(lambda g, x, out, axis: out * (g - sum(g * out, axis, keepdims=True)),),
     jvp=(lambda t, x, out, axis: out * (t - sum(t * out, axis, keepdims=True)),),
+    batch=lambda args, batched, out, axis: softmax_op(args[0], axis=_shift(axis)),
     lower=lambda a, axis: f"_softmax({a[0]}, axis={_axis_arg(axis)})",
     doc="exp(x) / sum(exp(x)) along axis, shifted by the max.")
 log_softmax_op = define(
@@ -162,6 +167,7 @@ log_softmax_op = define(
     helpers=(_log_softmax,),
     vjp=(lambda g, x, out, axis: g - exp(out) * sum(g, axis, keepdims=True),),
     jvp=(lambda t, x, out, axis: t - sum(exp(out) * t, axis, keepdims=True),),
+    batch=lambda args, batched, out, axis: log_softmax_op(args[0], axis=_shift(axis)),
     lower=lambda a, axis: f"_log_softmax({a[0]}, axis={_axis_arg(axis)})",
     doc="x - logsumexp(x) along axis.")
 

@@ -51,6 +51,7 @@ transpose_op = define(
     impl=lambda x, axes: np.transpose(x, axes),
     vjp=(lambda g, x, out, axes: transpose(g, _inverse(axes)),),
     jvp=(lambda t, x, out, axes: transpose(t, axes),),
+    batch=lambda args, batched, out, axes: transpose(args[0], (0,) + tuple(a + 1 for a in axes)),
     lower=_lower_transpose, doc="Permute axes (default: reverse them).")
 
 
@@ -101,6 +102,7 @@ reshape_op = define(
     impl=lambda x, shape: np.reshape(x, shape),
     vjp=(lambda g, x, out, shape: reshape(g, x.shape),),
     jvp=(lambda t, x, out, shape: reshape(t, shape),),
+    batch=lambda args, batched, out, shape: reshape(args[0], args[0].shape[:1] + shape),
     lower=lambda a, shape: f"np.reshape({a[0]}, {shape!r})",
     doc="Reshape (C order); one entry may be -1; symbolic dims must balance.")
 
@@ -134,6 +136,8 @@ broadcast_to_op = define(
     impl=lambda x, shape: np.broadcast_to(x, shape),
     vjp=(_sum_to_rule,),
     jvp=(lambda t, x, out, shape: broadcast_to(t, shape),),
+    batch=lambda args, batched, out, shape:
+        broadcast_to(batch_align(args[0], len(shape)), args[0].shape[:1] + shape),
     lower=lambda a, shape: f"np.broadcast_to({a[0]}, {shape!r})",
     doc="Broadcast to a shape, as np.broadcast_to; its VJP sums over the broadcast axes.")
 
@@ -161,6 +165,7 @@ expand_dims_op = define(
     impl=lambda x, axis: np.expand_dims(x, axis),
     vjp=(lambda g, x, out, axis: reshape(g, x.shape),),
     jvp=(lambda t, x, out, axis: expand_dims(t, axis),),
+    batch=lambda args, batched, out, axis: expand_dims(args[0], tuple(a + 1 for a in axis)),
     lower=lambda a, axis: f"np.expand_dims({a[0]}, {axis[0] if len(axis) == 1 else axis})",
     doc="Insert size-1 axes at the given positions of the result.")
 
@@ -185,6 +190,8 @@ dim_size_op = define(
     impl=lambda x, axis: np.asarray(math.prod(x.shape[a] for a in axis),
                                     dtype=float_of(canonical_dtype(x.dtype))),
     vjp=(None,), jvp=(None,),
+    batch=lambda args, batched, out, axis:
+        broadcast_to(dim_size(args[0], [a + 1 for a in axis]), args[0].shape[:1]),
     lower=lambda a, axis: "float(" + " * ".join(f"{a[0]}.shape[{i}]" for i in axis) + ")",
     doc="Number of elements along the given axes, as a float scalar (for means over "
         "symbolic dims).")
@@ -193,6 +200,20 @@ dim_size_op = define(
 def dim_size(x: Node, axis: Sequence[int]) -> Node:
     """The product of x's sizes along `axis`, known only at run time for symbolic dims."""
     return dim_size_op(x, axis=tuple(axis))
+
+
+def batch_align(x: Node, rank: int) -> Node:
+    """A batched operand (batch axis first) padded with unit axes after the batch axis so
+    that its other axes line up, by NumPy broadcasting, with a result of `rank` axes."""
+    missing = rank - (x.ndim - 1)
+    return expand_dims(x, tuple(range(1, 1 + missing))) if missing > 0 else x
+
+
+def _all_batched(args: Sequence[Node], batched: Sequence[bool]) -> list[Node]:
+    """Operands of a join with the batch axis given to the unbatched ones too."""
+    size = next(a.shape[0] for a, b in zip(args, batched, strict=True) if b)
+    return [a if b else broadcast_to(expand_dims(a, 0), (size,) + a.shape)
+            for a, b in zip(args, batched, strict=True)]
 
 
 # -- concatenate and stack --------------------------------------------------------------------
@@ -241,6 +262,7 @@ concatenate_op = define(
     "concatenate", shape_rule=_join_rule("concatenate", False),
     impl=lambda *xs, axis: np.concatenate(xs, axis=axis),
     vjp=(_concat_vjp,), jvp=(_joint_jvp(lambda ts, axis: concatenate(ts, axis)),),
+    batch=lambda args, batched, out, axis: concatenate(_all_batched(args, batched), axis + 1),
     lower=lambda a, axis: f"np.concatenate([{', '.join(a)}], axis={axis})",
     variadic=True, doc="Join along an existing axis.")
 
@@ -249,6 +271,7 @@ stack_op = define(
     impl=lambda *xs, axis: np.stack(xs, axis=axis),
     vjp=(lambda g, *xs, out, axis, index: getitem(g, (slice(None),) * axis + (index,)),),
     jvp=(_joint_jvp(lambda ts, axis: stack(ts, axis)),),
+    batch=lambda args, batched, out, axis: stack(_all_batched(args, batched), axis + 1),
     lower=lambda a, axis: f"np.stack([{', '.join(a)}], axis={axis})",
     variadic=True, doc="Join along a new axis.")
 
@@ -276,6 +299,7 @@ def stack(xs: Sequence[object], axis: int = 0) -> Node:
 # -- basic indexing ---------------------------------------------------------------------------
 
 Index = tuple[Any, ...]  # entries: int, None (new axis), or (start, stop, step)
+_FULL = (None, None, None)
 
 
 def _normalize_index(x: Node, index: Any) -> Index:
@@ -352,6 +376,7 @@ getitem_op = define(
     impl=lambda x, index: np.asarray(x[_to_python_index(index)]),
     vjp=(lambda g, x, out, index: unindex(g, index, x.shape),),
     jvp=(lambda t, x, out, index: getitem_op(t, index=index),),
+    batch=lambda args, batched, out, index: getitem_op(args[0], index=(_FULL,) + index),
     lower=lambda a, index: f"{a[0]}[{index_source(index) or ':'}]",
     doc="Basic indexing: ints, slices, None and ...")
 
@@ -378,6 +403,8 @@ unindex_op = define(
     impl=lambda g, index, shape: _unindex(g, shape, _to_python_index(index)),
     vjp=(lambda g, x, out, index, shape: getitem_op(g, index=index),),
     jvp=(lambda t, x, out, index, shape: unindex(t, index, shape),),
+    batch=lambda args, batched, out, index, shape:
+        unindex(args[0], (_FULL,) + index, args[0].shape[:1] + shape),
     lower=lambda a, index, shape: f"_unindex({a[0]}, {shape!r}, np.s_[{index_source(index)}])",
     helpers=(_unindex,),
     doc="Zeros of `shape` with the operand placed at a basic index (adjoint of getitem).")
@@ -397,6 +424,7 @@ astype_op = define(
          else None,),
     jvp=(lambda t, x, out, dtype: astype(t, dtype) if dtype in ("float32", "float64")
          else None,),
+    batch=lambda args, batched, out, dtype: astype(args[0], dtype),
     lower=lambda a, dtype: f"{a[0]}.astype(np.{dtype})",
     doc="Convert to another dtype.")
 
@@ -422,3 +450,22 @@ zeros_op = define(
 def zeros(shape: Sequence[int | str], dtype: object = "float64") -> Node:
     """Zeros of a (possibly symbolic) shape."""
     return zeros_op(shape=canonical_shape(shape), dtype=canonical_dtype(dtype))
+
+
+def _eye_rule(types: list[TensorType], inputs: list[Node], *, n: int, dtype: str) \
+        -> TensorType:
+    return TensorType((n, n), dtype)
+
+
+eye_op = define(
+    "eye", shape_rule=_eye_rule,
+    impl=lambda n, dtype: np.eye(n, dtype=dtype),
+    vjp=(), jvp=(),
+    lower=lambda a, n, dtype: f"np.eye({n}, dtype=np.{dtype})",
+    doc="The n x n identity: the basis that jacobian and hessian push through a graph.")
+
+
+def eye(n: int, dtype: object = "float64") -> Node:
+    """The identity matrix of size n, as an op so rewrites can see it (and no n*n constant
+    is stored)."""
+    return eye_op(n=int(n), dtype=canonical_dtype(dtype))

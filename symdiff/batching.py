@@ -1,0 +1,79 @@
+"""The batching transformation: rebuild a graph so that some nodes carry an extra leading
+axis, as if the whole graph had been evaluated once per slice along that axis.
+
+It is what lets `jacobian` and `hessian` push a whole basis of tangents or cotangents
+through the derivative rules at once, so their graphs do not grow with the number of
+elements. Each op says how it batches (`Op.batch`); elementwise ops and reductions share
+the family rules below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .errors import SymdiffError
+from .graph import Node, apply, derivative_context, topo_order
+from .ops.base import Op
+from .ops.structure import batch_align, broadcast_to, expand_dims
+
+
+def batch_size(args: Sequence[Node], batched: Sequence[bool]) -> Any:
+    return next(a.shape[0] for a, b in zip(args, batched, strict=True) if b)
+
+
+def add_batch(x: Node, size: Any) -> Node:
+    """An unbatched node repeated along a new leading axis (a broadcast, not a copy)."""
+    return broadcast_to(expand_dims(x, 0), (size,) + x.shape)
+
+
+def elementwise_batch(args: Sequence[Node], batched: Sequence[bool], out: Node,
+                      **attrs: Any) -> Node:
+    """Broadcasting ops: line each batched operand's axes up with the output's."""
+    aligned = [batch_align(a, out.ndim) if b else a for a, b in zip(args, batched, strict=True)]
+    return apply(out.op, aligned, **attrs)
+
+
+def reduction_batch(args: Sequence[Node], batched: Sequence[bool], out: Node, *, axis: Any,
+                    keepdims: bool) -> Node:
+    """Reductions: the same reduction over the shifted axes."""
+    axes = range(out.inputs[0].ndim) if axis is None else axis
+    return apply(out.op, args, axis=tuple(a + 1 for a in axes), keepdims=keepdims)
+
+
+def batch_rule(op: Op) -> Any:
+    if op.batch is not None:
+        return op.batch
+    if op.elementwise:
+        return elementwise_batch
+    if op.reduction:
+        return reduction_batch
+    raise SymdiffError(f"op {op.name} has no batching rule")
+
+
+def vmap(outputs: Sequence[Node], substitutions: Mapping[Node, Node]) -> list[Node]:
+    """Rebuild `outputs` with each key of `substitutions` replaced by its value, a node of
+    the same type plus one leading (batch) axis. Every result has the batch axis."""
+    new: dict[Node, Node] = {}
+    size = None
+    for node, value in substitutions.items():
+        if value.shape[1:] != node.shape:
+            raise SymdiffError(f"vmap: {node.display_name} has shape {node.shape}; its "
+                               f"batched value must have shape (batch,) + that, not "
+                               f"{value.shape}")
+        size = value.shape[0]
+    for node in topo_order(outputs):
+        if node in substitutions:
+            new[node] = substitutions[node]
+            continue
+        if node.op is None or not any(i in new for i in node.inputs):
+            continue
+        args = [new.get(i, i) for i in node.inputs]
+        flags = [i in new for i in node.inputs]
+        rule = batch_rule(node.op)
+        if node.provenance is not None:
+            with derivative_context(node.provenance):
+                new[node] = rule(args, flags, node, **node.attrs)
+        else:
+            new[node] = rule(args, flags, node, **node.attrs)
+    return [new[o] if o in new else add_batch(o, size) for o in outputs]
