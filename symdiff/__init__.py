@@ -56,13 +56,14 @@ from .ops import (
 )
 
 # -- higher-order derivatives (symdiff/higher.py) ---------------------------------------------
-from .higher import derivative, hessian, hvp, jacobian  # noqa: E402
+from .higher import derivative, hessian, hvp, jacobian
 # -- rewrites (symdiff/rewrite/) -------------------------------------------------------------
 # -- inspection (symdiff/inspect/) -----------------------------------------------------------
 # -- compiled functions (symdiff/function.py, backed by codegen/) ----------------------------
 
 __all__ = [
-    "grad", "jvp", "vjp", "derivative", "hessian", "hvp", "jacobian", "eye", "evaluate", "Node", "const", "var",
+    "grad", "jvp", "vjp", "derivative", "hessian", "hvp", "jacobian", "eye", "evaluate",
+    "Node", "const", "var",
     "BindingError", "GradError", "ShapeError", "SymdiffError",
     "abs", "astype", "broadcast_to", "concatenate", "cos", "dot", "einsum", "equal", "exp",
     "expand_dims", "expm1", "greater", "greater_equal", "less", "less_equal", "log", "log1p",

@@ -50,5 +50,10 @@ class TensorOperators:
         return _ops().transpose(self)
 
     def sum(self, axis=None, keepdims=False): return _ops().sum(self, axis, keepdims)
-    def reshape(self, *shape): return _ops().reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
+    def reshape(self, *shape):
+        """x.reshape(2, 3) or x.reshape((2, 3)), as ndarray.reshape."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = shape[0]
+        return _ops().reshape(self, shape)
+
     def astype(self, dtype): return _ops().astype(self, dtype)

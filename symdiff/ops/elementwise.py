@@ -119,7 +119,8 @@ cos = unary("cos", np.cos, lambda x, out: -sin(x), doc="Cosine.")
 tan = unary("tan", np.tan, lambda x, out: 1 + square(out), doc="Tangent.")
 tanh = unary("tanh", np.tanh, lambda x, out: 1 - square(out), doc="Hyperbolic tangent.")
 sigmoid = unary("sigmoid", _sigmoid, lambda x, out: out * (1 - out), ufunc=False,
-                lower=call("_sigmoid"), helpers=(_sigmoid,), doc="Logistic function 1 / (1 + exp(-x)), stable.")
+                lower=call("_sigmoid"), helpers=(_sigmoid,),
+                doc="Logistic function 1 / (1 + exp(-x)), stable.")
 softplus = unary("softplus", _softplus, lambda x, out: sigmoid(x),
                  lower=lambda a, **_: f"np.logaddexp(0.0, {a[0]})",
                  doc="log(1 + exp(x)), computed stably as logaddexp(0, x).")
