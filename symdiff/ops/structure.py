@@ -19,6 +19,7 @@ from ..shapes import (
     canonical_shape,
     float_of,
     fmt_shape,
+    is_float,
     normalize_axes,
     promote,
 )
@@ -420,9 +421,10 @@ astype_op = define(
     "astype",
     shape_rule=lambda types, inputs, dtype: TensorType(types[0].shape, dtype),
     impl=lambda x, dtype: np.asarray(x).astype(dtype),
-    vjp=(lambda g, x, out, dtype: astype(g, x.dtype) if x.dtype in ("float32", "float64")
+    # A derivative flows only from float to float: a bool or int result carries none.
+    vjp=(lambda g, x, out, dtype: astype(g, x.dtype) if is_float(x.dtype) and is_float(dtype)
          else None,),
-    jvp=(lambda t, x, out, dtype: astype(t, dtype) if dtype in ("float32", "float64")
+    jvp=(lambda t, x, out, dtype: astype(t, dtype) if is_float(x.dtype) and is_float(dtype)
          else None,),
     batch=lambda args, batched, out, dtype: astype(args[0], dtype),
     lower=lambda a, dtype: f"{a[0]}.astype(np.{dtype})",
