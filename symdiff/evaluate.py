@@ -79,7 +79,12 @@ def evaluate(nodes: Node | Sequence[Node], bindings: Mapping[Any, Any]) \
     single = isinstance(nodes, Node)
     outputs = [nodes] if single else list(nodes)
     vars_ = variables(outputs)
-    arrays, dims = bind_inputs(vars_, _lookup(bindings, vars_))
+    # A derivative graph may lose its variables but keep their symbolic dims (grad of
+    # sum(x) is broadcast_to(1, x.shape)), so variables bound by node bind dims too.
+    reached = set(vars_)
+    unreached = [k for k in bindings if isinstance(k, Node) and k.kind == "var"
+                 and k not in reached]
+    arrays, dims = bind_inputs(vars_ + unreached, _lookup(bindings, vars_))
     values: dict[Node, np.ndarray] = dict(arrays)
     for node in topo_order(outputs):
         if node in values:
