@@ -1,0 +1,20 @@
+"""Shared fixtures: a fixed-seed random generator; the repository root on sys.path so that
+`from tests.fd import ...` works under plain `pytest` as well as `python3 -m pytest`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = str(Path(__file__).resolve().parent.parent)
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A fresh generator with a fixed seed, so every test sees the same numbers each run."""
+    return np.random.default_rng(20240601)

@@ -1,0 +1,403 @@
+"""The op table: every op in symdiff.ops.REGISTRY, with a builder, an input sampler for its
+domain and its differentiable arguments. One set of tests walks the table and checks, for
+each entry, the forward value against NumPy, VJP and JVP against central differences, the
+transpose identity <t, vjp(c)> = <jvp(t), c>, and second derivatives the same way.
+
+Adding an op means adding an entry here: `test_table_covers_registry` fails otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+
+import symdiff as sd
+from symdiff import ops
+from symdiff.graph import Node
+from symdiff.shapes import is_float
+from tests.fd import check_grads, random_like
+
+Shape = tuple[int, ...]
+Dist = Callable[[np.random.Generator, Shape], np.ndarray]
+Sampler = Callable[[np.random.Generator, Sequence[Shape]], list[np.ndarray]]
+
+
+# -- input distributions: keep each op inside its domain and away from its kinks ----------
+
+def normal(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    return rng.standard_normal(shape)
+
+
+def positive(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    return rng.uniform(0.5, 2.0, shape)
+
+
+def nonzero(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    """|x| in [0.5, 1.5], either sign: far from the kink of abs/relu and from 0 for div."""
+    return rng.choice([-1.0, 1.0], shape) * rng.uniform(0.5, 1.5, shape)
+
+
+def uniform(lo: float, hi: float) -> Dist:
+    return lambda rng, shape: rng.uniform(lo, hi, shape)
+
+
+def boolean(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    return rng.random(shape) < 0.5
+
+
+def integers(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    return rng.integers(-5, 6, shape)
+
+
+def spread(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    """Distinct values at least 0.2 apart, so max/min have no ties within a step."""
+    size = int(np.prod(shape))
+    return (rng.permutation(size) * 0.25 - size * 0.1
+            + rng.uniform(-0.02, 0.02, size)).reshape(shape)
+
+
+def each(*dists: Dist) -> Sampler:
+    """Independent inputs; with one distribution, every input uses it."""
+
+    def sample(rng: np.random.Generator, shapes: Sequence[Shape]) -> list[np.ndarray]:
+        chosen = dists if len(dists) == len(shapes) else dists * len(shapes)
+        return [d(rng, s) for d, s in zip(chosen, shapes, strict=True)]
+
+    return sample
+
+
+def interleaved(rng: np.random.Generator, shapes: Sequence[Shape]) -> list[np.ndarray]:
+    """Two inputs on the grids 0.5 k and 0.5 k + 0.25: every pair differs by >= 0.2, so
+    maximum/minimum never meet a tie under a finite-difference step."""
+    x_shape, y_shape = shapes
+    x = 0.5 * rng.integers(-4, 5, x_shape) + rng.uniform(-0.02, 0.02, x_shape)
+    y = 0.5 * rng.integers(-4, 5, y_shape) + 0.25 + rng.uniform(-0.02, 0.02, y_shape)
+    return [x, y]
+
+
+# -- the table --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Case:
+    """One table row: `build(*inputs)` must give a node whose op is `op`."""
+
+    op: str
+    label: str
+    build: Callable[..., Node]
+    shapes: tuple[Shape, ...]
+    sample: Sampler
+    diff: tuple[int, ...]
+    ref: Callable[..., Any] | None
+    dtypes: tuple[str, ...] = ()
+    rtol: float = 1e-6
+    step: float = 1e-3
+
+    @property
+    def id(self) -> str:
+        return f"{self.op}-{self.label}"
+
+    def input_dtypes(self) -> tuple[str, ...]:
+        return self.dtypes or ("float64",) * len(self.shapes)
+
+
+CASES: list[Case] = []
+
+
+def case(op: str, label: str, build: Callable[..., Node], shapes: Sequence[Shape],
+         sample: Sampler, diff: Sequence[int], ref: Callable[..., Any] | None,
+         **kw: Any) -> None:
+    CASES.append(Case(op, label, build, tuple(tuple(s) for s in shapes), sample,
+                      tuple(diff), ref, **kw))
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+UNARY: list[tuple[str, Dist, Callable]] = [
+    ("neg", normal, np.negative),
+    ("exp", normal, np.exp),
+    ("log", positive, np.log),
+    ("log1p", uniform(-0.5, 2.0), lambda x: np.log(1 + x)),
+    ("expm1", normal, lambda x: np.exp(x) - 1),
+    ("sqrt", positive, lambda x: x ** 0.5),
+    ("square", normal, lambda x: x * x),
+    ("abs", nonzero, np.abs),
+    ("sin", normal, np.sin),
+    ("cos", normal, np.cos),
+    ("tan", uniform(-1.2, 1.2), np.tan),
+    ("tanh", normal, np.tanh),
+    ("sigmoid", normal, _sigmoid),
+    ("softplus", normal, lambda x: np.log(1 + np.exp(x))),
+    ("relu", nonzero, lambda x: np.where(x > 0, x, 0.0)),
+]
+for name, dist, ref in UNARY:
+    fn = getattr(ops, name)
+    case(name, "matrix", fn, [(3, 4)], each(dist), [0], ref)
+    case(name, "scalar", fn, [()], each(dist), [0], ref)
+case("sign", "matrix", ops.sign, [(3, 4)], each(nonzero), [], np.sign)
+
+# Broadcasting pairs for every binary op: equal shapes, (3,1) with (1,4), scalar with
+# matrix (both ways) and a vector against a matrix.
+BROADCAST = [((3, 4), (3, 4)), ((3, 1), (1, 4)), ((), (3, 4)), ((2, 3), ()), ((4,), (3, 4))]
+BINARY: list[tuple[str, Sampler, Callable]] = [
+    ("add", each(normal), np.add),
+    ("sub", each(normal), np.subtract),
+    ("mul", each(normal), np.multiply),
+    ("div", each(normal, nonzero), np.divide),
+    ("pow", each(positive, uniform(-1.5, 1.5)), lambda x, y: np.exp(y * np.log(x))),
+    ("maximum", interleaved, lambda x, y: np.where(x > y, x, y)),
+    ("minimum", interleaved, lambda x, y: np.where(x < y, x, y)),
+]
+for name, sampler, ref in BINARY:
+    for sx, sy in BROADCAST:
+        case(name, f"{sx}x{sy}", getattr(ops, name), [sx, sy], sampler, [0, 1], ref)
+case("pow", "negative-base-int-exponent", lambda x: x ** 3.0, [(3, 4)], each(normal), [0],
+     lambda x: x * x * x)
+case("pow", "const-base", lambda y: 2.0 ** y, [(3, 4)], each(normal), [0],
+     lambda y: np.exp(y * np.log(2.0)))
+
+COMPARISONS = ["less", "less_equal", "greater", "greater_equal", "equal", "not_equal"]
+for name in COMPARISONS:
+    for sx, sy in [((3, 4), (3, 4)), ((3, 1), (1, 4))]:
+        case(name, f"{sx}x{sy}", getattr(ops, name), [sx, sy], each(normal), [],
+             getattr(np, name))
+case("equal", "ties", ops.equal, [(6,), (6,)],
+     lambda rng, shapes: [np.arange(6.0), np.array([0.0, 5, 2, 1, 4, 0])], [], np.equal)
+
+for sc, sx, sy in [((3, 4), (3, 4), (3, 4)), ((3, 1), (1, 4), ()), ((), (3, 4), (4,))]:
+    case("where", f"{sc}{sx}{sy}", ops.where, [sc, sx, sy], each(boolean, normal, normal),
+         [1, 2], lambda c, x, y: np.choose(c.astype(int), [np.broadcast_to(y, np.broadcast(
+             c, x, y).shape), np.broadcast_to(x, np.broadcast(c, x, y).shape)]),
+         dtypes=("bool", "float64", "float64"))
+
+# Reductions over a (2, 3, 4) operand, several axis and keepdims choices.
+AXES = [(None, False), (1, False), ((0, 2), True), (-1, False), (None, True)]
+REDUCTIONS: list[tuple[str, Dist, Callable]] = [
+    ("sum", normal, np.sum),
+    ("mean", normal, lambda x, axis, keepdims: np.sum(x, axis, keepdims=keepdims)
+     / (x.size / np.sum(np.ones_like(x), axis, keepdims=keepdims).size)),
+    ("max", spread, np.max),
+    ("min", spread, np.min),
+    ("prod", nonzero, np.prod),
+    ("logsumexp", normal,
+     lambda x, axis, keepdims: np.log(np.sum(np.exp(x), axis, keepdims=keepdims))),
+]
+for name, dist, ref in REDUCTIONS:
+    for axis, keep in AXES:
+        case(name, f"axis={axis},keepdims={keep}",
+             lambda x, _n=name, _a=axis, _k=keep: getattr(ops, _n)(x, _a, _k),
+             [(2, 3, 4)], each(dist), [0],
+             lambda x, _r=ref, _a=axis, _k=keep: _r(x, axis=_a, keepdims=_k))
+    case(name, "vector", getattr(ops, name), [(5,)], each(dist), [0],
+         lambda x, _r=ref: _r(x, axis=None, keepdims=False))
+
+
+def _np_softmax(x, axis):
+    e = np.exp(x)
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+for axis, shape in [(-1, (3, 4)), (0, (3, 4)), ((1, 2), (2, 3, 4)), (0, (5,))]:
+    case("softmax", f"{shape},axis={axis}", lambda x, _a=axis: ops.softmax(x, _a), [shape],
+         each(normal), [0], lambda x, _a=axis: _np_softmax(x, _a))
+    case("log_softmax", f"{shape},axis={axis}", lambda x, _a=axis: ops.log_softmax(x, _a), [shape],
+         each(normal), [0], lambda x, _a=axis: np.log(_np_softmax(x, _a)))
+
+# Structure: transpose, reshape, broadcast_to, expand_dims, concatenate, stack, indexing.
+case("transpose", "default", ops.transpose, [(3, 4)], each(normal), [0], lambda x: x.T)
+case("transpose", "axes=(1,2,0)", lambda x: ops.transpose(x, (1, 2, 0)), [(2, 3, 4)],
+     each(normal), [0], lambda x: np.moveaxis(x, 0, -1))
+case("transpose", "x.T-3d", lambda x: x.T, [(2, 3, 4)], each(normal), [0],
+     lambda x: np.einsum("ijk->kji", x))
+for src, dst in [((2, 3, 4), (6, 4)), ((2, 3, 4), (-1,)), ((6,), (2, 3)), ((), (1, 1)),
+                 ((2, 3, 4), (4, -1, 2))]:
+    case("reshape", f"{src}->{dst}", lambda x, _d=dst: ops.reshape(x, _d), [src],
+         each(normal), [0], lambda x, _d=dst: np.reshape(x, _d))
+for src, dst in [((3, 1), (2, 3, 4)), ((), (2, 3)), ((4,), (3, 4)), ((1, 4), (3, 4))]:
+    case("broadcast_to", f"{src}->{dst}", lambda x, _d=dst: ops.broadcast_to(x, _d), [src],
+         each(normal), [0], lambda x, _d=dst: x * np.ones(_d))
+for axis, want in [(0, (1, 3, 4)), ((0, 3), (1, 3, 4, 1)), (-1, (3, 4, 1))]:
+    case("expand_dims", f"axis={axis}", lambda x, _a=axis: ops.expand_dims(x, _a), [(3, 4)],
+         each(normal), [0], lambda x, _w=want: np.reshape(x, _w))
+case("concatenate", "axis=0", lambda a, b: ops.concatenate([a, b], 0), [(2, 3), (4, 3)],
+     each(normal), [0, 1], lambda a, b: np.vstack([a, b]))
+case("concatenate", "three,axis=1", lambda a, b, c: ops.concatenate([a, b, c], axis=-1),
+     [(2, 3), (2, 1), (2, 2)], each(normal), [0, 1, 2], lambda a, b, c: np.hstack([a, b, c]))
+case("stack", "axis=0", lambda a, b: ops.stack([a, b]), [(3,), (3,)], each(normal), [0, 1],
+     lambda a, b: np.array([a, b]))
+case("stack", "three,axis=-1", lambda a, b, c: ops.stack([a, b, c], axis=-1),
+     [(2, 3), (2, 3), (2, 3)], each(normal), [0, 1, 2],
+     lambda a, b, c: np.moveaxis(np.array([a, b, c]), 0, -1))
+
+INDEXES: list[tuple[str, Callable[[Any], Any], Shape]] = [
+    ("[1]", lambda x: x[1], (4, 5)),
+    ("[:,1:3]", lambda x: x[:, 1:3], (4, 5)),
+    ("[None,::2]", lambda x: x[None, ::2], (4, 5)),
+    ("[...,-1]", lambda x: x[..., -1], (4, 5)),
+    ("[1,None,:2]", lambda x: x[1, None, :2], (4, 5)),
+    ("[::-1,3]", lambda x: x[::-1, 3], (4, 5)),
+    ("[1,...,2:]", lambda x: x[1, ..., 2:], (2, 3, 4)),
+    ("[-2]", lambda x: x[-2], (5,)),
+]
+for label, index, shape in INDEXES:
+    case("getitem", label, index, [shape], each(normal), [0], index)
+
+
+def _np_unindex(g, index, shape):
+    out = np.zeros(shape)
+    out[index] = g
+    return out
+
+
+UNINDEXES = [  # (normalized index, the same as a Python index, operand shape, result shape)
+    (((1, 3, None),), np.s_[1:3], (2, 5), (4, 5)),
+    ((2,), np.s_[2], (5,), (4, 5)),
+    (((None, None, None), (None, None, -2)), np.s_[:, ::-2], (4, 3), (4, 5)),
+    ((None, (None, None, 2)), np.s_[None, ::2], (1, 2, 5), (4, 5)),
+]
+for index, py_index, g_shape, shape in UNINDEXES:
+    case("unindex", str(py_index), lambda g, _i=index, _s=shape: ops.unindex(g, _i, _s),
+         [g_shape], each(normal), [0], lambda g, _i=py_index, _s=shape: _np_unindex(g, _i, _s))
+
+case("astype", "float64->float32", lambda x: ops.astype(x, "float32"), [(3, 4)],
+     each(normal), [0], lambda x: x.astype(np.float32), rtol=1e-5, step=0.5)
+case("astype", "float32->float64", lambda x: ops.astype(x, "float64"), [(3, 4)],
+     each(normal), [0], lambda x: x.astype(np.float64), dtypes=("float32",), rtol=1e-5,
+     step=0.5)
+case("astype", "int64->float64", lambda x: ops.astype(x, "float64"), [(3, 4)],
+     each(integers), [], lambda x: x * 1.0, dtypes=("int64",))
+case("astype", "float64->bool", lambda x: ops.astype(x, bool), [(3, 4)], each(nonzero), [],
+     lambda x: x != 0)
+case("zeros", "(2,3)", lambda: ops.zeros((2, 3)), [], each(), [], lambda: np.zeros((2, 3)))
+case("zeros", "float32-scalar", lambda: ops.zeros((), "float32"), [], each(), [],
+     lambda: np.float32(0))
+case("eye", "n=3", lambda: ops.eye(3), [], each(), [], lambda: np.eye(3))
+case("eye", "float32", lambda: ops.eye(2, "float32"), [], each(), [],
+     lambda: np.eye(2, dtype=np.float32))
+case("dim_size", "axis=(0,1)", lambda x: ops.dim_size(x, (0, 1)), [(2, 3, 4)], each(normal),
+     [], lambda x: np.float64(6))
+case("dim_size", "axis=(2,)", lambda x: ops.dim_size(x, (2,)), [(2, 3, 4)], each(normal),
+     [], lambda x: np.float64(4))
+
+# Contractions: matmul's vector, matrix and batched forms; a few einsum subscripts.
+MATMULS = [((3, 4), (4, 5)), ((4,), (4, 5)), ((3, 4), (4,)), ((4,), (4,)),
+           ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)), ((2, 1, 3, 4), (3, 4, 2)),
+           ((4,), (2, 4, 5)), ((2, 3, 4), (4,)), ((3, 4), (2, 4, 5))]
+for sa, sb in MATMULS:
+    case("matmul", f"{sa}@{sb}", ops.matmul, [sa, sb], each(normal), [0, 1],
+         lambda a, b: np.einsum("...ij,...jk->...ik", a[None, :] if a.ndim == 1 else a,
+                                b[:, None] if b.ndim == 1 else b).reshape(np.matmul(a, b).shape))
+case("matmul", "dot-vectors", ops.dot, [(4,), (4,)], each(normal), [0, 1],
+     lambda a, b: np.sum(a * b))
+EINSUMS = [
+    ("ij,jk->ik", [(3, 4), (4, 5)]),
+    ("i,i->", [(4,), (4,)]),
+    ("ij->ji", [(3, 4)]),
+    ("ij->", [(3, 4)]),
+    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+    ("ij,j,k->ik", [(3, 4), (4,), (2,)]),
+    ("ij,j->j", [(3, 4), (4,)]),
+    ("i,j", [(3,), (4,)]),
+    ("ijk,ik", [(2, 3, 4), (2, 4)]),
+]
+for subscripts, shapes in EINSUMS:
+    case("einsum", subscripts, lambda *xs, _s=subscripts: ops.einsum(_s, *xs), shapes,
+         each(normal), range(len(shapes)),
+         lambda *xs, _s=subscripts: np.einsum(_s, *xs, optimize=False))
+
+
+# -- the walk ---------------------------------------------------------------------------------
+
+def _instance(c: Case, rng: np.random.Generator) -> tuple[list[Node], Node, dict[Node, Any]]:
+    """Input variables, the op's node, and a point in the op's domain."""
+    inputs = [sd.var(f"x{i}", s, d) for i, (s, d) in enumerate(zip(c.shapes, c.input_dtypes(),
+                                                                    strict=True))]
+    values = [np.asarray(v).astype(d) for v, d in zip(c.sample(rng, c.shapes),
+                                                      c.input_dtypes(), strict=True)]
+    return inputs, c.build(*inputs), dict(zip(inputs, values, strict=True))
+
+
+def test_table_covers_registry():
+    tested = {c.op for c in CASES}
+    missing = sorted(set(ops.REGISTRY) - tested)
+    assert not missing, f"ops without an entry in the op table: {missing}"
+    unknown = sorted(tested - set(ops.REGISTRY))
+    assert not unknown, f"table entries for ops that are not registered: {unknown}"
+
+
+def test_case_ids_are_unique():
+    ids = [c.id for c in CASES]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("c", CASES, ids=lambda c: c.id)
+def test_builder_makes_its_op(c: Case, rng):
+    """Each row builds the op it claims (so the coverage test means something)."""
+    _, y, _ = _instance(c, rng)
+    assert y.kind == "op" and y.op.name == c.op, f"{c.id} built {y!r}"
+
+
+@pytest.mark.parametrize("c", [c for c in CASES if c.ref is not None], ids=lambda c: c.id)
+def test_forward_matches_numpy(c: Case, rng):
+    inputs, y, point = _instance(c, rng)
+    got = sd.evaluate(y, point)
+    want = np.asarray(c.ref(*[point[i] for i in inputs]))
+    assert got.shape == tuple(y.shape) == want.shape, f"{c.id}: {got.shape} vs {want.shape}"
+    assert got.dtype == np.dtype(y.dtype)
+    if want.dtype == bool:
+        assert np.array_equal(got, want)
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-12 if got.dtype == np.float64 else 1e-6,
+                                   atol=1e-14)
+
+
+DIFFERENTIABLE = [c for c in CASES if c.diff]
+
+
+@pytest.mark.parametrize("c", DIFFERENTIABLE, ids=lambda c: c.id)
+def test_first_order(c: Case, rng):
+    """VJP and JVP against central differences, and against each other (transpose)."""
+    inputs, y, point = _instance(c, rng)
+    check_grads(y, [inputs[i] for i in c.diff], point, rng, order=1, rtol=c.rtol,
+                step=c.step)
+
+
+@pytest.mark.parametrize("c", DIFFERENTIABLE, ids=lambda c: c.id)
+def test_second_order(c: Case, rng):
+    """grad of <vjp(c), v> and jvp of vjp against central differences of the first
+    derivative, for every pair of differentiable arguments."""
+    inputs, y, point = _instance(c, rng)
+    check_grads(y, [inputs[i] for i in c.diff], point, rng, order=2, rtol=c.rtol,
+                step=c.step)
+
+
+@pytest.mark.parametrize("c", [c for c in CASES if c.shapes and len(c.diff) < len(c.shapes)],
+                         ids=lambda c: c.id)
+def test_nondifferentiable_arguments_contribute_nothing(c: Case, rng):
+    """A float argument the op is not differentiable in gets zeros from both modes."""
+    inputs, y, point = _instance(c, rng)
+    as_float = y if is_float(y.dtype) else sd.astype(y, "float64")
+    for i, x in enumerate(inputs):
+        if i in c.diff or not is_float(x.dtype):
+            continue
+        for out in {y, as_float}:
+            ct = sd.var("ct", out.shape, out.dtype)
+            t = sd.var("t", x.shape, x.dtype)
+            c_value = random_like(rng, out) > 0 if out.dtype == "bool" else random_like(rng, out)
+            back, fwd = sd.evaluate([sd.vjp(out, x, ct), sd.jvp(out, x, t)],
+                                    {**point, ct: c_value, t: random_like(rng, x)})
+            assert back.shape == tuple(x.shape) and not back.any(), f"{c.id}: vjp {back}"
+            assert fwd.shape == tuple(out.shape) and not fwd.any(), f"{c.id}: jvp {fwd}"
+
+
+def test_zeros_has_no_inputs_and_no_rules():
+    z = ops.zeros(("n", 2))
+    assert z.inputs == () and z.op.vjp == () and z.op.jvp == ()
+    x = sd.var("x", ("n", 2))
+    value = sd.evaluate(sd.grad(sd.sum(x * 3.0 + z), x), {x: np.ones((4, 2))})
+    np.testing.assert_array_equal(value, np.full((4, 2), 3.0))
