@@ -6,7 +6,8 @@
   elements; the basis is an `eye` op, which the rewrites can fold into the matrix
   products it meets (eye @ A -> A), so the Hessian of logistic regression comes out as
   X^T diag(p(1-p)) X.
-- derivative: repeated grad for scalar or elementwise functions.
+- derivative: Taylor mode for scalar or elementwise functions (O(k^2) nodes per op, so
+  polynomial growth in k), repeated grad or jacobian otherwise.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .errors import GradError
 from .graph import Node, var
 from .ops import eye, reshape, sum, transpose
 from .shapes import fmt_shape
+from .taylor import NoTaylorRule, taylor_derivative
 
 
 def hvp(y: Node, x: Node | Sequence[Node], v: object | Sequence[object]) -> Node | list[Node]:
@@ -86,9 +88,9 @@ def hessian(y: Node, x: Node, *, mode: str = "fwd") -> Node:
 
 def derivative(y: Node, x: Node, order: int = 1) -> Node:
     """The order-k derivative of y with respect to x. For scalar y and scalar x, or for an
-    elementwise y (y.shape == x.shape, y[i] depending on x[i] only), this is repeated grad
-    of the sum and has y's shape; for scalar y and tensor x it is the tensor of k-th
-    partials, shape x.shape * k."""
+    elementwise y (y.shape == x.shape, y[i] depending on x[i] only), it has y's shape and
+    comes from Taylor mode; for scalar y and tensor x it is the tensor of k-th partials,
+    shape x.shape * k, from grad and repeated jacobian."""
     (y,), _ = _as_list(y, "the differentiated expression")
     (x,), _ = _as_list(x, "wrt")
     _check_wrt([x])
@@ -97,9 +99,12 @@ def derivative(y: Node, x: Node, order: int = 1) -> Node:
     if order == 0:
         return y
     if y.shape == x.shape:
-        for _ in range(order):
-            y = grad(sum(y) if y.ndim else y, x)
-        return y
+        try:
+            return taylor_derivative(y, x, order)
+        except NoTaylorRule:  # some op on the path is not elementwise: nest grad instead
+            for _ in range(order):
+                y = grad(sum(y) if y.ndim else y, x)
+            return y
     if y.shape != ():
         raise GradError(f"derivative handles scalar or elementwise functions; "
                         f"{y.display_name} has shape {fmt_shape(y.shape)} and wrt "

@@ -46,7 +46,9 @@ class Op:
     rebuilds the op over operands of which those flagged in `batched` carry an extra
     leading axis, and returns the result with that axis in front (the batching transform
     behind jacobian and hessian); elementwise ops and reductions get it from their family
-    (symdiff/batching.py). `lower(args, **attrs)` gives the NumPy expression for codegen;
+    (symdiff/batching.py). `taylor(series, out, **attrs)` maps the inputs' truncated
+    Taylor series to the output's (see ops/series.py; elementwise ops only, for
+    `derivative`). `lower(args, **attrs)` gives the NumPy expression for codegen;
     `ufunc` says it is one NumPy ufunc call, so codegen may add `out=`. `helpers` are
     module-level functions the lowering calls (codegen copies their source into the
     generated module, and `impl` is usually one of them)."""
@@ -63,6 +65,7 @@ class Op:
     variadic: bool = False
     reduction: bool = False
     batch: Callable[..., Node] | None = None
+    taylor: Callable[..., list] | None = None
     doc: str = ""
 
     def __call__(self, *inputs: Node, **attrs: Any) -> Node:

@@ -1,0 +1,113 @@
+"""Full Hessians and Hessian-vector products: symdiff's generated code against NumPy.
+
+Prints, side by side in one run, (1) the full Hessian of the L2-regularized logistic loss
+f(w) = mean(log(1 + exp(-y * (X @ w)))) + 0.5 * lam * ||w||^2, X of shape (1000, d), by
+symdiff and by the closed form X^T diag(p(1-p)) X / n + lam I; (2) the HVP of a
+784-256-256-10 MLP loss as a ratio to its value-and-grad. Medians of repeated calls, one
+thread. Usage: python3 benchmarks/hessian.py [--quick]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import symdiff as sd
+
+
+def median_time(fn, *args, repeat: int = 7, min_time: float = 0.05) -> float:
+    """Median seconds per call over `repeat` rounds of enough calls to last min_time."""
+    fn(*args)
+    calls = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn(*args)
+        if time.perf_counter() - start >= min_time or calls >= 1 << 16:
+            break
+        calls *= 2
+    rounds = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn(*args)
+        rounds.append((time.perf_counter() - start) / calls)
+    return statistics.median(rounds)
+
+
+def compile_fn(inputs, outputs):
+    """sd.function when codegen is there, else the reference interpreter."""
+    if hasattr(sd, "function"):
+        return sd.function(inputs, outputs), "generated"
+    return (lambda *vals: sd.evaluate(outputs, dict(zip(inputs, vals)))), "evaluate"
+
+
+def logistic_hessian(d: int, n: int = 1000, lam: float = 0.1) -> tuple[float, float, float]:
+    rng = np.random.default_rng(0)
+    Xv = rng.standard_normal((n, d)) / np.sqrt(d)
+    yv = np.sign(rng.standard_normal(n))
+    wv = rng.standard_normal(d) * 0.1
+    X, y, w = sd.var("X", (n, d)), sd.var("y", (n,)), sd.var("w", (d,))
+    f = sd.mean(sd.log(1 + sd.exp(-y * (X @ w)))) + 0.5 * lam * sd.sum(w * w)
+    hess, _ = compile_fn([X, y, w], sd.hessian(f, w))
+
+    def closed_form(Xv, yv, wv):
+        p = 1 / (1 + np.exp(-yv * (Xv @ wv)))
+        return (Xv.T * (p * (1 - p))) @ Xv / n + lam * np.eye(d)
+
+    err = np.max(np.abs(hess(Xv, yv, wv) - closed_form(Xv, yv, wv)))
+    assert err < 1e-10, err
+    return median_time(hess, Xv, yv, wv, repeat=5), median_time(closed_form, Xv, yv, wv,
+                                                                repeat=5), err
+
+
+def mlp_hvp_ratio(batch: int = 32, lam: float = 1e-4) -> tuple[float, float]:
+    rng = np.random.default_rng(1)
+    sizes = [784, 256, 256, 10]
+    X, Y = sd.var("X", (batch, 784)), sd.var("Y", (batch, 10))
+    Ws = [sd.var(f"W{i}", (a, b)) for i, (a, b) in enumerate(zip(sizes, sizes[1:]), 1)]
+    bs = [sd.var(f"b{i}", (b,)) for i, b in enumerate(sizes[1:], 1)]
+    h = X
+    for i, (W, b) in enumerate(zip(Ws, bs)):
+        h = h @ W + b
+        if i < len(Ws) - 1:
+            h = sd.relu(h)
+    loss = sd.mean(-sd.sum(Y * sd.log_softmax(h), axis=1)) + lam * sum(sd.sum(W * W) for W in Ws)
+    params = Ws + bs
+    Vs = [sd.var(f"V_{p.name}", p.shape) for p in params]
+    grads = sd.grad(loss, params)
+    value_and_grad, _ = compile_fn([X, Y] + params, [loss] + grads)
+    hvp, _ = compile_fn([X, Y] + params + Vs, sd.hvp(loss, params, Vs))
+    vals = [rng.standard_normal((batch, 784)), np.eye(10)[rng.integers(0, 10, batch)]]
+    pvals = [rng.standard_normal(p.shape) * 0.05 for p in params]
+    vvals = [rng.standard_normal(p.shape) for p in params]
+    t_vg = median_time(value_and_grad, *vals, *pvals)
+    t_hvp = median_time(hvp, *vals, *pvals, *vvals)
+    return t_vg, t_hvp
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    _, how = compile_fn([], [])
+    print(f"symdiff through: {how}\n")
+    print("Full Hessian of the logistic loss, X of shape (1000, d)")
+    print(f"{'d':>6} {'symdiff ms':>11} {'closed form ms':>15} {'ratio':>7} {'max |diff|':>11}")
+    for d in ((100, 300) if quick else (100, 300, 1000)):
+        t_sd, t_cf, err = logistic_hessian(d)
+        print(f"{d:>6} {t_sd * 1e3:>11.2f} {t_cf * 1e3:>15.2f} {t_sd / t_cf:>7.2f} {err:>11.1e}")
+    print("\nMLP 784-256-256-10 (ReLU, softmax cross-entropy, weight decay), batch 32")
+    t_vg, t_hvp = mlp_hvp_ratio()
+    print(f"value-and-grad {t_vg * 1e3:.2f} ms, hvp {t_hvp * 1e3:.2f} ms, "
+          f"hvp / value-and-grad = {t_hvp / t_vg:.2f} (aim: at most 3)")
+
+
+if __name__ == "__main__":
+    main()
