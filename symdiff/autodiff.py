@@ -10,8 +10,10 @@ missing (zero) contributions are handled here, once, and not in the op rules.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Literal
+
+import numpy as np
 
 from .errors import GradError
 from .graph import Node, Provenance, derivative_context, nodes_between, topo_order
@@ -24,7 +26,9 @@ Disconnected = Literal["zeros", "raise"]
 def _as_list(nodes: Node | Sequence[Node], what: str) -> tuple[list[Node], bool]:
     """(list of nodes, whether a single node was given), with a clear error for non-nodes."""
     single = isinstance(nodes, Node)
-    items = [nodes] if single else list(nodes)
+    # An array or a string is one wrong item, not a sequence of items to check.
+    one = single or isinstance(nodes, (str, bytes, np.ndarray)) or not isinstance(nodes, Iterable)
+    items = [nodes] if one else list(nodes)
     for item in items:
         if not isinstance(item, Node):
             raise GradError(f"{what} must be a symdiff node (a variable or an expression "
