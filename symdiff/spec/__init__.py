@@ -1,0 +1,10 @@
+"""Model specs: a TOML file naming inputs, params, definitions and the functions to generate.
+
+`load_spec` reads one into graph nodes (expressions parsed safely, never eval'd);
+`compile_spec` turns it into the source of a standalone NumPy module.
+"""
+
+from .errors import SpecError
+from .loader import KINDS, FunctionPlan, Spec, load_spec, loads_spec
+
+__all__ = ["KINDS", "FunctionPlan", "Spec", "SpecError", "load_spec", "loads_spec"]

@@ -1,0 +1,70 @@
+"""From a loaded spec to a generated NumPy module: optimize each function's graph (unless
+asked not to), then hand the functions to the back end (codegen)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from ..graph import Node
+from .loader import FunctionPlan, Pytree, Spec
+
+
+def flatten(tree: Pytree) -> list[Node]:
+    """The nodes of a pytree, depth first."""
+    if isinstance(tree, Node):
+        return [tree]
+    return [leaf for sub in tree for leaf in flatten(sub)]
+
+
+def unflatten(tree: Pytree, leaves: list[Node]) -> Pytree:
+    """A pytree shaped like `tree` holding `leaves` (consumed from the front)."""
+    if isinstance(tree, Node):
+        return leaves.pop(0)
+    return tuple(unflatten(sub, leaves) for sub in tree)
+
+
+def optimized_outputs(plan: FunctionPlan, optimize: bool = True) -> Pytree:
+    """The function's outputs, rewritten by symdiff.rewrite.optimize when asked."""
+    if not optimize:
+        return plan.outputs
+    from ..rewrite import optimize as rewrite
+
+    leaves = list(rewrite(flatten(plan.outputs)))
+    return unflatten(plan.outputs, leaves)
+
+
+def module_title(spec: Spec) -> str:
+    """The generated module's title line: the spec's name and file."""
+    origin = f" (from {Path(spec.path).name})" if spec.path else ""
+    text = f"{spec.name}{origin}"
+    if spec.description:
+        text += f": {spec.description.strip()}"
+    return text
+
+
+def codegen_functions(spec: Spec, *, optimize: bool = True) -> list[Any]:
+    """One codegen.Function per [outputs] and [derivatives] entry, in file order."""
+    import codegen
+
+    return [codegen.Function(plan.name, list(plan.args), optimized_outputs(plan, optimize),
+                             doc=plan.doc)
+            for plan in spec.functions]
+
+
+def compile_spec(spec: Spec, *, optimize: bool = True) -> str:
+    """The source text of the generated module for a loaded spec."""
+    import codegen
+
+    return codegen.emit_module(codegen_functions(spec, optimize=optimize),
+                               title=module_title(spec))
+
+
+def load_compiled(spec: Spec, *, optimize: bool = True) -> ModuleType:
+    """The generated module for a spec, loaded (without writing it next to the spec)."""
+    import codegen
+
+    name = re.sub(r"\W", "_", spec.name)
+    return codegen.load_module(compile_spec(spec, optimize=optimize), f"{name}_grad")

@@ -1,0 +1,454 @@
+"""Load a model spec (TOML) into graph nodes: symbols, named definitions, and one plan per
+generated function (its arguments, in the contract's order, and its output nodes).
+
+The format is the contract in DESIGN.md ("Model spec"). Every problem found here is a
+SpecError naming the file, the section, the key and, for an expression, the column.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import SymdiffError
+from ..graph import Node, var, variables
+from ..shapes import DTYPES, fmt_shape, is_float
+from .errors import SpecError
+from .parser import Location, is_identifier, parse_expression, referenced_names
+
+SECTIONS = ("inputs", "params", "define", "outputs", "derivatives")
+TOP_LEVEL = ("name", "description") + SECTIONS
+KINDS = ("grad", "value_and_grad", "hessian", "hvp")
+DERIVATIVE_KEYS = ("of", "wrt", "kind")
+SYMBOL_KEYS = ("shape", "dtype")
+HVP_ARGUMENT = "v"
+RESERVED_FUNCTION_NAMES = ("np", "numpy")
+
+Pytree = Node | tuple  # a node, or a tuple of pytrees
+
+
+@dataclass(frozen=True)
+class FunctionPlan:
+    """One function of the generated module: its arguments and its output pytree.
+
+    kind is "output" for an [outputs] entry, else the derivative kind. For derivatives,
+    `of` is the differentiated expression and `wrt` the symbols, `v` the hvp direction.
+    """
+
+    name: str
+    kind: str
+    args: tuple[Node, ...]
+    outputs: Pytree
+    doc: str
+    expression: str
+    of: Node | None = None
+    wrt: tuple[Node, ...] = ()
+    wrt_is_list: bool = False
+    v: Node | None = None
+
+    @property
+    def signature(self) -> str:
+        """'loss_grad(X, y, W, c, w, b)'."""
+        return f"{self.name}({', '.join(a.name for a in self.args)})"
+
+
+@dataclass
+class Spec:
+    """A loaded model spec. Mappings keep the file's declaration order."""
+
+    name: str
+    path: str | None
+    description: str
+    inputs: dict[str, Node]
+    params: dict[str, Node]
+    defines: dict[str, Node]
+    functions: list[FunctionPlan] = field(default_factory=list)
+
+    @property
+    def symbols(self) -> dict[str, Node]:
+        """Inputs then params: every argument a generated function may take."""
+        return {**self.inputs, **self.params}
+
+    def function(self, name: str) -> FunctionPlan:
+        for plan in self.functions:
+            if plan.name == name:
+                return plan
+        known = ", ".join(p.name for p in self.functions)
+        raise SpecError(f"the spec has no function {name!r} (functions: {known})",
+                        file=self.path)
+
+    def lookup(self, name: str) -> Pytree:
+        """The nodes behind a function name, a [define] name or a symbol."""
+        for plan in self.functions:
+            if plan.name == name:
+                return plan.outputs
+        if name in self.defines:
+            return self.defines[name]
+        if name in self.symbols:
+            return self.symbols[name]
+        known = [p.name for p in self.functions] + list(self.defines)
+        raise SpecError(f"{name!r} is neither a function nor a [define] entry of the spec "
+                        f"(known: {', '.join(known)})", file=self.path)
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and load a spec file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise SpecError(f"cannot read the spec: {err.strerror or err}", file=str(path)) from None
+    except UnicodeDecodeError as err:
+        raise SpecError(f"the spec is not UTF-8 text ({err.reason})", file=str(path)) from None
+    return loads_spec(text, file=str(path))
+
+
+def loads_spec(text: str, file: str | None = None) -> Spec:
+    """Load a spec from TOML text; `file` names it in error messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise _toml_error(err, file) from None
+    return _Loader(data, text, file).load()
+
+
+def _toml_error(err: tomllib.TOMLDecodeError, file: str | None) -> SpecError:
+    message = str(err)
+    match = re.search(r"\s*\(at line (\d+), column (\d+)\)\s*$", message)
+    line = column = None
+    if match:
+        line, column = int(match.group(1)), int(match.group(2))
+        message = message[:match.start()]
+    elif "(at end of document)" in message:
+        message = message.replace(" (at end of document)", "") + " at the end of the file"
+    return SpecError(f"TOML syntax error: {message}", file=file, line=line, column=column)
+
+
+class _Loader:
+    """One spec being loaded: holds the file text (to find key lines) and the nodes so far."""
+
+    def __init__(self, data: dict[str, Any], text: str, file: str | None) -> None:
+        self.data = data
+        self.lines = text.splitlines()
+        self.file = file
+        self.inputs: dict[str, Node] = {}
+        self.params: dict[str, Node] = {}
+        self.defines: dict[str, Node] = {}
+        self.where_defined: dict[str, str] = {}
+
+    # -- errors and locations ---------------------------------------------------------
+    def line_of(self, section: str, key: str) -> int | None:
+        """Best-effort line of `key` in `[section]` ("" for top level), for messages."""
+        current = ""
+        pattern = re.compile(rf"^\s*(?:{re.escape(key)}|\"{re.escape(key)}\"|"
+                             rf"'{re.escape(key)}')\s*=")
+        for number, line in enumerate(self.lines, 1):
+            header = re.match(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$", line)
+            if header:
+                current = header.group(1)
+            elif current == section and pattern.match(line):
+                return number
+        return None
+
+    def where(self, section: str, key: str, field_name: str | None = None) -> Location:
+        label = key if field_name is None else f"{key}.{field_name}"
+        return Location(self.file, section, label, self.line_of(section, key))
+
+    def error(self, message: str, section: str, key: str | None = None,
+              field_name: str | None = None) -> SpecError:
+        loc = self.where(section, key or "", field_name)
+        return SpecError(message, file=self.file, section=section, key=loc.key or None,
+                         line=loc.line if key else None)
+
+    # -- the whole file ---------------------------------------------------------------
+    def load(self) -> Spec:
+        for key, value in self.data.items():
+            if key not in TOP_LEVEL:
+                close = difflib.get_close_matches(key, TOP_LEVEL, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise self.error(f"unknown top-level key {key!r}{hint} (expected: "
+                                 f"{', '.join(TOP_LEVEL)})", "", key)
+            if key in SECTIONS and not isinstance(value, dict):
+                raise self.error(f"{key} must be a table ([{key}] section)", "", key)
+        name = self.data.get("name", Path(self.file).stem if self.file else "model")
+        if not isinstance(name, str) or not name.strip():
+            raise self.error("name must be a non-empty string", "", "name")
+        description = self.data.get("description", "")
+        if not isinstance(description, str):
+            raise self.error("description must be a string", "", "description")
+        for section, table in (("inputs", self.inputs), ("params", self.params)):
+            for key, value in self.data.get(section, {}).items():
+                table[key] = self.symbol(section, key, value)
+        self.load_defines(self.data.get("define", {}))
+        functions: list[FunctionPlan] = []
+        seen: dict[str, str] = {}
+        for section in ("outputs", "derivatives"):
+            for key, value in self.data.get(section, {}).items():
+                self.check_function_name(section, key, seen)
+                if section == "outputs":
+                    functions.append(self.output(key, value))
+                else:
+                    functions.append(self.derivative(key, value))
+        return Spec(name=name, path=self.file, description=description, inputs=self.inputs,
+                    params=self.params, defines=self.defines, functions=functions)
+
+    # -- symbols ----------------------------------------------------------------------
+    def check_symbol_name(self, section: str, key: str) -> None:
+        if not is_identifier(key):
+            raise self.error(f"{key!r} is not a valid name: use letters, digits and _ (not "
+                             "starting with a digit, not a Python keyword)", section, key)
+        if key.startswith("_") or key in RESERVED_FUNCTION_NAMES:
+            raise self.error(f"the name {key!r} is reserved for the generated module; "
+                             "rename it", section, key)
+        if key in self.where_defined:
+            raise self.error(f"{key!r} is defined twice: in [{self.where_defined[key]}] and "
+                             f"in [{section}]; each name may be defined once", section, key)
+        self.where_defined[key] = section
+
+    def symbol(self, section: str, key: str, value: Any) -> Node:
+        self.check_symbol_name(section, key)
+        if not isinstance(value, dict):
+            raise self.error(f"an entry of [{section}] must be a table such as "
+                             f"{key} = {{ shape = [\"n\", 2] }}, not {_toml_type(value)}",
+                             section, key)
+        for field_name in value:
+            if field_name not in SYMBOL_KEYS:
+                raise self.error(f"unknown field {field_name!r} (expected: shape, dtype)",
+                                 section, key, field_name)
+        shape = value.get("shape", [])
+        if not isinstance(shape, list) or not all(
+                (isinstance(d, int) and not isinstance(d, bool) and d >= 0)
+                or (isinstance(d, str) and is_identifier(d)) for d in shape):
+            raise self.error("shape must be a list of non-negative ints and symbolic dim "
+                             f"names (identifiers), e.g. [\"n\", 2]; got {shape!r}",
+                             section, key, "shape")
+        dtype = value.get("dtype", "float64")
+        if dtype not in DTYPES:
+            raise self.error(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}",
+                             section, key, "dtype")
+        return var(key, shape, dtype)
+
+    # -- [define] ---------------------------------------------------------------------
+    def load_defines(self, table: Mapping[str, Any]) -> None:
+        texts: dict[str, str] = {}
+        for key, value in table.items():
+            self.check_symbol_name("define", key)
+            if not isinstance(value, str):
+                raise self.error(f"a [define] entry must be an expression string, such as "
+                                 f"{key} = \"relu(X @ W + c)\", not {_toml_type(value)}",
+                                 "define", key)
+            texts[key] = value
+        self.check_define_order(texts)
+        for key, text in texts.items():
+            node = self.expression(text, "define", key)
+            self.defines[key] = node.named(key)
+
+    def check_define_order(self, texts: Mapping[str, str]) -> None:
+        """Cycles and forward references, reported before building anything."""
+        order = list(texts)
+        uses = {key: [(n, a) for n, a in referenced_names(text, self.where("define", key))
+                      if n in texts] for key, text in texts.items()}
+        for key in order:
+            for name, _ in uses[key]:
+                cycle = self.cycle_through(key, name, uses)
+                if cycle:
+                    raise self.located_use(
+                        key, name, texts, f"[define] has a cycle: {' -> '.join(cycle)}; "
+                        "an expression cannot depend on itself")
+                if order.index(name) > order.index(key):
+                    raise self.located_use(
+                        key, name, texts, f"{name!r} is used before it is defined; [define] "
+                        f"entries are read in order, so move {name} above {key}")
+
+    @staticmethod
+    def cycle_through(start: str, first: str, uses: Mapping[str, list]) -> list[str] | None:
+        """A path start -> first -> ... -> start, if there is one."""
+        stack = [(first, [start, first])]
+        seen: set[str] = set()
+        while stack:
+            node, path = stack.pop()
+            if node == start:
+                return path
+            if node in seen:
+                continue
+            seen.add(node)
+            for name, _ in uses.get(node, []):
+                stack.append((name, path + [name]))
+        return None
+
+    def located_use(self, key: str, name: str, texts: Mapping[str, str],
+                    message: str) -> SpecError:
+        where = self.where("define", key)
+        for used, node in referenced_names(texts[key], where):
+            if used == name:
+                text = texts[key].strip("\n")
+                line = text.split("\n")[node.lineno - 1].encode("utf-8")
+                column = len(line[:node.col_offset].decode("utf-8", errors="replace")) + 1
+                return SpecError(message, file=self.file, section="define", key=key,
+                                 line=where.line, column=column, expression=text,
+                                 expr_line=node.lineno)
+        return self.error(message, "define", key)
+
+    # -- expressions --------------------------------------------------------------------
+    def visible(self) -> dict[str, Node]:
+        return {**self.inputs, **self.params, **self.defines}
+
+    def expression(self, text: Any, section: str, key: str, field_name: str | None = None,
+                   *, allow_tuple: bool = False) -> Any:
+        if not isinstance(text, str):
+            raise self.error(f"expected an expression string, not {_toml_type(text)}",
+                             section, key, field_name)
+        return parse_expression(text, self.visible(), self.where(section, key, field_name),
+                                allow_tuple=allow_tuple)
+
+    def arguments(self, roots: Sequence[Node], extra: Sequence[Node] = ()) -> tuple[Node, ...]:
+        """The spec symbols the roots depend on, plus `extra`, in declaration order."""
+        used = set(variables(list(roots))) | set(extra)
+        return tuple(node for node in {**self.inputs, **self.params}.values() if node in used)
+
+    # -- [outputs] and [derivatives] ----------------------------------------------------
+    def check_function_name(self, section: str, key: str, seen: dict[str, str]) -> None:
+        if not is_identifier(key):
+            raise self.error(f"{key!r} is not a valid function name: use letters, digits "
+                             "and _ (not starting with a digit, not a Python keyword)",
+                             section, key)
+        if key.startswith("_") or key in RESERVED_FUNCTION_NAMES:
+            raise self.error(f"the function name {key!r} is reserved in the generated "
+                             "module; rename it", section, key)
+        if key in seen:
+            raise self.error(f"function {key!r} is defined twice: in [{seen[key]}] and in "
+                             f"[{section}]; the generated module needs distinct names",
+                             section, key)
+        seen[key] = section
+
+    def output(self, key: str, text: Any) -> FunctionPlan:
+        if not isinstance(text, str):
+            raise self.error(f"an [outputs] entry must be an expression string, such as "
+                             f"{key} = \"yhat\", not {_toml_type(text)}", "outputs", key)
+        result = self.expression(text, "outputs", key, allow_tuple=True)
+        roots = list(result) if isinstance(result, tuple) else [result]
+        return FunctionPlan(name=key, kind="output", args=self.arguments(roots),
+                            outputs=result, doc=f"The value of `{text.strip()}`.",
+                            expression=text.strip())
+
+    def derivative(self, key: str, entry: Any) -> FunctionPlan:
+        section = "derivatives"
+        if not isinstance(entry, dict):
+            raise self.error("a [derivatives] entry must be a table such as "
+                             f"{key} = {{ of = \"loss\", wrt = [\"W\", \"b\"] }}, not "
+                             f"{_toml_type(entry)}", section, key)
+        for field_name in entry:
+            if field_name not in DERIVATIVE_KEYS:
+                close = difflib.get_close_matches(field_name, DERIVATIVE_KEYS, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise self.error(f"unknown field {field_name!r}{hint} (expected: "
+                                 f"{', '.join(DERIVATIVE_KEYS)})", section, key, field_name)
+        kind = entry.get("kind", "grad")
+        if kind not in KINDS:
+            close = difflib.get_close_matches(str(kind), KINDS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise self.error(f"unknown kind {kind!r}{hint} (kinds: {', '.join(KINDS)})",
+                             section, key, "kind")
+        if "of" not in entry:
+            raise self.error("missing field 'of': the expression to differentiate, e.g. "
+                             "of = \"loss\"", section, key)
+        if "wrt" not in entry:
+            raise self.error("missing field 'wrt': the inputs or params to differentiate "
+                             "with respect to, e.g. wrt = [\"W\", \"b\"]", section, key)
+        of_text = entry["of"]
+        of = self.expression(of_text, section, key, "of")
+        wrt, wrt_is_list = self.wrt_symbols(key, entry["wrt"], kind)
+        if of.shape != () or not is_float(of.dtype):
+            raise self.error(f"of = {of_text!r} has shape {fmt_shape(of.shape)} and dtype "
+                             f"{of.dtype}; a {kind} needs a float scalar (reduce it, e.g. "
+                             "with sum(...) or mean(...))", section, key, "of")
+        args = self.arguments([of], wrt)
+        v = None
+        try:
+            outputs, doc, v = self.derivative_nodes(key, kind, of, of_text.strip(), wrt,
+                                                    wrt_is_list)
+        except SpecError:
+            raise
+        except SymdiffError as err:
+            raise self.error(f"cannot take the {kind}: {err}", section, key) from None
+        if v is not None:
+            args = args + (v,)
+        return FunctionPlan(name=key, kind=kind, args=args, outputs=outputs, doc=doc,
+                            expression=of_text.strip(), of=of, wrt=wrt,
+                            wrt_is_list=wrt_is_list, v=v)
+
+    def wrt_symbols(self, key: str, value: Any, kind: str) -> tuple[tuple[Node, ...], bool]:
+        section = "derivatives"
+        is_list = isinstance(value, list)
+        names = value if is_list else [value]
+        if not names or not all(isinstance(n, str) for n in names):
+            raise self.error("wrt must be a symbol name or a non-empty list of them, e.g. "
+                             f"wrt = [\"W\", \"b\"]; got {value!r}", section, key, "wrt")
+        if kind in ("hessian", "hvp") and is_list:
+            raise self.error(f"a {kind} needs a single wrt, given as a string (wrt = "
+                             f"\"{names[0]}\"), not a list", section, key, "wrt")
+        symbols = {**self.inputs, **self.params}
+        nodes = []
+        for name in names:
+            if name in self.defines:
+                raise self.error(f"wrt names {name!r}, a [define] entry; derivatives are taken "
+                                 "with respect to [inputs] or [params] symbols",
+                                 section, key, "wrt")
+            if name not in symbols:
+                close = difflib.get_close_matches(name, list(symbols), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise self.error(f"wrt names {name!r}, which is not an input or param{hint} "
+                                 f"(symbols: {', '.join(symbols) or 'none'})",
+                                 section, key, "wrt")
+            node = symbols[name]
+            if kind == "hessian" and not all(isinstance(d, int) for d in node.shape):
+                raise self.error(f"a hessian needs a wrt of fixed shape, but {name} has shape "
+                                 f"{fmt_shape(node.shape)}; give it integer dims (or use "
+                                 "kind = \"hvp\", which works with symbolic dims)",
+                                 section, key, "wrt")
+            if not is_float(node.dtype):
+                raise self.error(f"wrt names {name!r}, which has dtype {node.dtype}; "
+                                 "derivatives need a float32 or float64 symbol",
+                                 section, key, "wrt")
+            if node in nodes:
+                raise self.error(f"wrt names {name!r} twice", section, key, "wrt")
+            nodes.append(node)
+        return tuple(nodes), is_list
+
+    def derivative_nodes(self, key: str, kind: str, of: Node, of_text: str,
+                         wrt: tuple[Node, ...], wrt_is_list: bool) \
+            -> tuple[Pytree, str, Node | None]:
+        """(outputs, docstring, v) of one derivative function."""
+        import symdiff as sd  # the package namespace, for higher-order derivatives
+
+        names = ", ".join(w.name for w in wrt)
+        if kind in ("grad", "value_and_grad"):
+            grads = sd.grad(of, list(wrt))
+            shaped = tuple(grads) if wrt_is_list else grads[0]
+            order = f" (a tuple in the order {names})" if wrt_is_list else ""
+            if kind == "grad":
+                return shaped, f"Gradient of `{of_text}` with respect to {names}{order}.", None
+            return (of, shaped), (f"`{of_text}` and its gradient with respect to {names}, as "
+                                  f"(value, grads){order}."), None
+        (w,) = wrt
+        if kind == "hessian":
+            return sd.hessian(of, w), (f"Hessian of `{of_text}` with respect to {w.name}, "
+                                       f"shape {fmt_shape(w.shape + w.shape)}."), None
+        if HVP_ARGUMENT in {**self.inputs, **self.params}:
+            raise self.error(f"kind 'hvp' adds an argument named {HVP_ARGUMENT!r} (the "
+                             f"direction), but the spec already has a symbol "
+                             f"{HVP_ARGUMENT!r}; rename that symbol", "derivatives", key)
+        v = var(HVP_ARGUMENT, w.shape, w.dtype)
+        return sd.hvp(of, w, v), (f"Hessian of `{of_text}` with respect to {w.name}, times "
+                                  f"the direction v (shaped like {w.name})."), v
+
+
+def _toml_type(value: Any) -> str:
+    names = {str: "a string", bool: "a boolean", int: "an integer", float: "a float",
+             list: "an array", dict: "a table"}
+    return names.get(type(value), type(value).__name__)

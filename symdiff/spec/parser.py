@@ -1,0 +1,396 @@
+"""The safe expression parser of model specs: Python syntax read with `ast`, never eval'd.
+
+An expression is walked node by node against a whitelist (names of spec symbols, numeric
+literals, the operators + - * / ** @ and comparisons, unary -, `.T`, basic subscripts, and
+calls of the symdiff functions below with literal keyword arguments such as axis=1).
+Each accepted node is built through the public API, so shapes are checked as the
+expression is read, and any error points at the column of the sub-expression at fault.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import inspect
+import keyword
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import ShapeError, SymdiffError
+from ..graph import Node, const
+from ..shapes import fmt_shape
+from .errors import SpecError
+
+# The API functions a spec may call, by the name the spec uses.
+FUNCTION_NAMES = (
+    "exp", "log", "log1p", "expm1", "sqrt", "square", "abs", "sign", "sin", "cos", "tan",
+    "tanh", "sigmoid", "softplus", "relu", "maximum", "minimum", "where", "sum", "mean", "max",
+    "min", "prod", "logsumexp", "softmax", "log_softmax", "matmul", "dot", "transpose",
+    "reshape", "broadcast_to", "concatenate", "stack", "einsum", "expand_dims", "astype",
+    "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
+)
+
+# How each parameter of those functions is read: a tensor expression, a list of them, or a
+# static literal (the attribute kinds below say which literals fit).
+TENSOR_PARAMS = frozenset({"x", "y", "cond", "a", "b", "operands"})
+TENSOR_LIST_PARAMS = frozenset({"xs"})
+STATIC_PARAMS = {
+    "axis": "an int, a tuple of ints or None",
+    "axes": "a tuple of ints or None",
+    "keepdims": "True or False",
+    "shape": "a tuple of ints and symbolic dim names",
+    "subscripts": "a string such as 'ij,jk->ik'",
+    "dtype": "a dtype name such as 'float32'",
+}
+STRING_PARAMS = frozenset({"subscripts", "dtype", "shape"})  # where string literals may appear
+
+_BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**",
+           ast.MatMult: "@"}
+_COMPARE = {ast.Lt: ("<", "less"), ast.LtE: ("<=", "less_equal"), ast.Gt: (">", "greater"),
+            ast.GtE: (">=", "greater_equal"), ast.Eq: ("==", "equal"),
+            ast.NotEq: ("!=", "not_equal")}
+_UNSUPPORTED_BINARY = {ast.FloorDiv: "//", ast.Mod: "%", ast.LShift: "<<", ast.RShift: ">>",
+                       ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^"}
+
+# Friendly names for syntax a spec may not use.
+_DISALLOWED = {
+    ast.Lambda: "a lambda", ast.ListComp: "a list comprehension",
+    ast.SetComp: "a set comprehension", ast.DictComp: "a dict comprehension",
+    ast.GeneratorExp: "a generator expression", ast.Dict: "a dict", ast.Set: "a set",
+    ast.JoinedStr: "an f-string", ast.NamedExpr: "an assignment expression (:=)",
+    ast.Starred: "a starred argument", ast.Await: "await", ast.Yield: "yield",
+    ast.YieldFrom: "yield", ast.FormattedValue: "an f-string",
+}
+
+
+def api_functions() -> dict[str, Callable[..., Node]]:
+    """The whitelisted API functions, looked up on the `symdiff` package at call time."""
+    import symdiff
+
+    return {name: getattr(symdiff, name) for name in FUNCTION_NAMES}
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where an expression comes from: file, section and key (and the file line if known)."""
+
+    file: str | None
+    section: str
+    key: str
+    line: int | None = None
+
+
+def _syntax_tree(text: str, where: Location) -> ast.expr:
+    """The expression's AST, or a SpecError at the column Python's parser points at."""
+    if not text.strip():
+        raise SpecError("the expression is empty", file=where.file, section=where.section,
+                        key=where.key, line=where.line)
+    try:
+        tree = ast.parse(text.strip("\n"), mode="eval")
+    except SyntaxError as err:
+        row = err.lineno or 1
+        lines = text.strip("\n").split("\n")
+        col = min(err.offset or 1, len(lines[row - 1]) + 1) if row <= len(lines) else 1
+        raise SpecError(f"invalid syntax: {err.msg}", file=where.file, section=where.section,
+                        key=where.key, line=where.line, column=col,
+                        expression=text.strip("\n"), expr_line=row) from None
+    return tree.body
+
+
+def referenced_names(text: str, where: Location) -> list[tuple[str, ast.AST]]:
+    """The names an expression reads (not the functions it calls), with their AST nodes."""
+    body = _syntax_tree(text, where)
+    called = {id(n.func) for n in ast.walk(body) if isinstance(n, ast.Call)}
+    return [(n.id, n) for n in ast.walk(body)
+            if isinstance(n, ast.Name) and id(n) not in called]
+
+
+def parse_expression(text: str, names: Mapping[str, Node], where: Location, *,
+                     allow_tuple: bool = False) -> Node | tuple[Node, ...]:
+    """Build the graph of one spec expression; names are the symbols visible to it.
+    With allow_tuple, a top-level tuple `(a, b)` gives a tuple of nodes."""
+    body = _syntax_tree(text, where)
+    builder = _Builder(text.strip("\n"), names, where)
+    if allow_tuple and isinstance(body, ast.Tuple):
+        if not body.elts:
+            raise builder.error(body, "an empty tuple is not an expression")
+        return tuple(builder.node(e) for e in body.elts)
+    return builder.node(body)
+
+
+class _Builder:
+    """Walks one expression's AST, building nodes through the API."""
+
+    def __init__(self, text: str, names: Mapping[str, Node], where: Location) -> None:
+        self.text = text
+        self.lines = text.split("\n")
+        self.names = names
+        self.where = where
+        self.functions = api_functions()
+
+    # -- errors ---------------------------------------------------------------------
+    def column(self, node: ast.AST, byte_offset: int | None = None) -> tuple[int, int]:
+        """(line, 1-based column in characters) of an AST node inside the expression."""
+        row = getattr(node, "lineno", 1)
+        offset = getattr(node, "col_offset", 0) if byte_offset is None else byte_offset
+        line = self.lines[row - 1].encode("utf-8")
+        return row, len(line[:offset].decode("utf-8", errors="replace")) + 1
+
+    def error(self, node: ast.AST, message: str, byte_offset: int | None = None) -> SpecError:
+        row, col = self.column(node, byte_offset)
+        return SpecError(message, file=self.where.file, section=self.where.section,
+                         key=self.where.key, line=self.where.line, column=col,
+                         expression=self.text, expr_line=row)
+
+    def source(self, node: ast.AST) -> str:
+        return ast.get_source_segment(self.text, node) or ast.unparse(node)
+
+    def build(self, node: ast.AST, action: Callable[[], Any], byte_offset: int | None = None,
+              operands: Sequence[tuple[ast.AST, Any]] = ()) -> Any:
+        """Run an API call; a symdiff error (shape mismatch, bad axis ...) points at `node`
+        and gives the shapes of its tensor operands."""
+        try:
+            return action()
+        except SpecError:
+            raise
+        except SymdiffError as err:
+            shapes = [f"`{self.source(a)}` has shape {fmt_shape(v.shape)}"
+                      for a, v in operands if isinstance(v, Node)]
+            detail = f" ({', '.join(shapes)})" if shapes and isinstance(err, ShapeError) else ""
+            raise self.error(node, f"in `{self.source(node)}`{detail}: {err}",
+                             byte_offset) from None
+
+    # -- dispatch -------------------------------------------------------------------
+    def node(self, node: ast.AST) -> Node:
+        """A tensor-valued sub-expression, as a Node."""
+        value = self.tensor(node)
+        if isinstance(value, Node):
+            return value
+        return self.build(node, lambda: const(value))
+
+    def tensor(self, node: ast.AST) -> Node | int | float | bool:
+        """A tensor-valued sub-expression; a literal stays a Python number (weakly typed)."""
+        method = getattr(self, f"visit_{type(node).__name__}", None)
+        if method is None:
+            what = _DISALLOWED.get(type(node), f"`{self.source(node)}`")
+            raise self.error(node, f"{what} is not allowed in a spec expression")
+        return method(node)
+
+    # -- leaves ---------------------------------------------------------------------
+    def visit_Name(self, node: ast.Name) -> Node:
+        if node.id in self.names:
+            return self.names[node.id]
+        if node.id in self.functions:
+            raise self.error(node, f"{node.id} is a function; call it, e.g. {node.id}(x)")
+        known = sorted(self.names)
+        close = difflib.get_close_matches(node.id, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        listing = ", ".join(known) if known else "none"
+        raise self.error(node, f"unknown name {node.id!r}{hint} (known names: {listing})")
+
+    def visit_Constant(self, node: ast.Constant) -> int | float | bool:
+        value = node.value
+        if isinstance(value, bool) or isinstance(value, (int, float)):
+            return value
+        if isinstance(value, str):
+            raise self.error(node, "a string literal is not allowed here (strings are only "
+                                   "for einsum subscripts, shape entries and dtype names)")
+        if value is None or value is Ellipsis:
+            raise self.error(node, f"{value!r} is not a tensor; it is only allowed inside a "
+                                   "subscript or as a function's literal argument")
+        raise self.error(node, f"a {type(value).__name__} literal is not allowed")
+
+    def visit_List(self, node: ast.List | ast.Tuple) -> Node:
+        """A nested list of numeric literals is a constant tensor."""
+        value = self.literal(node, "a constant tensor", allow_str=False)
+        try:
+            arr = np.asarray(value)
+        except ValueError:
+            raise self.error(node, "a list of lists must be rectangular to be a constant "
+                                   "tensor") from None
+        if arr.dtype.kind not in "biuf":
+            raise self.error(node, "a constant tensor must hold numbers")
+        return self.build(node, lambda: const(arr))
+
+    visit_Tuple = visit_List
+
+    # -- operators ------------------------------------------------------------------
+    def visit_BinOp(self, node: ast.BinOp) -> Node:
+        op = type(node.op)
+        if op in _UNSUPPORTED_BINARY:
+            raise self.error(node, f"the operator {_UNSUPPORTED_BINARY[op]} is not supported "
+                                   "(use + - * / ** @)", self.operator_offset(node))
+        left, right = self.tensor(node.left), self.tensor(node.right)
+        if not isinstance(left, Node) and not isinstance(right, Node):
+            left = self.build(node.left, lambda: const(left))
+        symbol = _BINARY[op]
+        action = {
+            "+": lambda: left + right, "-": lambda: left - right,
+            "*": lambda: left * right, "/": lambda: left / right,
+            "**": lambda: left ** right, "@": lambda: left @ right,
+        }[symbol]
+        operands = ((node.left, left), (node.right, right))
+        return self.build(node, action, self.operator_offset(node), operands)
+
+    def operator_offset(self, node: ast.BinOp | ast.Compare) -> int | None:
+        """Byte offset of the operator between two operands (for the error column)."""
+        left = node.left
+        right = node.right if isinstance(node, ast.BinOp) else node.comparators[0]
+        if left.end_lineno != right.lineno or left.end_lineno != node.lineno:
+            return None
+        line = self.lines[node.lineno - 1].encode("utf-8")
+        gap = line[left.end_col_offset:right.col_offset]
+        stripped = len(gap) - len(gap.lstrip(b" )"))
+        return left.end_col_offset + stripped
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> Node | int | float:
+        if isinstance(node.op, ast.USub):
+            value = self.tensor(node.operand)
+            return self.build(node, lambda: -value)
+        if isinstance(node.op, ast.UAdd):
+            return self.tensor(node.operand)
+        if isinstance(node.op, ast.Not):
+            raise self.error(node, "`not` is not allowed; compare explicitly or use where(...)")
+        raise self.error(node, "the operator ~ is not supported")
+
+    def visit_Compare(self, node: ast.Compare) -> Node:
+        if len(node.ops) > 1:
+            raise self.error(node, "chained comparisons (a < b < c) are not supported; "
+                                   "compare two operands at a time")
+        op = type(node.ops[0])
+        if op not in _COMPARE:
+            raise self.error(node, "only < <= > >= == != comparisons are allowed",
+                             self.operator_offset(node))
+        symbol, name = _COMPARE[op]
+        left, right = self.tensor(node.left), self.tensor(node.comparators[0])
+        fn = self.functions[name]
+        operands = ((node.left, left), (node.comparators[0], right))
+        return self.build(node, lambda: fn(left, right), self.operator_offset(node), operands)
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> Node:
+        word = "and" if isinstance(node.op, ast.And) else "or"
+        raise self.error(node, f"`{word}` is not allowed; use where(cond, a, b) or "
+                               "minimum/maximum of comparisons")
+
+    def visit_IfExp(self, node: ast.IfExp) -> Node:
+        raise self.error(node, "`a if c else b` is not allowed; use where(c, a, b)")
+
+    # -- attributes, subscripts ------------------------------------------------------
+    def visit_Attribute(self, node: ast.Attribute) -> Node:
+        if node.attr != "T":
+            raise self.error(node, f"attribute access .{node.attr} is not allowed (only .T "
+                                   "is); call the function instead, e.g. sum(x, axis=0)")
+        value = self.node(node.value)
+        return self.build(node, lambda: value.T)
+
+    def visit_Subscript(self, node: ast.Subscript) -> Node:
+        value = self.node(node.value)
+        items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        index = tuple(self.index_item(item) for item in items)
+        return self.build(node, lambda: value[index if len(index) != 1 else index[0]])
+
+    def index_item(self, item: ast.AST) -> Any:
+        """One entry of a basic index: an int, a slice of ints, None or `...`."""
+        if isinstance(item, ast.Slice):
+            parts = [None if p is None else self.int_literal(p, "a slice bound")
+                     for p in (item.lower, item.upper, item.step)]
+            return slice(*parts)
+        if isinstance(item, ast.Constant) and (item.value is None or item.value is Ellipsis):
+            return item.value
+        return self.int_literal(item, "an index")
+
+    def int_literal(self, node: ast.AST, what: str) -> int:
+        value = self.literal(node, what, allow_str=False)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.error(node, f"{what} must be an integer literal (only basic indexing: "
+                                   "ints, slices, None and ...)")
+        return value
+
+    # -- literals -------------------------------------------------------------------
+    def literal(self, node: ast.AST, what: str, *, allow_str: bool) -> Any:
+        """A static literal: number, bool, None, string (if allowed), or a tuple of them."""
+        if isinstance(node, ast.Constant):
+            value = node.value
+            if isinstance(value, str) and not allow_str:
+                raise self.error(node, f"a string literal is not allowed as {what}")
+            if value is None or isinstance(value, (bool, int, float, str)):
+                return value
+            raise self.error(node, f"{value!r} is not allowed as {what}")
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            inner = node.operand
+            if isinstance(inner, ast.Constant) and type(inner.value) in (int, float):
+                return -inner.value if isinstance(node.op, ast.USub) else inner.value
+        if isinstance(node, (ast.Tuple, ast.List)):
+            return tuple(self.literal(e, what, allow_str=allow_str) for e in node.elts)
+        raise self.error(node, f"{what} must be a literal (a number, True/False, None, or a "
+                               f"tuple of them), not `{self.source(node)}`")
+
+    # -- calls ----------------------------------------------------------------------
+    def visit_Call(self, node: ast.Call) -> Node:
+        if not isinstance(node.func, ast.Name):
+            if isinstance(node.func, ast.Attribute):
+                raise self.error(node, f"method calls (.{node.func.attr}(...)) are not "
+                                       "allowed; call the function, e.g. sum(x, axis=0)")
+            if type(node.func) in _DISALLOWED:
+                raise self.error(node.func, f"{_DISALLOWED[type(node.func)]} is not allowed "
+                                            "in a spec expression")
+            raise self.error(node, f"only calls of symdiff functions are allowed, not "
+                                   f"`{self.source(node.func)}(...)`")
+        name = node.func.id
+        fn = self.functions.get(name)
+        if fn is None:
+            close = difflib.get_close_matches(name, FUNCTION_NAMES, n=1)
+            hint = f"; did you mean {close[0]}()?" if close else ""
+            what = f"{name!r} is a symbol, not a function" if name in self.names else \
+                f"unknown function {name}(){hint}"
+            raise self.error(node, f"{what} (functions: {', '.join(FUNCTION_NAMES)})")
+        for kw in node.keywords:
+            if kw.arg is None:
+                raise self.error(kw.value, "**keyword unpacking is not allowed")
+        try:
+            bound = inspect.signature(fn).bind(*node.args,
+                                               **{kw.arg: kw.value for kw in node.keywords})
+        except TypeError as err:
+            raise self.error(node, f"bad arguments to {name}(): {err}") from None
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        tensor_asts: list[ast.AST] = []
+        for param, value in bound.arguments.items():
+            kind = inspect.signature(fn).parameters[param].kind
+            if kind is inspect.Parameter.VAR_POSITIONAL:
+                args.extend(self.argument(name, param, v) for v in value)
+                tensor_asts.extend(value)
+            elif kind is inspect.Parameter.KEYWORD_ONLY:
+                kwargs[param] = self.argument(name, param, value)
+            else:
+                args.append(self.argument(name, param, value))
+                tensor_asts.append(value)
+        operands = [(value, arg) for value, arg in zip(tensor_asts, args, strict=False)]
+        return self.build(node, lambda: fn(*args, **kwargs), operands=operands)
+
+    def argument(self, fname: str, param: str, value: ast.AST) -> Any:
+        """One argument of an API call, read as its parameter requires."""
+        if param in TENSOR_PARAMS:
+            return self.tensor(value)
+        if param in TENSOR_LIST_PARAMS:
+            if not isinstance(value, (ast.List, ast.Tuple)):
+                raise self.error(value, f"{fname}() takes a list of expressions, e.g. "
+                                        f"{fname}([a, b], axis=0)")
+            return [self.tensor(e) for e in value.elts]
+        if param in STATIC_PARAMS:
+            result = self.literal(value, f"{param}= ({STATIC_PARAMS[param]})",
+                                  allow_str=param in STRING_PARAMS)
+            if param == "keepdims" and not isinstance(result, bool):
+                raise self.error(value, "keepdims= must be True or False")
+            if param == "shape" and not isinstance(result, tuple):
+                result = (result,)
+            return result
+        raise self.error(value, f"{fname}() parameter {param!r} cannot be set from a spec")
+
+
+def is_identifier(name: str) -> bool:
+    """A name usable as a spec symbol and as a Python argument name."""
+    return name.isidentifier() and not keyword.iskeyword(name)
