@@ -284,5 +284,7 @@ def where(cond: object, x: object, y: object) -> Node:
     x_node, y_node = lift_pair(x, y)
     c = lift(cond)
     if c.dtype != "bool":
+        # check shapes first, so that an error names cond and not the converted node
+        broadcasting_rule("where")([c.type, x_node.type, y_node.type], [c, x_node, y_node])
         c = not_equal(c, lift(0, c))
     return where_op(c, x_node, y_node)
