@@ -9,7 +9,6 @@ import pytest
 import symdiff as sd
 from symdiff.graph import topo_order
 
-
 # -- hash-consing ---------------------------------------------------------------------------
 
 def test_same_op_on_same_inputs_is_one_node():
