@@ -59,6 +59,18 @@ from .ops import (
 from .higher import derivative, hessian, hvp, jacobian
 # -- rewrites (symdiff/rewrite/) -------------------------------------------------------------
 # -- inspection (symdiff/inspect/) -----------------------------------------------------------
+from .inspect import (
+    GraphvizNotFoundError,
+    Stats,
+    from_sympy,
+    latex,
+    render,
+    show,
+    stats,
+    to_dot,
+    to_networkx,
+    to_sympy,
+)
 # -- compiled functions (symdiff/function.py, backed by codegen/) ----------------------------
 
 __all__ = [
@@ -70,4 +82,6 @@ __all__ = [
     "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum",
     "not_equal", "prod", "relu", "reshape", "sigmoid", "sign", "sin", "softmax", "softplus",
     "sqrt", "square", "stack", "sum", "tan", "tanh", "transpose", "where", "zeros",
+    "show", "to_dot", "to_networkx", "render", "to_sympy", "latex", "from_sympy", "stats",
+    "Stats", "GraphvizNotFoundError",
 ]

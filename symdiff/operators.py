@@ -57,3 +57,15 @@ class TensorOperators:
         return _ops().reshape(self, shape)
 
     def astype(self, dtype): return _ops().astype(self, dtype)
+
+    # notebook display (symdiff/inspect/): a picture when Graphviz is there, a formula for
+    # scalar and elementwise graphs; None tells IPython to skip that format
+    def _repr_svg_(self):
+        from .inspect.dot import repr_svg
+
+        return repr_svg(self)
+
+    def _repr_latex_(self):
+        from .inspect.sympy_bridge import repr_latex
+
+        return repr_latex(self)
