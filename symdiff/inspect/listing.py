@@ -26,7 +26,7 @@ from .naming import (
     section_of,
 )
 
-COMMENT_COLUMN_MAX = 60  # comments line up, unless the code part is longer than this
+COMMENT_COLUMN_MAX = 72  # comments line up, unless the code part is longer than this
 
 
 def show(nodes: Node | Sequence[Node], *, only: Node | Sequence[Node] | None = None,

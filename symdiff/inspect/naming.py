@@ -156,13 +156,14 @@ class Numbering:
 
     def describe(self, node: Node) -> str:
         """What a derivative node is and where it came from, in listing names:
-        '∂loss/∂h, via matmul.vjp[arg 0] at %6'. A derivative node that depends on no
-        variable (such as 2.0 - 1.0 from the rule of x**2) is interned and shared by every
-        graph that builds it, so its provenance may belong to another graph: it is shown
-        only as 'constant, via <rule>'."""
+        '∂loss/∂h, via matmul.vjp[arg 0] at %6'.
+
+        A derivative node that depends on no variable (2.0 - 1.0 from the rule of x**2,
+        say) is interned and shared by every graph that builds it, so its record belongs to
+        whichever graph built it first: it is shown only as 'constant'."""
         prov = node.provenance
         if node in self.var_free:
-            return f"constant, via {prov.rule}"
+            return "constant"
         return f"{self.what(node)}, via {prov.rule} at {self.ref(prov.forward)}"
 
 
