@@ -110,10 +110,12 @@ def to_networkx(nodes: Node | Sequence[Node]) -> nx.DiGraph:
 
 
 def quote(text: str) -> str:
-    """A DOT double-quoted string holding `text` verbatim: backslashes and quotes escaped
-    (so no user name can start an escape such as \\N or end the string), newlines turned
-    into DOT's centred line breaks."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "")
+    """A DOT double-quoted string that Graphviz shows as `text` verbatim: backslashes and
+    quotes escaped (so no user name can start an escape such as \\N or end the string),
+    & written &amp; (Graphviz decodes character entities in labels), newlines turned into
+    DOT's centred line breaks."""
+    escaped = (text.replace("&", "&amp;").replace("\\", "\\\\").replace('"', '\\"')
+               .replace("\r", ""))
     return '"' + escaped.replace("\n", "\\n") + '"'
 
 
@@ -125,6 +127,7 @@ def to_pydot(nodes: Node | Sequence[Node]) -> pydot.Dot:
     dot.set("label", quote(LEGEND))
     dot.set("labelloc", "b")
     dot.set("fontsize", "10")
+    dot.set("fontname", "Helvetica")
     dot.set_node_defaults(fontname="Helvetica", fontsize="11")
     dot.set_edge_defaults(fontname="Helvetica", fontsize="9", arrowsize="0.6")
     outputs = set(g.graph["outputs"])
