@@ -55,9 +55,17 @@ def assert_close(actual: object, expected: object, rtol: float, what: str,
                                 f"actual:\n{actual}\nexpected:\n{expected}")
 
 
-def random_like(rng: np.random.Generator, node: Node) -> np.ndarray:
-    """A standard normal array of the node's (concrete) shape, in float64."""
-    return rng.standard_normal(node.shape)
+def random_like(rng: np.random.Generator, node: Node, point: Point | None = None) \
+        -> np.ndarray:
+    """A standard normal float64 array shaped like the node's value at `point` (so that
+    symbolic dims such as "n" take the sizes the point binds)."""
+    if point is not None and node in point:
+        shape = np.shape(point[node])
+    elif all(isinstance(d, int) for d in node.shape):
+        shape = tuple(node.shape)
+    else:
+        shape = np.shape(sd.evaluate(node, _bind(point or {})))
+    return rng.standard_normal(shape)
 
 
 def _evaluator(node: Node) -> Callable[[dict[Node, np.ndarray]], np.ndarray]:
@@ -78,10 +86,10 @@ def check_jvp(y: Node, wrt: Sequence[Node], point: Point, rng: np.random.Generat
     fun = _evaluator(y)
     for w in wrt:
         t_var = sd.var(f"t_{w.display_name}", w.shape, w.dtype)
-        t = random_like(rng, w)
+        t = random_like(rng, w, point)
         symbolic = sd.evaluate(sd.jvp(y, w, t_var), {**_bind(point), t_var: t})
-        assert symbolic.shape == tuple(y.shape), f"jvp shape {symbolic.shape} for {y}"
         numeric = numerical_jvp(fun, point, {w: t}, step)
+        assert symbolic.shape == numeric.shape, f"jvp shape {symbolic.shape} for {y}"
         assert_close(symbolic, numeric, rtol, f"jvp of {y!r} wrt {w.display_name}")
 
 
@@ -91,14 +99,14 @@ def check_vjp(y: Node, wrt: Sequence[Node], point: Point, rng: np.random.Generat
     each cotangent has w's shape and dtype."""
     fun = _evaluator(y)
     ct = sd.var("ct", y.shape, y.dtype)
-    c = random_like(rng, y)
+    c = random_like(rng, y, point)
     pulled = sd.vjp(y, list(wrt), ct)
     values = sd.evaluate(pulled, {**_bind(point), ct: c})
     for w, node, value in zip(wrt, pulled, values, strict=True):
         assert node.shape == w.shape and node.dtype == w.dtype, \
             f"vjp wrt {w!r} has type {node.type}"
-        assert value.shape == tuple(w.shape), f"vjp value shape {value.shape} for {w!r}"
-        t = random_like(rng, w)
+        assert value.shape == np.shape(point[w]), f"vjp value shape {value.shape} for {w!r}"
+        t = random_like(rng, w, point)
         numeric = numerical_jvp(fun, point, {w: t}, step)
         terms = np.abs(np.asarray(c) * numeric).sum() + np.abs(value * t).sum()
         assert_close(inner(value, t), inner(c, numeric), rtol,
@@ -112,10 +120,10 @@ def check_transpose(y: Node, wrt: Sequence[Node], point: Point, rng: np.random.G
     if rtol is None:
         rtol = 1e-5 if "float32" in {y.dtype, *[w.dtype for w in wrt]} else 1e-10
     ct = sd.var("ct", y.shape, y.dtype)
-    c = random_like(rng, y)
+    c = random_like(rng, y, point)
     for w in wrt:
         t_var = sd.var(f"t_{w.display_name}", w.shape, w.dtype)
-        t = random_like(rng, w)
+        t = random_like(rng, w, point)
         back, fwd = sd.evaluate([sd.vjp(y, w, ct), sd.jvp(y, w, t_var)],
                                 {**_bind(point), ct: c, t_var: t})
         terms = np.abs(back * t).sum() + np.abs(fwd * c).sum()
@@ -134,12 +142,12 @@ def check_grads(y: Node, wrt: Sequence[Node], point: Point, rng: np.random.Gener
     if order < 2:
         return
     ct = sd.var("c", y.shape, y.dtype)
-    extended = {**point, ct: random_like(rng, y)}
+    extended = {**point, ct: random_like(rng, y, point)}
     for w in wrt:
         first = sd.vjp(y, w, ct)
         v = sd.var("v", w.shape, w.dtype)
         dotted = sd.sum(first * v)
-        at = {**extended, v: random_like(rng, w)}
+        at = {**extended, v: random_like(rng, w, point)}
         check_vjp(dotted, wrt, at, rng, rtol=rtol, step=step)
         check_jvp(first, wrt, extended, rng, rtol=rtol, step=step)
         check_transpose(first, wrt, extended, rng)
