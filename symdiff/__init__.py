@@ -58,6 +58,7 @@ from .ops import (
 # -- higher-order derivatives (symdiff/higher.py) ---------------------------------------------
 from .higher import derivative, hessian, hvp, jacobian
 # -- rewrites (symdiff/rewrite/) -------------------------------------------------------------
+from .rewrite import optimize
 # -- inspection (symdiff/inspect/) -----------------------------------------------------------
 from .inspect import (
     GraphvizNotFoundError,
@@ -84,4 +85,5 @@ __all__ = [
     "sqrt", "square", "stack", "sum", "tan", "tanh", "transpose", "where", "zeros",
     "show", "to_dot", "to_networkx", "render", "to_sympy", "latex", "from_sympy", "stats",
     "Stats", "GraphvizNotFoundError",
+    "optimize",
 ]

@@ -1,0 +1,163 @@
+"""The rewrite engine: named pattern-and-replacement rules grouped in phases, and one
+bottom-up pass that applies a phase's rules to a whole graph.
+
+A rule is a small function `rule(node) -> Node | None`: given a node whose inputs are
+already rewritten, it returns an equivalent node of the same type, or None when its
+pattern does not match. A pass rebuilds the graph bottom-up through the interning `apply`
+(so equal structure merges as it is rebuilt) and re-visits every replacement until no
+rule of the phase matches it, so one pass reaches the phase's local fixed point in time
+linear in the size of the graph.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from ..errors import SymdiffError
+from ..graph import Node, apply, derivative_context
+
+RuleFn = Callable[[Node], "Node | None"]
+
+
+class RewriteError(SymdiffError):
+    """A rewrite rule broke its contract (changed a node's type, or rewrote forever)."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One identity, applied where its pattern matches. `ops` are the op names it looks at."""
+
+    name: str
+    phase: str
+    ops: tuple[str, ...]
+    fn: RuleFn
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.phase}.{self.name}"
+
+
+@dataclass
+class Phase:
+    """A named, ordered table of rules; rules for one op are tried in definition order."""
+
+    name: str
+    doc: str = ""
+    rules: list[Rule] = field(default_factory=list)
+    _by_op: dict[str, list[Rule]] = field(default_factory=dict)
+
+    def rule(self, *ops: str) -> Callable[[RuleFn], RuleFn]:
+        """Register the decorated function as a rule for nodes of the given ops."""
+        if not ops:
+            raise ValueError(f"a rule of phase {self.name!r} needs at least one op name")
+
+        def register(fn: RuleFn) -> RuleFn:
+            rule = Rule(fn.__name__, self.name, tuple(ops), fn)
+            self.rules.append(rule)
+            for op in ops:
+                self._by_op.setdefault(op, []).append(rule)
+            return fn
+
+        return register
+
+    def rules_for(self, node: Node) -> Sequence[Rule]:
+        if node.op is None:
+            return ()
+        return self._by_op.get(node.op.name, ())
+
+
+def _rebuild(node: Node, memo: dict[Node, Node]) -> Node:
+    """`node` over its rewritten inputs; new nodes inherit the node's provenance."""
+    if not node.inputs:
+        return node
+    inputs = tuple(memo[i] for i in node.inputs)
+    if all(a is b for a, b in zip(inputs, node.inputs, strict=True)):
+        return node
+    with derivative_context(node.provenance):
+        return apply(node.op, inputs, **node.attrs)
+
+
+def _first_match(node: Node, phase: Phase) -> tuple[Rule, Node] | None:
+    """The first rule of `phase` that rewrites `node`, and its replacement."""
+    for rule in phase.rules_for(node):
+        # Nodes a rule builds belong to the derivative (or forward) computation it replaces.
+        with derivative_context(node.provenance):
+            replacement = rule.fn(node)
+        if replacement is None or replacement is node:
+            continue
+        if replacement.type != node.type:
+            raise RewriteError(f"rule {rule.qualname} rewrote {node!r} into {replacement!r}: "
+                               f"the type changed from {node.type} to {replacement.type}")
+        return rule, replacement
+    return None
+
+
+def keep_names(old: Node, new: Node) -> None:
+    """A replacement inherits the label of the node it replaces, if it has none itself."""
+    if old is not new and old.label is not None and new.label is None and new.kind == "op":
+        new.label = old.label
+
+
+def _give_up(phase: Phase, node: Node, fired: Counter[str]) -> None:
+    busiest = ", ".join(f"{name} ({n})" for name, n in fired.most_common(3))
+    raise RewriteError(f"phase {phase.name!r} does not terminate near {node!r}; the rules "
+                       f"that fired most: {busiest}")
+
+
+def rewrite_pass(roots: Iterable[Node], phase: Phase, fired: Counter[str]) -> list[Node]:
+    """Rewrite the graph below `roots` with `phase` to its local fixed point, bottom-up.
+
+    `fired` counts the rules that matched. Iterative (graphs are thousands of nodes deep),
+    and linear: each node is rebuilt once, each replacement visited once.
+    """
+    roots = list(roots)
+    memo: dict[Node, Node] = {}  # node -> its fully rewritten form
+    waiting: dict[Node, tuple[Node, Node]] = {}  # node -> (its rebuilt form, replacement)
+    iterations = 0
+
+    def settle(node: Node, final: Node) -> None:
+        memo[node] = final
+        keep_names(node, final)
+
+    for root in roots:
+        stack = [root]
+        while stack:
+            iterations += 1
+            if iterations > 100_000 + 64 * len(memo):
+                _give_up(phase, stack[-1], fired)
+            node = stack[-1]
+            if node in memo:
+                stack.pop()
+                continue
+            if node in waiting:
+                rebuilt, target = waiting[node]
+                if target in memo:
+                    del waiting[node]
+                    settle(rebuilt, memo[target])
+                    settle(node, memo[target])
+                    stack.pop()
+                else:
+                    stack.append(target)
+                continue
+            missing = [i for i in node.inputs if i not in memo]
+            if missing:
+                stack.extend(reversed(missing))
+                continue
+            rebuilt = _rebuild(node, memo)
+            if rebuilt is not node and rebuilt in memo:
+                settle(node, memo[rebuilt])
+                stack.pop()
+                continue
+            match = _first_match(rebuilt, phase)
+            if match is None:
+                memo[rebuilt] = rebuilt
+                settle(node, rebuilt)
+                stack.pop()
+                continue
+            rule, replacement = match
+            fired[rule.qualname] += 1
+            waiting[node] = (rebuilt, replacement)
+            stack.append(replacement)
+    return [memo[r] for r in roots]

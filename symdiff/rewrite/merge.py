@@ -1,0 +1,64 @@
+"""Phases 5 and 6, merge and dead code.
+
+Interning already makes structurally equal nodes one node, and every rewrite pass rebuilds
+the graph through it, so common subexpressions merge as they appear. What interning
+cannot see is merged here: `a + b` next to `b + a`, a softmax next to the log_softmax
+of the same input (the softmax becomes exp of it, one pass over the data fewer), and a
+scaled sum next to the scaled value it sums (simplify moves scalars out of sums so that
+they can be factored; where the scaled value is computed anyway, summing it is cheaper).
+
+Dead code: a rewritten graph is rebuilt from the outputs down, so a node no output needs
+is never rebuilt; `live_nodes` lists what is left.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from ..graph import Node, apply, topo_order
+from ..ops import exp
+from .engine import Phase, rewrite_pass
+from .match import COMMUTATIVE, fit, is_op
+from .simplify import scaled
+
+
+def merge(roots: list[Node], fired: Counter[str]) -> list[Node]:
+    """One node per value over the whole graph (a pass whose rules see every node)."""
+    nodes = topo_order(roots)
+    log_softmax_of = {(n.inputs[0], n.attrs["axis"]): n for n in nodes if is_op(n, "log_softmax")}
+    seen: dict[tuple, Node] = {}
+    scaled_of = {(sc.tensor, sc.scalar, sc.kind): n for n in nodes if (sc := scaled(n))}
+    phase = Phase("merge", "one node per value")
+
+    # a + b, b + a -> one node (the first met), and so for the other commutative ops
+    @phase.rule(*COMMUTATIVE)
+    def commuted_duplicate(node: Node) -> Node | None:
+        key = (node.op.name, tuple(sorted(i.id for i in node.inputs)))
+        return seen.setdefault(key, node)
+
+    # softmax(x) -> exp(log_softmax(x)) where the graph computes log_softmax(x) anyway
+    @phase.rule("softmax")
+    def softmax_from_log_softmax(node: Node) -> Node | None:
+        ls = log_softmax_of.get((node.inputs[0], node.attrs["axis"]))
+        return exp(ls) if ls is not None else None
+
+    # sum(x) / s -> sum(x / s), s * sum(x) -> sum(s * x) where the graph computes x / s
+    # (or s * x) anyway: one sum of a shared value instead of a sum and a second scaling
+    @phase.rule("mul", "div")
+    def sum_of_shared_scaled(node: Node) -> Node | None:
+        outer = scaled(node)
+        if outer is None or not is_op(outer.tensor, "sum"):
+            return None
+        total = outer.tensor
+        shared = scaled_of.get((total.inputs[0], outer.scalar, outer.kind))
+        if shared is None:
+            return None
+        return fit(apply(total.op, (shared,), **total.attrs), node)
+
+    return rewrite_pass(roots, phase, fired)
+
+
+def live_nodes(roots: Iterable[Node]) -> list[Node]:
+    """The nodes the outputs depend on, inputs first: everything else is dead."""
+    return topo_order(roots)

@@ -1,0 +1,107 @@
+"""The rewrite pipeline: `optimize` runs the phases in their fixed order and reports what
+it did.
+
+    canonicalize -> fold -> simplify -> stabilize   (repeated until none of them fires)
+    merge -> dead code                                (once, on the final graph)
+
+Each phase is one bottom-up pass over the graph (see engine.py), so the whole pipeline
+costs a few linear passes: no pass compares every node with every other.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import overload
+
+from ..errors import SymdiffError
+from ..graph import Node, topo_order
+from .canonicalize import canonicalize
+from .engine import Phase, rewrite_pass
+from .fold import fold
+from .merge import live_nodes, merge
+from .simplify import simplify
+from .stabilize import stabilize
+
+PHASES: tuple[Phase, ...] = (canonicalize, fold, simplify, stabilize)
+MAX_ROUNDS = 16
+
+
+@dataclass
+class OptimizeReport:
+    """What `optimize` did: rules fired (by name, with counts), node counts, time taken."""
+
+    fired: Counter[str] = field(default_factory=Counter)
+    nodes_before: int = 0
+    nodes_after: int = 0
+    ops_before: int = 0
+    ops_after: int = 0
+    rounds: int = 0
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        lines = [f"optimize: {self.nodes_before} -> {self.nodes_after} nodes "
+                 f"({self.ops_before} -> {self.ops_after} ops) in "
+                 f"{self.seconds * 1000:.1f} ms, {self.rounds} rounds"]
+        if self.fired:
+            width = max(len(name) for name in self.fired)
+            lines.append(f"  {'rule':<{width}}  fired")
+            for name, count in sorted(self.fired.items(), key=lambda kv: (-kv[1], kv[0])):
+                lines.append(f"  {name:<{width}}  {count:>5}")
+        else:
+            lines.append("  no rule fired")
+        return "\n".join(lines)
+
+
+def _count(nodes: list[Node]) -> tuple[int, int]:
+    return len(nodes), sum(1 for n in nodes if n.kind == "op")
+
+
+def run(roots: list[Node]) -> tuple[list[Node], OptimizeReport]:
+    """The pipeline on a list of output nodes: the rewritten outputs and the report."""
+    start = time.perf_counter()
+    report = OptimizeReport()
+    report.nodes_before, report.ops_before = _count(topo_order(roots))
+    for _ in range(MAX_ROUNDS):
+        report.rounds += 1
+        before = sum(report.fired.values())
+        for phase in PHASES:
+            roots = rewrite_pass(roots, phase, report.fired)
+        if sum(report.fired.values()) == before:
+            break
+    roots = merge(roots, report.fired)
+    report.nodes_after, report.ops_after = _count(live_nodes(roots))
+    report.seconds = time.perf_counter() - start
+    return roots, report
+
+
+@overload
+def optimize(nodes: Node, report: bool = False) -> Node: ...
+@overload
+def optimize(nodes: Sequence[Node], report: bool = False) -> list[Node] | tuple[Node, ...]: ...
+
+
+def optimize(nodes, report=False):
+    """Rewrite the graph below `nodes` into a smaller, numerically stable equivalent.
+
+    `nodes` is a node, a list or a tuple of nodes; the result has the same structure. With
+    `report=True` the result is `(nodes, OptimizeReport)`. Variables stay the same objects,
+    and a replaced node passes its label and provenance to its replacement.
+    """
+    if isinstance(nodes, Node):
+        roots = [nodes]
+    elif isinstance(nodes, (list, tuple)) and all(isinstance(n, Node) for n in nodes):
+        roots = list(nodes)
+    else:
+        raise SymdiffError(f"optimize takes a node or a list or tuple of nodes, got "
+                           f"{type(nodes).__name__}: {nodes!r}"[:300])
+    new_roots, rep = run(roots)
+    if isinstance(nodes, Node):
+        result = new_roots[0]
+    elif isinstance(nodes, tuple):
+        result = tuple(new_roots)
+    else:
+        result = new_roots
+    return (result, rep) if report else result

@@ -1,0 +1,393 @@
+"""Phase 3, simplify: algebraic identities that remove work, most of it the needless graph
+that derivative rules build (products with the all-ones seed, sums of broadcast ones,
+scalar factors spread over every term).
+
+Scalar (0-d) factors are gathered in front of products and moved out of sums, so that
+`s * x - s * y` becomes `s * (x - y)` and a loss scaled by 1/n keeps one division.
+
+On `x * 0`: it is NaN when x is inf or NaN, so it becomes 0 only where x is finite for
+every input (a finite constant, zeros, a size, a comparison). A mask product
+`g * where(c, 1, 0)` does become `where(c, g, 0)`, which is what the derivative rules
+mean by it (relu's rule writes that form itself): 0 where the mask is off, whatever g is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..graph import Node, apply, const
+from ..ops import dim_size, div, neg, reshape, sqrt, square
+from ..ops.elementwise import where_op
+from ..shapes import float_of
+from .engine import Phase
+from .match import align, fit, has_value, is_op, is_scalar, uniform_value
+
+simplify = Phase("simplify", "algebraic identities")
+
+_REDUCTIONS = ("sum", "mean", "max", "min", "prod", "logsumexp")
+
+
+def _axes(node: Node) -> tuple[int, ...]:
+    """The reduced axes of a reduction node (its attribute None means all of them)."""
+    axis = node.attrs["axis"]
+    return tuple(range(node.inputs[0].ndim)) if axis is None else tuple(axis)
+
+
+# -- identities of + - * / -----------------------------------------------------------------
+
+# x * 1 -> x, 1 * x -> x
+@simplify.rule("mul")
+def multiply_by_one(node: Node) -> Node | None:
+    a, b = node.inputs
+    if has_value(b, 1):
+        return fit(a, node)
+    if has_value(a, 1):
+        return fit(b, node)
+    return None
+
+
+# x * -1 -> -x, -1 * x -> -x
+@simplify.rule("mul")
+def multiply_by_minus_one(node: Node) -> Node | None:
+    a, b = node.inputs
+    for c, x in ((a, b), (b, a)):
+        if has_value(c, -1) and x.dtype != "bool":
+            return fit(neg(x), node)
+    return None
+
+
+def _always_finite(node: Node) -> bool:
+    """Finite whatever the inputs are: finite constants, zeros, sizes, booleans."""
+    if node.value is not None:
+        return node.value.dtype.kind in "biu" or bool(np.all(np.isfinite(node.value)))
+    if node.dtype == "bool" or is_op(node, "zeros", "dim_size"):
+        return True
+    if is_op(node, "broadcast_to", "reshape", "transpose", "expand_dims", "getitem"):
+        return _always_finite(node.inputs[0])
+    if is_op(node, "astype"):
+        return node.inputs[0].dtype in ("bool", "int64")
+    if is_op(node, "where"):
+        return _always_finite(node.inputs[1]) and _always_finite(node.inputs[2])
+    return False
+
+
+# x * 0 -> 0, only for an x that is finite whatever the inputs (see the module docstring)
+@simplify.rule("mul")
+def multiply_by_zero(node: Node) -> Node | None:
+    a, b = node.inputs
+    for z, x in ((a, b), (b, a)):
+        if has_value(z, 0) and _always_finite(x):
+            return fit(const(0, node.dtype), node)
+    return None
+
+
+# x + 0 -> x, 0 + x -> x
+@simplify.rule("add")
+def add_zero(node: Node) -> Node | None:
+    a, b = node.inputs
+    if has_value(b, 0):
+        return fit(a, node)
+    if has_value(a, 0):
+        return fit(b, node)
+    return None
+
+
+# x - 0 -> x, 0 - x -> -x
+@simplify.rule("sub")
+def subtract_zero(node: Node) -> Node | None:
+    a, b = node.inputs
+    if has_value(b, 0):
+        return fit(a, node)
+    if has_value(a, 0) and b.dtype != "bool":
+        return fit(neg(b), node)
+    return None
+
+
+# x / 1 -> x
+@simplify.rule("div")
+def divide_by_one(node: Node) -> Node | None:
+    a, b = node.inputs
+    return fit(a, node) if has_value(b, 1) else None
+
+
+# (1 / d) * x -> x / d, (-1 / d) * x -> -(x / d)
+@simplify.rule("mul")
+def reciprocal_factor(node: Node) -> Node | None:
+    a, b = node.inputs
+    for r, x in ((a, b), (b, a)):
+        if is_op(r, "div") and r.inputs[0].value is not None:
+            v = uniform_value(r.inputs[0])
+            if v in (1, -1):
+                q = div(x, r.inputs[1])
+                return fit(q if v == 1 else neg(q), node)
+    return None
+
+
+def _nonzero_finite_const(node: Node) -> bool:
+    v = uniform_value(node)
+    return node.value is not None and v is not None and v != 0 and bool(np.isfinite(v))
+
+
+# (x * a) / a -> x, (a * x) / a -> x, for a nonzero finite constant a
+@simplify.rule("div")
+def cancel_constant_factor(node: Node) -> Node | None:
+    num, a = node.inputs
+    if is_op(num, "mul") and _nonzero_finite_const(a):
+        for i in (0, 1):
+            if num.inputs[i] is a:
+                return fit(num.inputs[1 - i], node)
+    return None
+
+
+# (x / a) * a -> x, a * (x / a) -> x, for a nonzero finite constant a
+@simplify.rule("mul")
+def cancel_constant_divisor(node: Node) -> Node | None:
+    a, b = node.inputs
+    for q, c in ((a, b), (b, a)):
+        if is_op(q, "div") and q.inputs[1] is c and _nonzero_finite_const(c):
+            return fit(q.inputs[0], node)
+    return None
+
+
+# -- scalar factors ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Scaled:
+    """A node read as `scalar * tensor` (kind "mul") or `tensor / scalar` (kind "div")."""
+
+    scalar: Node
+    tensor: Node
+    kind: str
+
+    def rebuild(self, tensor: Node) -> Node:
+        return self.scalar * tensor if self.kind == "mul" else tensor / self.scalar
+
+
+def scaled(node: Node) -> Scaled | None:
+    """`node` as a 0-d factor times (or a tensor over a 0-d divisor), else None."""
+    if is_op(node, "mul"):
+        a, b = node.inputs
+        if is_scalar(a) and not is_scalar(b):
+            return Scaled(a, b, "mul")
+        if is_scalar(b) and not is_scalar(a):
+            return Scaled(b, a, "mul")
+    if is_op(node, "div"):
+        t, s = node.inputs
+        if is_scalar(s) and not is_scalar(t):
+            return Scaled(s, t, "div")
+    return None
+
+
+# s1 * (s2 * x) -> (s1 * s2) * x: scalars multiply each other first, once
+@simplify.rule("mul")
+def gather_scalars(node: Node) -> Node | None:
+    a, b = node.inputs
+    for s, x in ((a, b), (b, a)):
+        inner = scaled(x)
+        if is_scalar(s) and inner is not None and inner.kind == "mul":
+            return fit((s * inner.scalar) * inner.tensor, node)
+    return None
+
+
+# x * (s * y) -> s * (x * y), x * (y / s) -> (x * y) / s: scalar factors move outward
+@simplify.rule("mul")
+def scalar_out_of_product(node: Node) -> Node | None:
+    a, b = node.inputs
+    if is_scalar(a) or is_scalar(b):
+        return None
+    for i in (0, 1):
+        inner = scaled(node.inputs[i])
+        if inner is not None:
+            other = node.inputs[1 - i]
+            rest = inner.tensor * other if i == 0 else other * inner.tensor
+            return fit(inner.rebuild(rest), node)
+    return None
+
+
+# (s * x) / y -> s * (x / y), (x / s) / y -> (x / y) / s
+@simplify.rule("div")
+def scalar_out_of_quotient(node: Node) -> Node | None:
+    a, b = node.inputs
+    inner = scaled(a)
+    if inner is None or is_scalar(b):
+        return None
+    return fit(inner.rebuild(inner.tensor / b), node)
+
+
+# s * x + s * y -> s * (x + y), x / s - y / s -> (x - y) / s
+@simplify.rule("add", "sub")
+def factor_common_scalar(node: Node) -> Node | None:
+    a, b = node.inputs
+    sa, sb = scaled(a), scaled(b)
+    if sa is None or sb is None or sa.kind != sb.kind or sa.scalar is not sb.scalar:
+        return None
+    return fit(sa.rebuild(apply(node.op, (sa.tensor, sb.tensor))), node)
+
+
+# sum(s * x) -> s * sum(x), sum(x / s) -> sum(x) / s
+@simplify.rule("sum")
+def scalar_out_of_sum(node: Node) -> Node | None:
+    inner = scaled(node.inputs[0])
+    if inner is None or inner.tensor.shape != node.inputs[0].shape:
+        return None
+    return fit(inner.rebuild(apply(node.op, (inner.tensor,), **node.attrs)), node)
+
+
+# -- where ------------------------------------------------------------------------------------
+
+# g * where(c, x, 0) -> where(c, g * x, 0), and the same with the zero first: the mask
+# selects instead of multiplying (0 where c is off, whatever g is; see the docstring)
+@simplify.rule("mul")
+def multiply_by_mask(node: Node) -> Node | None:
+    a, b = node.inputs
+    for g, w in ((a, b), (b, a)):
+        if is_op(w, "where"):
+            c, x, y = w.inputs
+            if has_value(y, 0):
+                return fit(where_op(c, g * x, y), node)
+            if has_value(x, 0):
+                return fit(where_op(c, x, g * y), node)
+    return None
+
+
+# where(c, x, x) -> x
+@simplify.rule("where")
+def where_same_branches(node: Node) -> Node | None:
+    c, x, y = node.inputs
+    return fit(x, node) if x is y else None
+
+
+# where(true, x, y) -> x, where(false, x, y) -> y
+@simplify.rule("where")
+def where_known_condition(node: Node) -> Node | None:
+    c, x, y = node.inputs
+    v = uniform_value(c)
+    if v is None:
+        return None
+    return fit(x if v else y, node)
+
+
+# where(c, where(c, x, y), z) -> where(c, x, z), where(c, x, where(c, y, z)) -> where(c, x, z)
+@simplify.rule("where")
+def where_same_condition(node: Node) -> Node | None:
+    c, x, y = node.inputs
+    if is_op(x, "where") and x.inputs[0] is c:
+        return fit(where_op(c, x.inputs[1], y), node)
+    if is_op(y, "where") and y.inputs[0] is c:
+        return fit(where_op(c, x, y.inputs[2]), node)
+    return None
+
+
+# -- powers -------------------------------------------------------------------------------------
+
+# x ** 1 -> x, x ** 2 -> square(x), x ** 0.5 -> sqrt(x), x ** -1 -> 1 / x,
+# x ** -0.5 -> 1 / sqrt(x), x ** 0 -> 1
+@simplify.rule("pow")
+def power_by_constant(node: Node) -> Node | None:
+    x, p = node.inputs
+    e = uniform_value(p)
+    if e is None:
+        return None
+    if e == 0:
+        return fit(const(1, node.dtype), node)
+    if x.dtype != node.dtype:
+        return None
+    if e == 1:
+        return fit(x, node)
+    if e == 2:
+        return fit(square(x), node)
+    if node.dtype not in ("float32", "float64"):
+        return None
+    one = const(1, node.dtype)
+    table = {0.5: lambda: sqrt(x), -1: lambda: one / x, -0.5: lambda: one / sqrt(x)}
+    return fit(table[e](), node) if e in table else None
+
+
+# -- reductions ---------------------------------------------------------------------------------
+
+# sum(x) -> reshape(x) when every reduced axis has size 1 (likewise mean, max, min, prod,
+# logsumexp): there is nothing to reduce
+@simplify.rule(*_REDUCTIONS)
+def reduce_over_unit_axes(node: Node) -> Node | None:
+    x = node.inputs[0]
+    if not all(x.shape[a] == 1 for a in _axes(node)):
+        return None
+    return fit(reshape(x, node.shape), node)
+
+
+def _broadcast_axes(node: Node) -> tuple[Node, list[int]] | None:
+    """For a reduction of broadcast_to(y, S): (y with S's rank, reduced axes y lacks)."""
+    b = node.inputs[0]
+    if not is_op(b, "broadcast_to"):
+        return None
+    y = align(b.inputs[0], b.ndim)
+    spread = [a for a in _axes(node) if y.shape[a] == 1 and b.shape[a] != 1]
+    return (y, spread) if spread else None
+
+
+# sum(broadcast_to(y, S)) -> count * sum(y): summing copies is multiplying by their number
+@simplify.rule("sum")
+def sum_of_broadcast(node: Node) -> Node | None:
+    found = _broadcast_axes(node)
+    if found is None or node.dtype == "bool":
+        return None
+    y, spread = found
+    b = node.inputs[0]
+    dims = [b.shape[a] for a in spread]
+    if all(isinstance(d, int) for d in dims):
+        count = const(int(np.prod(dims)), node.dtype)
+    elif node.dtype in ("float32", "float64"):
+        count = dim_size(b, spread)
+    else:
+        return None
+    total = apply(node.op, (y,), **node.attrs)
+    return fit(count * total, node)
+
+
+# mean(broadcast_to(y, S)) -> mean(y): the mean of copies is the value copied
+@simplify.rule("mean")
+def mean_of_broadcast(node: Node) -> Node | None:
+    found = _broadcast_axes(node)
+    if found is None:
+        return None
+    y, _ = found
+    return fit(apply(node.op, (y,), **node.attrs), node)
+
+
+# -- sizes --------------------------------------------------------------------------------------
+
+def _source_axes(x: Node, axes: tuple[int, ...]) -> tuple[Node, tuple[int, ...]] | None:
+    """An input of x that has x's dims at `axes`, and where they sit in it."""
+    name = x.op.name
+    if x.op.elementwise:
+        for i in x.inputs:
+            off = x.ndim - i.ndim
+            if all(a >= off and i.shape[a - off] == x.shape[a] for a in axes):
+                return i, tuple(a - off for a in axes)
+        return None
+    if name in _REDUCTIONS:
+        src = x.inputs[0]
+        if x.attrs["keepdims"]:
+            return src, axes
+        kept = [i for i in range(src.ndim) if i not in _axes(x)]
+        return src, tuple(sorted(kept[a] for a in axes))
+    if name in ("softmax", "log_softmax", "astype"):
+        return x.inputs[0], axes
+    if name == "transpose":
+        return x.inputs[0], tuple(sorted(x.attrs["axes"][a] for a in axes))
+    return None
+
+
+# dim_size(f(x), axes) -> dim_size(x, axes'): reading a size needs only some node that has
+# that axis, so derivative code need not wait for a forward value to read its shape
+@simplify.rule("dim_size")
+def dim_size_of_source(node: Node) -> Node | None:
+    x = node.inputs[0]
+    if x.op is None:
+        return None
+    found = _source_axes(x, node.attrs["axis"])
+    if found is None or float_of(found[0].dtype) != node.dtype:
+        return None
+    return dim_size(*found)

@@ -1,0 +1,238 @@
+"""Phase 4, stabilize: numerically fragile patterns replaced by stable equivalents.
+
+Forward patterns (log of a softmax, of a sigmoid, of one plus an exponential, of a sum of
+exponentials, exp(x) - 1, ...) become the ops that the library computes stably. Patterns
+look through the movement ops between their parts: log(reshape(sigmoid(x))) becomes
+reshape(-softplus(-x)).
+
+Derivative patterns: the rules of log, softmax and sigmoid build `g / a` and then multiply
+by `a`, where `a` (exp, softmax, sigmoid, softplus, 1 - sigmoid) is positive but rounds to
+0 or overflows for large inputs, so the quotient is inf and the product NaN. Cancelling
+`a` gives the true value; it is what turns the gradient of softmax cross-entropy into
+`softmax(x) * sum(y) - y`, scaled.
+"""
+
+from __future__ import annotations
+
+from ..graph import Node, apply, const
+from ..ops import REGISTRY, exp, expm1, log1p, neg, sigmoid, softplus
+from .engine import Phase
+from .match import factors_of, fit, has_value, is_op, peel, product, replay, uniform_value
+
+stabilize = Phase("stabilize", "numerically stable equivalents")
+
+_log_softmax = REGISTRY["log_softmax"]
+_logsumexp = REGISTRY["logsumexp"]
+
+
+def _one_plus(node: Node) -> Node | None:
+    """x for a node 1 + x (or x + 1), else None."""
+    if is_op(node, "add"):
+        a, b = node.inputs
+        if has_value(a, 1):
+            return b
+        if has_value(b, 1):
+            return a
+    return None
+
+
+def _positive(node: Node) -> bool:
+    """Positive in exact arithmetic, yet 0 or inf in floating point for large inputs."""
+    if is_op(node, "exp", "softmax", "sigmoid", "softplus"):
+        return True
+    if is_op(node, "sub"):
+        return has_value(node.inputs[0], 1) and is_op(node.inputs[1], "sigmoid")
+    if is_op(node, "add"):
+        a, b = node.inputs
+        va, vb = uniform_value(a), uniform_value(b)
+        return (va is not None and va > 0 and _positive(b)) or \
+            (vb is not None and vb > 0 and _positive(a))
+    return False
+
+
+# -- forward patterns ------------------------------------------------------------------------
+
+# log(softmax(x)) -> log_softmax(x)
+@stabilize.rule("log")
+def log_of_softmax(node: Node) -> Node | None:
+    core, chain = peel(node.inputs[0])
+    if not is_op(core, "softmax"):
+        return None
+    return replay(chain, _log_softmax(core.inputs[0], axis=core.attrs["axis"]))
+
+
+# log(sigmoid(x)) -> -softplus(-x)
+@stabilize.rule("log")
+def log_of_sigmoid(node: Node) -> Node | None:
+    core, chain = peel(node.inputs[0])
+    if not is_op(core, "sigmoid"):
+        return None
+    return replay(chain, neg(softplus(neg(core.inputs[0]))))
+
+
+# log(1 - sigmoid(x)) -> -softplus(x)
+@stabilize.rule("log")
+def log_of_one_minus_sigmoid(node: Node) -> Node | None:
+    core, chain = peel(node.inputs[0])
+    if not (is_op(core, "sub") and has_value(core.inputs[0], 1)):
+        return None
+    s, inner = peel(core.inputs[1])
+    if not is_op(s, "sigmoid"):
+        return None
+    stable = fit(replay(inner, neg(softplus(s.inputs[0]))), core)
+    return replay(chain, stable)
+
+
+# log(1 + exp(x)) -> softplus(x), log1p(exp(x)) -> softplus(x)
+@stabilize.rule("log", "log1p")
+def log_of_one_plus_exp(node: Node) -> Node | None:
+    core, chain = peel(node.inputs[0])
+    if is_op(node, "log1p"):
+        rest, sum_node = core, None
+    else:
+        rest, sum_node = _one_plus(core), core
+    if rest is None:
+        return None
+    e, inner = peel(rest)
+    if not is_op(e, "exp"):
+        return None
+    stable = replay(inner, softplus(e.inputs[0]))
+    return replay(chain, fit(stable, sum_node) if sum_node is not None else stable)
+
+
+# log(sum(exp(x))) -> logsumexp(x)
+@stabilize.rule("log")
+def log_of_sum_of_exp(node: Node) -> Node | None:
+    core, chain = peel(node.inputs[0])
+    if not is_op(core, "sum"):
+        return None
+    e, inner = peel(core.inputs[0])
+    if not is_op(e, "exp"):
+        return None
+    x = replay(inner, e.inputs[0])
+    return replay(chain, _logsumexp(x, **core.attrs))
+
+
+# log(exp(x)) -> x
+@stabilize.rule("log")
+def log_of_exp(node: Node) -> Node | None:
+    core, chain = peel(node.inputs[0])
+    return replay(chain, core.inputs[0]) if is_op(core, "exp") else None
+
+
+# log(1 + x) -> log1p(x), log(1 - x) -> log1p(-x)
+@stabilize.rule("log")
+def log_of_one_plus(node: Node) -> Node | None:
+    core, chain = peel(node.inputs[0])
+    rest = _one_plus(core)
+    if rest is None and is_op(core, "sub") and has_value(core.inputs[0], 1):
+        rest = neg(core.inputs[1])
+    if rest is None:
+        return None
+    return replay(chain, fit(log1p(rest), core))
+
+
+# exp(x) - 1 -> expm1(x), -1 + exp(x) -> expm1(x)
+@stabilize.rule("sub", "add")
+def exp_minus_one(node: Node) -> Node | None:
+    a, b = node.inputs
+    if is_op(node, "sub") and has_value(b, 1):
+        rest = a
+    elif is_op(node, "add") and has_value(a, -1):
+        rest = b
+    elif is_op(node, "add") and has_value(b, -1):
+        rest = a
+    else:
+        return None
+    e, chain = peel(rest)
+    if not is_op(e, "exp"):
+        return None
+    return fit(replay(chain, expm1(e.inputs[0])), node)
+
+
+# 1 / (1 + exp(-x)) -> sigmoid(x), exp(x) / (1 + exp(x)) -> sigmoid(x)
+@stabilize.rule("div")
+def sigmoid_from_exp(node: Node) -> Node | None:
+    num, den = node.inputs
+    e = _one_plus(den)
+    if e is None or not is_op(e, "exp"):
+        return None
+    if num is e:
+        return fit(sigmoid(e.inputs[0]), node)
+    if has_value(num, 1) and is_op(e.inputs[0], "neg"):
+        return fit(sigmoid(e.inputs[0].inputs[0]), node)
+    return None
+
+
+# -- derivative patterns ---------------------------------------------------------------------
+
+def _replace_factors(node: Node, factors: list[Node], changes: dict[int, Node | None]) -> Node:
+    """The product `node` with factors replaced (None: dropped), fitted to its type."""
+    kept = [changes[k] if k in changes else f for k, f in enumerate(factors)]
+    kept = [f for f in kept if f is not None and not has_value(f, 1)]
+    total = product(kept)
+    return fit(total if total is not None else const(1, node.dtype), node)
+
+
+# (b / a) * a -> b, also inside longer products, for a positive a that may round to 0
+@stabilize.rule("mul")
+def cancel_positive_factor(node: Node) -> Node | None:
+    factors = factors_of(node)
+    for i, f in enumerate(factors):
+        if not (is_op(f, "div") and _positive(f.inputs[1])):
+            continue
+        for j, g in enumerate(factors):
+            if j != i and g is f.inputs[1]:
+                return _replace_factors(node, factors, {i: f.inputs[0], j: None})
+    return None
+
+
+# (b / (1 + exp(x))) * exp(x) -> b * sigmoid(x)
+@stabilize.rule("mul")
+def exp_over_one_plus_exp(node: Node) -> Node | None:
+    factors = factors_of(node)
+    for i, f in enumerate(factors):
+        if not is_op(f, "div"):
+            continue
+        e = _one_plus(f.inputs[1])
+        if e is None or not is_op(e, "exp"):
+            continue
+        for j, g in enumerate(factors):
+            if j != i and g is e:
+                return _replace_factors(node, factors, {i: f.inputs[0], j: sigmoid(e.inputs[0])})
+    return None
+
+
+# (b / sum(exp(x))) * exp(x) -> b * exp(x - logsumexp(x)): a ratio of overflowing values
+@stabilize.rule("mul")
+def exp_over_sum_of_exp(node: Node) -> Node | None:
+    factors = factors_of(node)
+    for i, f in enumerate(factors):
+        core, chain = peel(f)
+        if not (is_op(core, "div") and is_op(core.inputs[1], "sum")):
+            continue
+        b, total = core.inputs
+        e = total.inputs[0]
+        if not is_op(e, "exp"):
+            continue
+        for j, g in enumerate(factors):
+            if j != i and g is e:
+                lse = replay(chain, fit(_logsumexp(e.inputs[0], **total.attrs), core))
+                return _replace_factors(node, factors, {i: replay(chain, fit(b, core)),
+                                                        j: exp(e.inputs[0] - lse)})
+    return None
+
+
+# a * (b / a - c) -> b - a * c, a * (c - b / a) -> a * c - b (and with +), for a positive a
+@stabilize.rule("mul")
+def distribute_over_cancelling_quotient(node: Node) -> Node | None:
+    x, y = node.inputs
+    for a, s in ((x, y), (y, x)):
+        if not (_positive(a) and is_op(s, "add", "sub")):
+            continue
+        p, q = s.inputs
+        if is_op(p, "div") and p.inputs[1] is a:
+            return fit(apply(s.op, (p.inputs[0], a * q)), node)
+        if is_op(q, "div") and q.inputs[1] is a:
+            return fit(apply(s.op, (a * p, q.inputs[0])), node)
+    return None
