@@ -243,6 +243,10 @@ FROM_SYMPY: dict[type, Callable[[list[Node]], Node]] = {
     sympy.GreaterThan: _fold(ops.greater_equal),
     sympy.Equality: _fold(ops.equal),
     sympy.Unequality: _fold(ops.not_equal),
+    sympy.And: _fold(lambda p, q: ops.where(p, q, False)),
+    sympy.Or: _fold(lambda p, q: ops.where(p, True, q)),
+    sympy.Not: _unary(lambda p: ops.where(p, False, True)),
+    sympy.ITE: lambda args: ops.where(*args),
 }
 
 
@@ -300,13 +304,17 @@ class _Builder:
             return self._piecewise(expr)
         if isinstance(expr, sympy.log) and _is_one_plus_exp(expr.args[0]):
             return ops.softplus(self.build(_exp_argument(expr.args[0])))
+        if isinstance(expr, sympy.Max) and sympy.S.Zero in expr.args:
+            # Max(a, 0) -> relu(a); Max(a, b, 0) -> relu(maximum(a, b))
+            rest = [self.build(x) for x in expr.args if x != 0]
+            return ops.relu(_fold(ops.maximum)(rest))
         builder = FROM_SYMPY.get(type(expr))
         if builder is None:
             raise SymdiffError(f"from_sympy: {type(expr).__name__} ({expr}) has no symdiff "
                                "counterpart; supported: +, *, **, numbers, symbols, "
                                "Piecewise, comparisons and "
                                + ", ".join(sorted(f.__name__ for f in FROM_SYMPY)))
-        return builder([self.memo[a] for a in expr.args])
+        return builder([self.build(a) for a in expr.args])
 
     def _symbol(self, expr: sympy.Symbol) -> Node:
         node = self.by_symbol.get(expr)
@@ -321,9 +329,9 @@ class _Builder:
         # x - y arrives as Add(x, Mul(-1, y)): subtract such terms instead of adding -y
         plus = [a for a in expr.args if not _negated(a)]
         minus = [a for a in expr.args if _negated(a)]
-        total = self.memo[plus[0]] if plus else -self.build(-minus.pop(0))
+        total = self.build(plus[0]) if plus else -self.build(-minus.pop(0))
         for a in plus[1:]:
-            total = total + self.memo[a]
+            total = total + self.build(a)
         for a in minus:
             total = total - self.build(-a)
         return total
@@ -335,7 +343,7 @@ class _Builder:
         product: Value | None = None
         for f in factors:
             if not _reciprocal(f):
-                product = self.memo[f] if product is None else product * self.memo[f]
+                product = self.build(f) if product is None else product * self.build(f)
         for f in factors:
             if _reciprocal(f):
                 product = (1.0 if product is None else product) / self.build(1 / f)
@@ -349,7 +357,7 @@ class _Builder:
         base, exponent = expr.args
         if _is_one_plus_exp(base) and exponent == -1:
             return ops.sigmoid(self.build(-_exp_argument(base)))
-        x = self.memo[base]
+        x = self.build(base)
         if exponent == sympy.Rational(1, 2):
             return ops.sqrt(x)
         if exponent == -1:
@@ -358,7 +366,7 @@ class _Builder:
             return 1.0 / ops.sqrt(x)
         if exponent == 2:
             return ops.square(x)
-        return ops.pow(x, self.memo[exponent])
+        return ops.pow(x, self.build(exponent))
 
     def _piecewise(self, expr: sympy.Piecewise) -> Value:
         pieces = list(expr.args)
@@ -366,9 +374,9 @@ class _Builder:
         if last_cond is not sympy.true:
             raise SymdiffError(f"from_sympy: Piecewise {expr} has no otherwise branch "
                                "(a last condition True)")
-        result = self.memo[last_value]
+        result = self.build(last_value)
         for value, cond in reversed(pieces):
-            result = ops.where(self.memo[cond], self.memo[value], result)
+            result = ops.where(self.build(cond), self.build(value), result)
         return result
 
 
