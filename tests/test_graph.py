@@ -72,6 +72,24 @@ def test_symbolic_dims_in_derivatives():
                                np.broadcast_to(2 * point[x].mean(0) / 4, (4, 3)))
 
 
+
+def test_wrt_may_be_an_intermediate_node_or_the_output_itself():
+    x = sd.var("x", (3,))
+    h = sd.tanh(x)
+    cost = sd.sum(h * h)
+    xv = np.array([0.1, -0.2, 0.3])
+    gx, gh = sd.evaluate(sd.grad(cost, [x, h]), {x: xv})
+    np.testing.assert_allclose(gh, 2 * np.tanh(xv), rtol=1e-14)
+    np.testing.assert_allclose(gx, 2 * np.tanh(xv) * (1 - np.tanh(xv) ** 2), rtol=1e-14)
+    t = sd.var("t", (3,))
+    jv = sd.evaluate(sd.jvp(cost, h, t), {x: xv, t: np.ones(3)})
+    np.testing.assert_allclose(jv, 2 * np.tanh(xv).sum(), rtol=1e-14)
+    s = sd.var("s")
+    assert sd.evaluate(sd.grad(s, s), {s: 2.0}) == 1.0
+    assert sd.evaluate(sd.jvp(s, s, 3.0), {s: 2.0}) == 3.0
+    g1, g2 = sd.evaluate(sd.grad(cost, [x, x]), {x: xv})
+    np.testing.assert_array_equal(g1, g2)
+
 # -- provenance -----------------------------------------------------------------------------
 
 def test_provenance_names_rule_forward_node_and_target():

@@ -17,7 +17,7 @@ import pytest
 
 import symdiff as sd
 from symdiff import ops
-from symdiff.graph import Node
+from symdiff.graph import Node, topo_order
 from symdiff.shapes import is_float
 from tests.fd import check_grads, random_like
 
@@ -511,3 +511,30 @@ def test_zeros_has_no_inputs_and_no_rules():
     x = sd.var("x", ("n", 2))
     value = sd.evaluate(sd.grad(sd.sum(x * 3.0 + z), x), {x: np.ones((4, 2))})
     np.testing.assert_array_equal(value, np.full((4, 2), 3.0))
+
+
+F32_CASES = [c for c in CASES if c.diff and c.op != "astype"]
+
+
+@pytest.mark.parametrize("c", F32_CASES, ids=lambda c: c.id)
+def test_float32_derivatives_stay_float32(c: Case, rng):
+    """Built on float32 inputs, the op and every node of its first and second derivative
+    graphs are float32 (no silent float64 promotion inside a rule), and evaluate agrees."""
+    dtypes = tuple("float32" if d == "float64" else d for d in c.input_dtypes())
+    c32 = Case(c.op, c.label, c.build, c.shapes, c.sample, c.diff, c.ref, dtypes=dtypes,
+               symbolic=c.symbolic)
+    inputs, y, point = _instance(c32, rng)
+    assert y.dtype == "float32", f"{c.id}: {y!r}"
+    wrt = [inputs[i] for i in c.diff]
+    ct = sd.var("ct", y.shape, "float32")
+    ts = [sd.var(f"t{i}", w.shape, "float32") for i, w in enumerate(wrt)]
+    back = sd.vjp(y, wrt, ct)
+    fwd = sd.jvp(y, wrt, ts)
+    second = sd.grad(sd.sum(sd.sum(back[0] * back[0]) + fwd * fwd), wrt)
+    outputs = [*back, fwd, *second]
+    wide = [n for n in topo_order(outputs) if n.dtype == "float64"]
+    assert not wide, f"{c.id}: float64 nodes in a float32 derivative graph: {wide[:3]}"
+    values = {**point, ct: random_like(rng, y, point).astype(np.float32)}
+    values |= {t: random_like(rng, w, point).astype(np.float32) for t, w in zip(ts, wrt)}
+    for value in sd.evaluate(outputs, values):
+        assert value.dtype == np.float32
