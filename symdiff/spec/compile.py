@@ -3,13 +3,14 @@ asked not to), then hand the functions to the back end (codegen)."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from ..graph import Node
-from .loader import FunctionPlan, Pytree, Spec
+from .loader import FunctionPlan, Pytree, Spec, load_spec
 
 
 def flatten(tree: Pytree) -> list[Node]:
@@ -54,17 +55,23 @@ def codegen_functions(spec: Spec, *, optimize: bool = True) -> list[Any]:
             for plan in spec.functions]
 
 
-def compile_spec(spec: Spec, *, optimize: bool = True) -> str:
-    """The source text of the generated module for a loaded spec."""
+def _as_spec(spec: Spec | str | os.PathLike) -> Spec:
+    return spec if isinstance(spec, Spec) else load_spec(spec)
+
+
+def compile_spec(spec: Spec | str | os.PathLike, *, optimize: bool = True) -> str:
+    """The source text of the generated module for a spec (a loaded Spec or a file path)."""
     import codegen
 
+    spec = _as_spec(spec)
     return codegen.emit_module(codegen_functions(spec, optimize=optimize),
                                title=module_title(spec))
 
 
-def load_compiled(spec: Spec, *, optimize: bool = True) -> ModuleType:
-    """The generated module for a spec, loaded (without writing it next to the spec)."""
+def spec_module(spec: Spec | str | os.PathLike, *, optimize: bool = True) -> ModuleType:
+    """The generated module for a spec, compiled and loaded without writing a file."""
     import codegen
 
+    spec = _as_spec(spec)
     name = re.sub(r"\W", "_", spec.name)
     return codegen.load_module(compile_spec(spec, optimize=optimize), f"{name}_grad")
