@@ -73,6 +73,8 @@ from .inspect import (
     to_sympy,
 )
 # -- compiled functions (symdiff/function.py, backed by codegen/) ----------------------------
+# -- specs (symdiff/spec/) -------------------------------------------------------------------
+from .spec import Spec, SpecError, compile_spec, load_spec, spec_module
 
 __all__ = [
     "grad", "jvp", "vjp", "derivative", "hessian", "hvp", "jacobian", "eye", "evaluate",
@@ -86,4 +88,5 @@ __all__ = [
     "show", "to_dot", "to_networkx", "render", "to_sympy", "latex", "from_sympy", "stats",
     "Stats", "GraphvizNotFoundError",
     "optimize",
+    "Spec", "SpecError", "compile_spec", "load_spec", "spec_module",
 ]
