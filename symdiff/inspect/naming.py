@@ -191,17 +191,18 @@ def number(roots: Node | Sequence[Node]) -> Numbering:
     inline = [n for n in scheduled if is_scalar_constant(n) and n not in rootset]
     order = listed + inline
     ids = {n: f"%{i}" for i, n in enumerate(order)}
+    free = var_free(order_in_graph)
     named = set(order)
     for node in order:
         prov = node.provenance
-        if prov is not None:
+        if prov is not None and node not in free:  # a shared constant's record is not shown
             named.update((prov.of, prov.target, prov.forward))
     names: dict[str, int] = {}
     for node in named:
         name = node.name if node.name is not None else node.label
         if name is not None:
             names[name] = names.get(name, 0) + 1
-    return Numbering(root_list, order, ids, phase, var_free(order_in_graph), names)
+    return Numbering(root_list, order, ids, phase, free, names)
 
 
 def var_free(order: Sequence[Node]) -> set[Node]:
