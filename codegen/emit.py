@@ -1,0 +1,224 @@
+"""Source of one generated function: signature, docstring, entry checks, one statement per
+scheduled node (with `out=`, in-place updates and `del` from the buffer plan), return."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from symdiff.graph import Node
+from symdiff.shapes import fmt_shape
+
+from .function import Function, render
+from .memory import Plan, Step, plan
+from .naming import node_names, sanitize
+from .printer import augmented, literal, literal_ok, out_call, render_attrs, select_zero
+from .runtime import _where_zero
+from .schedule import schedule
+
+INDENT = "    "
+
+# Ops whose lowering evaluates to a Python number; the result is wrapped in its NumPy type
+# so that later arithmetic keeps the graph's dtype (Python scalars are weakly typed).
+PYTHON_SCALAR_OPS = frozenset({"dim_size"})
+
+
+@dataclass
+class ModuleState:
+    """What functions of one module share: constants and helpers, named in first-use order."""
+
+    constants: dict[Node, str] = field(default_factory=dict)
+    helpers: dict[str, object] = field(default_factory=dict)
+    dtypes: set[str] = field(default_factory=set)
+
+    def constant(self, node: Node) -> str:
+        if node not in self.constants:
+            self.constants[node] = f"_c{len(self.constants) + 1}"
+        return self.constants[node]
+
+
+def docstring(text: str, indent: str) -> str:
+    """A triple-quoted docstring showing `text` verbatim, whatever it contains."""
+    out = []
+    for ch in text.replace("\r\n", "\n"):
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif ch == "\n" or (ch.isprintable() and ch not in "\u2028\u2029"):
+            out.append(ch)
+        else:
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+    body = "".join(out).strip("\n")
+    lines = body.split("\n")
+    if len(lines) == 1:
+        return f'{indent}"""{lines[0]}"""'
+    inner = "\n".join((indent + line) if line.strip() else "" for line in lines[1:])
+    return f'{indent}"""{lines[0]}\n{inner}\n{indent}"""'
+
+
+def _comment_text(text: str) -> str:
+    """Text safe inside a # comment: one line, plain characters."""
+    return re.sub(r"[^A-Za-z0-9_.,:()\[\]/ -]", "_", text)
+
+
+def _type_text(node: Node, dim_names: dict[str, str]) -> str:
+    shape = tuple(dim_names.get(d, d) if isinstance(d, str) else d for d in node.shape)
+    return f"{node.dtype} {'scalar' if not shape else 'array of shape ' + fmt_shape(shape)}"
+
+
+def emit_function(fn: Function, state: ModuleState, name: str) -> str:
+    """The source of one generated function called `name`."""
+    outputs = fn.leaves
+    order = schedule(outputs)
+    dims = list(dict.fromkeys(d for v in fn.inputs for d in v.shape if isinstance(d, str)))
+    names, dim_names = node_names(list(fn.inputs), dims, order, outputs)
+    generic = {n for n in order if _generic(n, names)}
+    buffer_plan = plan(order, outputs, generic)
+
+    lines = [f"def {name}({', '.join(names[v] for v in fn.inputs)}):"]
+    lines.append(docstring(_doc(fn, names, dim_names), INDENT))
+    lines.extend(_entry_checks(fn, names, dim_names, state))
+    lines.extend(_body(buffer_plan, names, dim_names, state))
+    text = {n: names[buffer_plan.variable.get(n, n)] if n.kind == "op" else names.get(n, "")
+            for n in outputs}
+    for n in outputs:
+        if n.kind == "const":
+            text[n] = state.constant(n)
+    lines.append(f"{INDENT}return {render(fn.outputs, text)}")
+    return "\n".join(lines) + "\n"
+
+
+def _generic(n: Node, names: dict[Node, str]) -> bool:
+    """Named after its op and a count, so it may continue another node's variable."""
+    return n.label is None and bool(re.fullmatch(rf"{re.escape(sanitize(n.op.name))}_\d+",
+                                                 names[n]))
+
+
+def _doc(fn: Function, names: dict[Node, str], dim_names: dict[str, str]) -> str:
+    lines = [fn.doc.strip() or f"Generated function {sanitize(fn.name, 'f')}.", ""]
+    lines.append("Arguments:")
+    for v in fn.inputs:
+        lines.append(f"    {names[v]}: {_type_text(v, dim_names)}")
+    out_names = {n: names.get(n, "value") for n in fn.leaves}
+    lines.append(f"Returns {render(fn.outputs, out_names)}:")
+    for n in dict.fromkeys(fn.leaves):
+        lines.append(f"    {out_names[n]}: {_type_text(n, dim_names)}")
+    return "\n".join(lines)
+
+
+def _entry_checks(fn: Function, names: dict[Node, str], dim_names: dict[str, str],
+                  state: ModuleState) -> list[str]:
+    """Fast identity checks of class, dtype and rank (the slow path converts or raises),
+    then each dim: symbolic ones bound by their first argument, then compared."""
+    lines: list[str] = []
+    origin: dict[str, str] = {}
+    for v in fn.inputs:
+        a = names[v]
+        state.dtypes.add(v.dtype)
+        shape = tuple(dim_names[d] if isinstance(d, str) else d for d in v.shape)
+        shape_text = fmt_shape(shape)
+        lines.append(f"{INDENT}if {a}.__class__ is not _ndarray or {a}.dtype is not "
+                     f"_{v.dtype} or {a}.ndim != {len(shape)}:")
+        lines.append(f"{INDENT * 2}{a} = _as_array({a}, {a!r}, {v.dtype!r}, {len(shape)}, "
+                     f"{shape_text!r})")
+        for axis, d in enumerate(v.shape):
+            if isinstance(d, str) and dim_names[d] not in origin:
+                origin[dim_names[d]] = a
+                lines.append(f"{INDENT}{dim_names[d]} = {a}.shape[{axis}]")
+        fixed_only_new = all(isinstance(d, str) and origin[dim_names[d]] == a
+                             and list(v.shape).count(d) == 1 for d in v.shape)
+        if shape and not fixed_only_new:
+            used = list(dict.fromkeys(s for s in shape if isinstance(s, str)))
+            dims_map = "{" + ", ".join(f"{s!r}: {s}" for s in used) + "}"
+            origin_map = "{" + ", ".join(f"{s!r}: {origin[s]!r}" for s in used) + "}"
+            lines.append(f"{INDENT}if {a}.shape != {_tuple_text(shape)}:")
+            lines.append(f"{INDENT * 2}raise _shape_error({a!r}, {a}.shape, {shape_text!r}, "
+                         f"{dims_map}, {origin_map})")
+    return lines
+
+
+def _tuple_text(shape: tuple) -> str:
+    inner = ", ".join(str(d) for d in shape)
+    return f"({inner},)" if len(shape) == 1 else f"({inner})"
+
+
+def _arg_text(node: Node, user: Node, names: dict[Node, str], variable: dict[Node, Node],
+              state: ModuleState) -> str:
+    if node.kind == "var":
+        return names[node]
+    if node.kind == "const":
+        if node.value.ndim == 0 and literal_ok(user, node):
+            return literal(node, user.dtype if user.dtype != "bool" else _operand_dtype(user))
+        return state.constant(node)
+    return names[variable[node]]
+
+
+def _operand_dtype(node: Node) -> str:
+    """The dtype a comparison computes in: NumPy's promotion of its typed operands."""
+    from symdiff.shapes import promote
+
+    typed = [i.dtype for i in node.inputs if not (i.kind == "const" and i.value.ndim == 0)]
+    return promote(*typed) if typed else "float64"
+
+
+def _body(buffer_plan: Plan, names: dict[Node, str], dim_names: dict[str, str],
+          state: ModuleState) -> list[str]:
+    lines: list[str] = []
+    variable = buffer_plan.variable
+    last_comment = None
+    for step in buffer_plan.steps:
+        n = step.node
+        for h in n.op.helpers:
+            state.helpers.setdefault(h.__name__, h)
+        if select_zero(n) is not None:
+            state.helpers.setdefault(_where_zero.__name__, _where_zero)
+        comment = _provenance_comment(n, names)
+        if comment is not None and comment != last_comment:
+            lines.append(f"{INDENT}# {comment}")
+        last_comment = comment
+        args = [_arg_text(i, n, names, variable, state) for i in n.inputs]
+        attrs = render_attrs(n.attrs, dim_names)
+        lines.append(INDENT + _statement(step, args, attrs, names, variable))
+        if step.dels:
+            lines.append(f"{INDENT}del {', '.join(names[v] for v in step.dels)}")
+    return lines
+
+
+def _statement(step: Step, args: list[str], attrs: dict, names: dict[Node, str],
+               variable: dict[Node, Node]) -> str:
+    n = step.node
+    own = names[variable[n]]
+    zero = select_zero(n)
+    if zero is not None:
+        k, x_when_true = zero
+        target = args[step.inplace] if step.inplace is not None else \
+            names[variable[step.recycle]] if step.recycle is not None else "None"
+        flag = "" if x_when_true else ", False"
+        return f"{own} = _where_zero({args[0]}, {args[k]}, {target}{flag})"
+    if step.inplace is not None:
+        target = args[step.inplace]
+        if step.takeover is not None:
+            aug = augmented(n, args, step.inplace)
+            return aug if aug is not None else out_call(n, args, attrs, target)
+        return f"{own} = {out_call(n, args, attrs, target)}"
+    if step.recycle is not None:
+        return f"{own} = {out_call(n, args, attrs, names[variable[step.recycle]])}"
+    expr = n.op.lower(args, **attrs)
+    if n.op.name in PYTHON_SCALAR_OPS:
+        expr = f"np.{n.dtype}({expr})"
+    return f"{own} = {expr}"
+
+
+def _provenance_comment(n: Node, names: dict[Node, str]) -> str | None:
+    prov = n.provenance
+    if prov is None:
+        return None
+
+    def nm(x: Node) -> str:
+        return names.get(x) or sanitize(x.name or x.label or (x.op.name if x.op else "c"))
+
+    rule = _comment_text(prov.rule)
+    if prov.kind == "vjp":
+        return f"d({nm(prov.of)})/d({nm(prov.target)}) via {rule}"
+    return f"tangent of {nm(prov.target)} via {rule}"

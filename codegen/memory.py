@@ -1,0 +1,191 @@
+"""Buffer planning for one scheduled function: where each result is stored and when each
+name is deleted.
+
+Each non-scalar result lives in a *buffer* (an array allocated during the call). A view
+(transpose, reshape, broadcast_to, indexing ...) shares its input's buffers. A buffer is
+*dead* after the last use of every node that holds it, unless one of them is an output.
+Reuse, in order of preference, for ops whose lowering can write into an array:
+
+1. in place: an elementwise op overwrites an operand whose buffer dies at this very step,
+   has the result's shape and dtype, and is not also read through a view by the same op
+   (printed `a += b`, or `np.exp(a, out=a)`);
+2. recycled: the op writes into a dead buffer of the same shape and dtype whose name was
+   kept for the purpose (`out=`), the most recently freed first.
+
+Arguments, module constants, outputs and anything an output views are never written.
+Every other dead name is deleted (`del`) right after its last use, or after its buffer is
+recycled, so memory returns to the allocator as early as possible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from symdiff.graph import Node
+
+from .printer import out_capable
+from .schedule import is_view
+
+
+@dataclass(eq=False)
+class Buffer:
+    """An array allocated during the call; `owner` is the node whose name holds it now."""
+
+    shape: tuple
+    dtype: str
+    owner: Node
+    holders: list[Node] = field(default_factory=list)
+
+
+@dataclass
+class Step:
+    """How one scheduled node is computed."""
+
+    node: Node
+    inplace: int | None = None      # index of the operand overwritten in place
+    recycle: Node | None = None     # node whose name holds the dead buffer written into
+    takeover: Node | None = None    # the node whose variable this node continues (in place)
+    dels: list[Node] = field(default_factory=list)  # variables deleted after this step
+
+
+@dataclass
+class Plan:
+    steps: list[Step]
+    variable: dict[Node, Node]      # op node -> node whose name it is printed under
+
+
+def plan(schedule: list[Node], outputs: list[Node], generic: set[Node]) -> Plan:
+    """Decide storage and deletions; `generic` nodes (no meaningful name of their own)
+    may continue an operand's variable when computed in place."""
+    end = len(schedule)
+    pos = {n: i for i, n in enumerate(schedule)}
+    last_use: dict[Node, int] = {}
+    for i, n in enumerate(schedule):
+        for inp in n.inputs:
+            last_use[inp] = i
+    for out in outputs:
+        last_use[out] = end
+    storage: dict[Node, list[Buffer]] = {}
+    variable: dict[Node, Node] = {}
+    steps: list[Step] = []
+    pool: list[Buffer] = []
+    recycled_at: dict[Node, int] = {}  # variable node -> step at which its buffer is reused
+
+    def dead_after(b: Buffer, i: int) -> bool:
+        return all(last_use.get(h, -1) <= i for h in b.holders)
+
+    for i, n in enumerate(schedule):
+        step = Step(n)
+        steps.append(step)
+        variable[n] = n
+        if n.kind != "op":
+            continue
+        if is_view(n):
+            sources = n.inputs[:1] if n.op.name != "einsum" and _known_view(n) else n.inputs
+            bufs = _unique(b for s in sources for b in storage.get(s, []))
+            storage[n] = bufs
+            for b in bufs:
+                b.holders.append(n)
+        elif n.shape and out_capable(n):
+            target = _inplace_target(n, storage, dead_after, i) if n.op.elementwise else None
+            if target is not None:
+                k, b = target
+                step.inplace = k
+                if n in generic:
+                    step.takeover = variable[n.inputs[k]]
+                    variable[n] = step.takeover
+                b.holders.append(n)
+                b.owner = n
+                storage[n] = [b]
+            else:
+                b = _take(pool, n)
+                if b is not None:
+                    step.recycle = b.owner
+                    recycled_at[variable[b.owner]] = i
+                    b.owner = n
+                    b.holders.append(n)
+                    storage[n] = [b]
+                else:
+                    storage[n] = [_new(n)]
+        elif n.shape:
+            storage[n] = [_new(n)]
+        else:
+            storage[n] = []
+        # buffers read here for the last time become free for recycling
+        for b in _unique(b for inp in dict.fromkeys(n.inputs) for b in storage.get(inp, [])):
+            if b not in storage[n] and dead_after(b, i) and b.owner.kind == "op" \
+                    and not any(h in last_use and last_use[h] >= end for h in b.holders):
+                pool.append(b)
+
+    _schedule_dels(steps, schedule, variable, last_use, recycled_at, pos, end)
+    return Plan(steps, variable)
+
+
+def _known_view(n: Node) -> bool:
+    from .schedule import VIEW_OPS
+
+    return n.op.name in VIEW_OPS
+
+
+def _unique(bufs) -> list[Buffer]:
+    seen: list[Buffer] = []
+    for b in bufs:
+        if not any(b is s for s in seen):
+            seen.append(b)
+    return seen
+
+
+def _new(n: Node) -> Buffer:
+    return Buffer(n.shape, n.dtype, n, [n])
+
+
+def _inplace_target(n: Node, storage, dead_after, i: int) -> tuple[int, Buffer] | None:
+    """An operand whose whole buffer dies here and fits the result, if any."""
+    for k, m in enumerate(n.inputs):
+        bufs = storage.get(m, [])
+        if m.kind != "op" or is_view(m) or len(bufs) != 1:
+            continue
+        b = bufs[0]
+        if b.owner is not m or m.shape != n.shape or m.dtype != n.dtype \
+                or not dead_after(b, i):
+            continue
+        if any(other is not m and any(ob is b for ob in storage.get(other, []))
+               for other in n.inputs):
+            continue  # read through a view as well: partial overlap
+        return k, b
+    return None
+
+
+def _take(pool: list[Buffer], n: Node) -> Buffer | None:
+    for j in range(len(pool) - 1, -1, -1):
+        b = pool[j]
+        if b.shape == n.shape and b.dtype == n.dtype:
+            return pool.pop(j)
+    return None
+
+
+def _schedule_dels(steps: list[Step], schedule: list[Node], variable: dict[Node, Node],
+                   last_use: dict[Node, int], recycled_at: dict[Node, int],
+                   pos: dict[Node, int], end: int) -> None:
+    """Delete each variable after its last use (or after its buffer is recycled). Scalars,
+    outputs and names that die at the final step are left alone."""
+    var_last: dict[Node, int] = {}
+    for n in schedule:
+        v = variable[n]
+        var_last[v] = max(var_last.get(v, -1), last_use.get(n, -1))
+    for v, last in var_last.items():
+        if not v.shape and not _holds_array(v):
+            continue
+        if last >= end:
+            continue
+        at = max(last, recycled_at.get(v, -1))
+        if at >= end - 1:
+            continue
+        steps[at].dels.append(v)
+    for step in steps:
+        step.dels.sort(key=lambda v: pos[v])
+
+
+def _holds_array(n: Node) -> bool:
+    """A shape-() view may be a 0-d array that references a larger buffer."""
+    return n.kind == "op" and is_view(n)

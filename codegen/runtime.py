@@ -1,0 +1,48 @@
+"""Helpers copied into every generated module (their source, not an import): the slow path
+of the argument checks. The fast path is inline in each generated function."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _as_array(value, name, dtype, ndim, shape):
+    """Convert an argument that is not already an ndarray of the expected dtype (a list, a
+    scalar, an int array for a float argument), or raise a ValueError naming it."""
+    accepts = {"float64": "fiub", "float32": "fiub", "int64": "iub", "bool": "b"}[dtype]
+    try:
+        arr = np.asarray(value)
+    except Exception as err:  # noqa: BLE001 - any failure means "not an array"
+        raise ValueError(f"argument {name!r} must be a {dtype} array of shape {shape}, got "
+                         f"a {type(value).__name__} that NumPy cannot convert") from err
+    if arr.dtype.kind not in accepts:  # the kinds symdiff.evaluate casts too
+        raise ValueError(f"argument {name!r} must be a {dtype} array of shape {shape}, got "
+                         f"dtype {arr.dtype}")
+    if arr.ndim != ndim:
+        raise ValueError(f"argument {name!r} must be a {dtype} array of shape {shape}, got "
+                         f"shape {arr.shape}")
+    return arr.astype(dtype, copy=False)
+
+
+def _shape_error(name, got, shape, dims, origin):
+    """The ValueError for an argument of the wrong shape, with the symbolic dims spelled out
+    as bound by earlier arguments."""
+    bound = "".join(f"; {d} = {v} (set by argument {origin[d]!r})" for d, v in dims.items()
+                    if origin[d] != name)
+    return ValueError(f"argument {name!r} must have shape {shape}, got shape {got}{bound}")
+
+
+def _where_zero(cond, x, out, x_when_true=True):
+    """np.where(cond, x, 0) (or np.where(cond, 0, x)) for a float array x, into `out` when
+    given. Large arrays take x's bits ANDed with a mask of all ones or all zeros made from
+    cond: exact for every x (NaN, infinities, -0.0 pass through or become +0.0 just as with
+    np.where) and free of the branches that make np.where slow on unpredictable masks."""
+    if x.size < 512:
+        return np.where(cond, x, 0) if x_when_true else np.where(cond, 0, x)
+    flags = cond.view(np.int8)
+    mask = np.negative(flags) if x_when_true else np.subtract(flags, 1)
+    if out is None:
+        out = np.empty_like(x)
+    ints = np.dtype(f"i{x.itemsize}")
+    np.bitwise_and(x.view(ints), mask, out=out.view(ints))
+    return out

@@ -1,0 +1,101 @@
+"""A deterministic, memory-aware topological order of the op nodes of one function.
+
+List scheduling: among the nodes whose inputs are all computed, run the one that frees the
+most memory net of what it allocates (estimated in bytes, symbolic dims taken as
+`SYMBOLIC_SIZE`), ties broken by the depth-first order of `topo_order`. So a mask `x > 0`
+is computed before `relu(x)` (letting relu overwrite x in place), and large temporaries
+such as a weight-decay term wait until they are needed.
+
+It also classifies how each op's result relates to memory, which the buffer planner uses:
+a *view* may share memory with its inputs; a *fresh* result is a new array.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from symdiff.graph import Node, topo_order
+
+SYMBOLIC_SIZE = 256
+
+# Ops whose NumPy lowering may return a view of (or the very array of) an input.
+VIEW_OPS = frozenset({"transpose", "reshape", "broadcast_to", "expand_dims", "getitem"})
+# Non-elementwise ops whose lowering always returns a new array (or a scalar).
+FRESH_OPS = frozenset({"matmul", "sum", "mean", "max", "min", "prod", "logsumexp", "softmax",
+                       "log_softmax", "astype", "concatenate", "stack", "unindex", "zeros",
+                       "eye", "dim_size"})
+
+
+def is_view(node: Node) -> bool:
+    """True when the lowering of `node` may alias its inputs' memory. Unknown ops count as
+    views, the safe assumption; einsum of one operand can be a pure transpose."""
+    name = node.op.name
+    if name in VIEW_OPS:
+        return True
+    if name == "einsum":
+        return len(node.inputs) < 2
+    return not (node.op.elementwise or name in FRESH_OPS)
+
+
+def nbytes(node: Node) -> int:
+    """Estimated size of the node's value in bytes (0 for a scalar)."""
+    if not node.shape:
+        return 0
+    elems = math.prod(d if isinstance(d, int) else SYMBOLIC_SIZE for d in node.shape)
+    return elems * np.dtype(node.dtype).itemsize
+
+
+def schedule(outputs: list[Node]) -> list[Node]:
+    """The op nodes needed for `outputs`, inputs before users, in a memory-aware order."""
+    order = [n for n in topo_order(outputs) if n.kind == "op"]
+    rank = {n: i for i, n in enumerate(order)}
+    users: dict[Node, list[Node]] = {}
+    for n in order:
+        for i in dict.fromkeys(n.inputs):
+            users.setdefault(i, []).append(n)
+    # A storage group is an allocated array together with every view of it; it is freed
+    # when no member has an unscheduled user left.
+    base: dict[Node, Node] = {}
+    for n in order:
+        base[n] = base.get(n.inputs[0], n.inputs[0]) if is_view(n) and n.inputs else n
+    pinned = set(outputs)
+    remaining: dict[Node, int] = {}
+    for n in order:
+        if n.kind == "op" and n in base:
+            g = base[n]
+            remaining[g] = remaining.get(g, 0) + len(users.get(n, [])) + (n in pinned)
+    waiting = {n: sum(1 for i in dict.fromkeys(n.inputs) if i.kind == "op") for n in order}
+    ready = [n for n in order if waiting[n] == 0]
+    result: list[Node] = []
+
+    def gain(n: Node) -> int:
+        alloc = 0 if is_view(n) else nbytes(n)
+        freed = 0
+        for g, uses in _group_uses(n, base).items():
+            if g.kind == "op" and remaining.get(g, 0) == uses and base.get(n) is not g:
+                freed += nbytes(g)
+        return freed - alloc
+
+    while ready:
+        best = max(ready, key=lambda n: (gain(n), -rank[n]))
+        ready.remove(best)
+        result.append(best)
+        for g, uses in _group_uses(best, base).items():
+            if g in remaining:
+                remaining[g] -= uses
+        for u in users.get(best, []):
+            waiting[u] -= 1
+            if waiting[u] == 0:
+                ready.append(u)
+    return result
+
+
+def _group_uses(n: Node, base: dict[Node, Node]) -> dict[Node, int]:
+    """How many pending uses `n` takes from each storage group it reads."""
+    uses: dict[Node, int] = {}
+    for i in dict.fromkeys(n.inputs):
+        g = base.get(i, i)
+        uses[g] = uses.get(g, 0) + 1
+    return uses
