@@ -206,10 +206,16 @@ def _pow_series(a: ts.Series, b: ts.Series, out: Node) -> ts.Series:
     return exp.op.taylor([mul.op.taylor([b, logs], b[0] * logs[0])], out)
 
 
+def _nonzero(x: Node) -> Node:
+    """x with zeros replaced by ones, so that log(x) is 0 there (pow's d/dy at 0 ** y)."""
+    return where(equal(x, lift(0, x)), lift(1, x), x)
+
+
 pow = binary("pow", np.power,  # noqa: A001
-             (lambda x, y, out: y * x ** (y - 1), lambda x, y, out: out * log(x)),
+             (lambda x, y, out: y * x ** (y - 1), lambda x, y, out: out * log(_nonzero(x))),
              lower=infix("**"), taylor=_pow_series,
-             doc="x ** y; d/dy is out * log(x), so it needs x > 0.")
+             doc="x ** y; d/dy is out * log(x) for x > 0 and 0 at x == 0 (where 0 ** y is "
+                 "constant for y > 0), as in JAX.")
 
 
 def _choose_partial(wins: Callable[[Node, Node], Node], first: bool) -> Partial:
