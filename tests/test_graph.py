@@ -159,6 +159,17 @@ def test_sign_derivative_is_zero():
     np.testing.assert_array_equal(_grad_at(sd.sign, [-1.0, 0.0, 2.0]), [0.0, 0.0, 0.0])
 
 
+def test_pow_exponent_derivative_is_zero_at_a_zero_base():
+    x = sd.var("x", (3,))
+    p = sd.var("p")
+    cost = sd.sum(x ** p)
+    point = {x: np.array([0.0, 1.0, 2.0]), p: 2.5}
+    gx, gp = sd.evaluate(sd.grad(cost, [x, p]), point)
+    np.testing.assert_allclose(gx, 2.5 * point[x] ** 1.5)
+    np.testing.assert_allclose(gp, 2 ** 2.5 * np.log(2))
+    np.testing.assert_allclose(sd.evaluate(sd.grad(sd.grad(cost, p), p), point),
+                               2 ** 2.5 * np.log(2) ** 2)
+
 @pytest.mark.parametrize("reduce", [sd.max, sd.min])
 def test_max_min_reductions_split_ties_evenly(reduce):
     v = [3.0, 1.0, 3.0, 3.0] if reduce is sd.max else [1.0, 3.0, 1.0, 1.0]
