@@ -505,13 +505,16 @@ def test_nondifferentiable_arguments_contribute_nothing(c: Case, rng):
             assert fwd.shape == c_value.shape and not fwd.any(), f"{c.id}: jvp {fwd}"
 
 
-def test_zeros_has_no_inputs_and_no_rules():
-    z = ops.zeros(("n", 2))
+@pytest.mark.parametrize("make", [lambda: ops.zeros(("n", 2)), lambda: ops.eye(2)],
+                         ids=["zeros", "eye"])
+def test_constant_ops_have_no_inputs_and_contribute_nothing(make):
+    z = make()
     assert z.inputs == () and z.op.vjp == () and z.op.jvp == ()
-    x = sd.var("x", ("n", 2))
-    value = sd.evaluate(sd.grad(sd.sum(x * 3.0 + z), x), {x: np.ones((4, 2))})
-    np.testing.assert_array_equal(value, np.full((4, 2), 3.0))
-
+    x = sd.var("x", z.shape)
+    cost = sd.sum(x * 3.0 + z)
+    value, tangent = sd.evaluate([sd.grad(cost, x), sd.jvp(cost, x, x)], {x: np.ones((2, 2))})
+    np.testing.assert_array_equal(value, np.full((2, 2), 3.0))
+    assert tangent == 12.0
 
 F32_CASES = [c for c in CASES if c.diff and c.op != "astype"]
 
