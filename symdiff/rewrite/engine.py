@@ -81,16 +81,20 @@ def _rebuild(node: Node, memo: dict[Node, Node]) -> Node:
 
 def _first_match(node: Node, phase: Phase) -> tuple[Rule, Node] | None:
     """The first rule of `phase` that rewrites `node`, and its replacement."""
-    for rule in phase.rules_for(node):
-        # Nodes a rule builds belong to the derivative (or forward) computation it replaces.
-        with derivative_context(node.provenance):
+    rules = phase.rules_for(node)
+    if not rules:
+        return None
+    # Nodes a rule builds belong to the derivative (or forward) computation it replaces.
+    with derivative_context(node.provenance):
+        for rule in rules:
             replacement = rule.fn(node)
-        if replacement is None or replacement is node:
-            continue
-        if replacement.type != node.type:
-            raise RewriteError(f"rule {rule.qualname} rewrote {node!r} into {replacement!r}: "
-                               f"the type changed from {node.type} to {replacement.type}")
-        return rule, replacement
+            if replacement is None or replacement is node:
+                continue
+            if replacement.type != node.type:
+                raise RewriteError(f"rule {rule.qualname} rewrote {node!r} into "
+                                   f"{replacement!r}: the type changed from {node.type} to "
+                                   f"{replacement.type}")
+            return rule, replacement
     return None
 
 
@@ -106,14 +110,20 @@ def _give_up(phase: Phase, node: Node, fired: Counter[str]) -> None:
                        f"that fired most: {busiest}")
 
 
-def rewrite_pass(roots: Iterable[Node], phase: Phase, fired: Counter[str]) -> list[Node]:
+def rewrite_pass(roots: Iterable[Node], phase: Phase, fired: Counter[str],
+                 settled: set[Node] | None = None) -> list[Node]:
     """Rewrite the graph below `roots` with `phase` to its local fixed point, bottom-up.
 
-    `fired` counts the rules that matched. Iterative (graphs are thousands of nodes deep),
-    and linear: each node is rebuilt once, each replacement visited once.
+    `fired` counts the rules that matched. `settled` holds nodes known to be fixed points
+    of this phase, with all of their inputs (rules look only at a node and what is below
+    it, so that stays true); the pass skips them and adds the fixed points it finds.
+    Iterative (graphs are thousands of nodes deep), and linear: each node is rebuilt
+    once, each replacement visited once.
     """
     roots = list(roots)
     memo: dict[Node, Node] = {}  # node -> its fully rewritten form
+    if settled is not None:
+        memo.update((n, n) for n in settled)
     waiting: dict[Node, tuple[Node, Node]] = {}  # node -> (its rebuilt form, replacement)
     iterations = 0
 
@@ -160,4 +170,6 @@ def rewrite_pass(roots: Iterable[Node], phase: Phase, fired: Counter[str]) -> li
             fired[rule.qualname] += 1
             waiting[node] = (rebuilt, replacement)
             stack.append(replacement)
+    if settled is not None:
+        settled.update(memo.values())
     return [memo[r] for r in roots]

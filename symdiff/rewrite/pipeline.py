@@ -39,12 +39,14 @@ class OptimizeReport:
     ops_before: int = 0
     ops_after: int = 0
     rounds: int = 0
+    converged: bool = True
     seconds: float = 0.0
 
     def __str__(self) -> str:
         lines = [f"optimize: {self.nodes_before} -> {self.nodes_after} nodes "
                  f"({self.ops_before} -> {self.ops_after} ops) in "
-                 f"{self.seconds * 1000:.1f} ms, {self.rounds} rounds"]
+                 f"{self.seconds * 1000:.1f} ms, {self.rounds} rounds"
+                 + ("" if self.converged else " (stopped before a fixed point)")]
         if self.fired:
             width = max(len(name) for name in self.fired)
             lines.append(f"  {'rule':<{width}}  fired")
@@ -64,13 +66,16 @@ def run(roots: list[Node]) -> tuple[list[Node], OptimizeReport]:
     start = time.perf_counter()
     report = OptimizeReport()
     report.nodes_before, report.ops_before = _count(topo_order(roots))
+    settled: dict[str, set[Node]] = {phase.name: set() for phase in PHASES}
     for _ in range(MAX_ROUNDS):
         report.rounds += 1
         before = sum(report.fired.values())
         for phase in PHASES:
-            roots = rewrite_pass(roots, phase, report.fired)
+            roots = rewrite_pass(roots, phase, report.fired, settled[phase.name])
         if sum(report.fired.values()) == before:
             break
+    else:
+        report.converged = False  # still correct, only perhaps not as small as it could be
     roots = merge(roots, report.fired)
     report.nodes_after, report.ops_after = _count(live_nodes(roots))
     report.seconds = time.perf_counter() - start

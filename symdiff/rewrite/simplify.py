@@ -23,6 +23,7 @@ from ..ops.elementwise import where_op
 from ..shapes import float_of
 from .engine import Phase
 from .match import align, fit, has_value, is_op, is_scalar, uniform_value
+from .stabilize import cancels_in_sum
 
 simplify = Phase("simplify", "algebraic identities")
 
@@ -148,6 +149,50 @@ def cancel_constant_divisor(node: Node) -> Node | None:
     for q, c in ((a, b), (b, a)):
         if is_op(q, "div") and q.inputs[1] is c and _nonzero_finite_const(c):
             return fit(q.inputs[0], node)
+    return None
+
+
+# (a - b) + b -> a, b + (a - b) -> a, (a + b) - b -> a, (b + a) - b -> a
+@simplify.rule("add", "sub")
+def cancel_added_term(node: Node) -> Node | None:
+    x, y = node.inputs
+    if is_op(node, "add"):
+        for d, b in ((x, y), (y, x)):
+            if is_op(d, "sub") and d.inputs[1] is b:
+                return fit(d.inputs[0], node)
+        return None
+    if is_op(x, "add"):
+        for i in (0, 1):
+            if x.inputs[i] is y:
+                return fit(x.inputs[1 - i], node)
+    return None
+
+
+# a * x + a * y -> a * (x + y), a * x - y * a -> a * (x - y): one product instead of two
+@simplify.rule("add", "sub")
+def factor_common_factor(node: Node) -> Node | None:
+    p, q = node.inputs
+    if not (is_op(p, "mul") and is_op(q, "mul")):
+        return None
+    for i in (0, 1):
+        for j in (0, 1):
+            if p.inputs[i] is q.inputs[j]:
+                rest = apply(node.op, (p.inputs[1 - i], q.inputs[1 - j]))
+                common = p.inputs[i]
+                if cancels_in_sum(common, rest):
+                    return None  # stabilize distributes this product so that a factor cancels
+                return fit(common * rest if i == 0 else rest * common, node)
+    return None
+
+
+# eye @ a -> a, a @ eye -> a
+@simplify.rule("matmul")
+def matmul_by_identity(node: Node) -> Node | None:
+    a, b = node.inputs
+    if is_op(a, "eye") and b.ndim >= 1:
+        return fit(b, node)
+    if is_op(b, "eye") and a.ndim >= 1:
+        return fit(a, node)
     return None
 
 

@@ -223,16 +223,22 @@ def exp_over_sum_of_exp(node: Node) -> Node | None:
     return None
 
 
-# a * (b / a - c) -> b - a * c, a * (c - b / a) -> a * c - b (and with +), for a positive a
+# (b / a - c) * (a * d) -> b * (a * d) / a - c * (a * d), so that a cancels, for positive a:
+# a product distributes over a sum or difference one of whose terms it divides exactly
 @stabilize.rule("mul")
 def distribute_over_cancelling_quotient(node: Node) -> Node | None:
     x, y = node.inputs
-    for a, s in ((x, y), (y, x)):
-        if not (_positive(a) and is_op(s, "add", "sub")):
+    for f, s in ((x, y), (y, x)):
+        if not is_op(s, "add", "sub"):
             continue
-        p, q = s.inputs
-        if is_op(p, "div") and p.inputs[1] is a:
-            return fit(apply(s.op, (p.inputs[0], a * q)), node)
-        if is_op(q, "div") and q.inputs[1] is a:
-            return fit(apply(s.op, (a * p, q.inputs[0])), node)
+        if cancels_in_sum(f, s):
+            return fit(apply(s.op, (s.inputs[0] * f, s.inputs[1] * f)), node)
     return None
+
+
+def cancels_in_sum(f: Node, s: Node) -> bool:
+    """Whether `f` times a term of the sum `s` cancels a positive divisor of that term
+    (as far down as cancel_positive_factor looks, so that distributing does cancel)."""
+    present = factors_of(f, depth=2)
+    return any(is_op(t, "div") and _positive(t.inputs[1]) and any(t.inputs[1] is p for p in present)
+               for t in s.inputs)
