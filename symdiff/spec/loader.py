@@ -151,6 +151,8 @@ class _Loader:
             header = re.match(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$", line)
             if header:
                 current = header.group(1)
+                if section == "" and current == key:  # a misnamed [section] itself
+                    return number
             elif current == section and pattern.match(line):
                 return number
         return None

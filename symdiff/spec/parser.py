@@ -73,6 +73,9 @@ def api_functions() -> dict[str, Callable[..., Node]]:
     return {name: getattr(symdiff, name) for name in FUNCTION_NAMES}
 
 
+Position = tuple[int, int]  # (1-based line in the expression, byte offset in that line)
+
+
 @dataclass(frozen=True)
 class Location:
     """Where an expression comes from: file, section and key (and the file line if known)."""
@@ -91,10 +94,14 @@ def _syntax_tree(text: str, where: Location) -> ast.expr:
     try:
         tree = ast.parse(text.strip("\n"), mode="eval")
     except SyntaxError as err:
-        row = err.lineno or 1
         lines = text.strip("\n").split("\n")
-        col = min(err.offset or 1, len(lines[row - 1]) + 1) if row <= len(lines) else 1
-        raise SpecError(f"invalid syntax: {err.msg}", file=where.file, section=where.section,
+        row = min(err.lineno or 1, len(lines))
+        message = err.msg
+        col = err.offset or 0  # Python counts this one in characters, 1-based
+        if not 1 <= col <= len(lines[row - 1]):
+            row, message = len(lines), f"{message} (the expression ends too early)"
+            col = len(lines[-1]) + 1
+        raise SpecError(f"invalid syntax: {message}", file=where.file, section=where.section,
                         key=where.key, line=where.line, column=col,
                         expression=text.strip("\n"), expr_line=row) from None
     return tree.body
@@ -132,15 +139,16 @@ class _Builder:
         self.functions = api_functions()
 
     # -- errors ---------------------------------------------------------------------
-    def column(self, node: ast.AST, byte_offset: int | None = None) -> tuple[int, int]:
-        """(line, 1-based column in characters) of an AST node inside the expression."""
-        row = getattr(node, "lineno", 1)
-        offset = getattr(node, "col_offset", 0) if byte_offset is None else byte_offset
+    def column(self, node: ast.AST, at: Position | None = None) -> tuple[int, int]:
+        """(line, 1-based column in characters) of an AST node (or of the position `at`)
+        inside the expression."""
+        row, offset = at if at is not None else (getattr(node, "lineno", 1),
+                                                  getattr(node, "col_offset", 0))
         line = self.lines[row - 1].encode("utf-8")
         return row, len(line[:offset].decode("utf-8", errors="replace")) + 1
 
-    def error(self, node: ast.AST, message: str, byte_offset: int | None = None) -> SpecError:
-        row, col = self.column(node, byte_offset)
+    def error(self, node: ast.AST, message: str, at: Position | None = None) -> SpecError:
+        row, col = self.column(node, at)
         return SpecError(message, file=self.where.file, section=self.where.section,
                          key=self.where.key, line=self.where.line, column=col,
                          expression=self.text, expr_line=row)
@@ -148,7 +156,7 @@ class _Builder:
     def source(self, node: ast.AST) -> str:
         return ast.get_source_segment(self.text, node) or ast.unparse(node)
 
-    def build(self, node: ast.AST, action: Callable[[], Any], byte_offset: int | None = None,
+    def build(self, node: ast.AST, action: Callable[[], Any], at: Position | None = None,
               operands: Sequence[tuple[ast.AST, Any]] = ()) -> Any:
         """Run an API call; a symdiff error (shape mismatch, bad axis ...) points at `node`
         and gives the shapes of its tensor operands."""
@@ -160,8 +168,7 @@ class _Builder:
             shapes = [f"`{self.source(a)}` has shape {fmt_shape(v.shape)}"
                       for a, v in operands if isinstance(v, Node)]
             detail = f" ({', '.join(shapes)})" if shapes and isinstance(err, ShapeError) else ""
-            raise self.error(node, f"in `{self.source(node)}`{detail}: {err}",
-                             byte_offset) from None
+            raise self.error(node, f"in `{self.source(node)}`{detail}: {err}", at) from None
 
     # -- dispatch -------------------------------------------------------------------
     def node(self, node: ast.AST) -> Node:
@@ -205,6 +212,10 @@ class _Builder:
 
     def visit_List(self, node: ast.List | ast.Tuple) -> Node:
         """A nested list of numeric literals is a constant tensor."""
+        if not _is_literal(node):
+            kind = "tuple" if isinstance(node, ast.Tuple) else "list"
+            raise self.error(node, f"a {kind} of expressions is not allowed here; join "
+                                   "tensors with stack([a, b]) or concatenate([a, b])")
         value = self.literal(node, "a constant tensor", allow_str=False)
         try:
             arr = np.asarray(value)
@@ -235,16 +246,19 @@ class _Builder:
         operands = ((node.left, left), (node.right, right))
         return self.build(node, action, self.operator_offset(node), operands)
 
-    def operator_offset(self, node: ast.BinOp | ast.Compare) -> int | None:
-        """Byte offset of the operator between two operands (for the error column)."""
+    def operator_offset(self, node: ast.BinOp | ast.Compare) -> Position | None:
+        """(line, byte offset) of the operator between two operands, for the error column:
+        the first character after the left operand that is not a space or a ')'."""
         left = node.left
-        right = node.right if isinstance(node, ast.BinOp) else node.comparators[0]
-        if left.end_lineno != right.lineno or left.end_lineno != node.lineno:
-            return None
-        line = self.lines[node.lineno - 1].encode("utf-8")
-        gap = line[left.end_col_offset:right.col_offset]
-        stripped = len(gap) - len(gap.lstrip(b" )"))
-        return left.end_col_offset + stripped
+        row, offset = left.end_lineno or 1, left.end_col_offset or 0
+        while row <= len(self.lines):
+            line = self.lines[row - 1].encode("utf-8")
+            rest = line[offset:]
+            skipped = len(rest) - len(rest.lstrip(b" \t)"))
+            if skipped < len(rest):
+                return row, offset + skipped
+            row, offset = row + 1, 0
+        return None
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> Node | int | float:
         if isinstance(node.op, ast.USub):
@@ -389,6 +403,17 @@ class _Builder:
                 result = (result,)
             return result
         raise self.error(value, f"{fname}() parameter {param!r} cannot be set from a spec")
+
+
+def _is_literal(node: ast.AST) -> bool:
+    """A number (possibly negated), or a list or tuple of such literals."""
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        return isinstance(node.operand, ast.Constant)
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return all(_is_literal(e) for e in node.elts)
+    return False
 
 
 def is_identifier(name: str) -> bool:

@@ -1,0 +1,202 @@
+"""The spec expression parser: accepted syntax builds exactly the API's nodes (nodes are
+interned, so equal construction gives the identical node); refused syntax gives a SpecError
+at the right column, and nothing is ever evaluated."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import symdiff as sd
+from symdiff.spec import SpecError
+from symdiff.spec.parser import FUNCTION_NAMES, Location, parse_expression, referenced_names
+
+X = sd.var("X", ("n", 3))
+W = sd.var("W", (3, 2))
+c = sd.var("c", (2,))
+v = sd.var("v", (3,))
+s = sd.var("s", ())
+k = sd.var("k", ("n",), "int64")
+NAMES = {"X": X, "W": W, "c": c, "v": v, "s": s, "k": k}
+WHERE = Location("model.toml", "define", "h")
+
+
+def parse(text: str, **kw):
+    return parse_expression(text, NAMES, WHERE, **kw)
+
+
+# Each row: spec text, and the same expression written with the Python API.
+ACCEPTED = [
+    ("X @ W + c", lambda: X @ W + c),
+    ("relu(X @ W + c)", lambda: sd.relu(X @ W + c)),
+    ("-X", lambda: -X),
+    ("+X", lambda: X),
+    ("X ** 2 / 3 - 1", lambda: X ** 2 / 3 - 1),
+    ("2 * s", lambda: 2 * s),
+    ("1.5e-3 * s", lambda: 1.5e-3 * s),
+    ("X.T", lambda: X.T),
+    ("X.T @ X", lambda: X.T @ X),
+    ("X[0]", lambda: X[0]),
+    ("X[:, 1]", lambda: X[:, 1]),
+    ("X[..., -1]", lambda: X[..., -1]),
+    ("X[:, None, 0:2]", lambda: X[:, None, 0:2]),
+    ("v[::2]", lambda: v[::2]),
+    ("sum(X, axis=0)", lambda: sd.sum(X, axis=0)),
+    ("sum(X, 1, True)", lambda: sd.sum(X, 1, True)),
+    ("mean(X, axis=(0, 1), keepdims=True)", lambda: sd.mean(X, axis=(0, 1), keepdims=True)),
+    ("log_softmax(X @ W, axis=-1)", lambda: sd.log_softmax(X @ W, axis=-1)),
+    ("logsumexp(X, axis=1)", lambda: sd.logsumexp(X, axis=1)),
+    ("where(X > 0, X, 0.1 * X)", lambda: sd.where(X > 0, X, 0.1 * X)),
+    ("X >= 1", lambda: X >= 1),
+    ("X == 1", lambda: sd.equal(X, 1)),
+    ("X != v", lambda: sd.not_equal(X, v)),
+    ("maximum(X, 0)", lambda: sd.maximum(X, 0)),
+    ("transpose(X, axes=(1, 0))", lambda: sd.transpose(X, (1, 0))),
+    ("reshape(W, (-1,))", lambda: sd.reshape(W, (-1,))),
+    ("reshape(W, (2, 3))", lambda: sd.reshape(W, (2, 3))),
+    ("broadcast_to(c, ('n', 2))", lambda: sd.broadcast_to(c, ("n", 2))),
+    ("concatenate([X, X], axis=1)", lambda: sd.concatenate([X, X], axis=1)),
+    ("stack([v, v, v])", lambda: sd.stack([v, v, v])),
+    ("einsum('ni,ij->nj', X, W)", lambda: sd.einsum("ni,ij->nj", X, W)),
+    ("astype(k, 'float64')", lambda: sd.astype(k, "float64")),
+    ("expand_dims(v, 0)", lambda: sd.expand_dims(v, 0)),
+    ("[1.0, 2.0] * c", lambda: sd.const(np.array([1.0, 2.0])) * c),
+    ("dot(v, v)", lambda: sd.dot(v, v)),
+    ("sigmoid(s) * softplus(s) + tanh(s) + exp(s) + log1p(s) + expm1(s) + sin(s) + cos(s)",
+     lambda: sd.sigmoid(s) * sd.softplus(s) + sd.tanh(s) + sd.exp(s) + sd.log1p(s)
+     + sd.expm1(s) + sd.sin(s) + sd.cos(s)),
+]
+
+
+@pytest.mark.parametrize("text, api", ACCEPTED, ids=[t for t, _ in ACCEPTED])
+def test_accepted_expression_is_the_api_node(text, api):
+    assert parse(text) is api()
+
+
+def test_every_whitelisted_name_is_an_api_function():
+    for name in FUNCTION_NAMES:
+        assert callable(getattr(sd, name)), name
+
+
+def test_a_literal_alone_is_a_constant():
+    node = parse("0.25")
+    assert node.kind == "const" and node.dtype == "float64" and float(node.value) == 0.25
+
+
+def test_multiline_expression():
+    assert parse("relu(X @ W\n     + c)") is sd.relu(X @ W + c)
+
+
+def test_top_level_tuple_only_where_allowed():
+    assert parse("(X @ W, c)", allow_tuple=True) == (X @ W, c)
+    with pytest.raises(SpecError, match="not allowed"):
+        parse("(X @ W, c)")
+
+
+def test_referenced_names_skip_function_names():
+    names = [n for n, _ in referenced_names("relu(X @ W) + sum(c)", WHERE)]
+    assert sorted(names) == ["W", "X", "c"]
+
+
+# Each row: expression, a fragment of the message, the 1-based column it must point at.
+REFUSED = [
+    ("X @ Wx", "unknown name 'Wx'", 5),
+    ("relu(X @ Wx)", "did you mean 'W'", 10),
+    ("rellu(X)", "unknown function rellu(); did you mean relu()", 1),
+    ("exec('1')", "unknown function exec()", 1),
+    ("__import__('os')", "unknown function __import__()", 1),
+    ("W(X)", "'W' is a symbol, not a function", 1),
+    ("relu", "relu is a function; call it", 1),
+    ("X.sum()", "method calls (.sum(...)) are not allowed", 1),
+    ("X.shape", "attribute access .shape is not allowed", 1),
+    ("X.__class__", "attribute access .__class__ is not allowed", 1),
+    ("lambda: X", "a lambda is not allowed", 1),
+    ("(lambda: X)()", "a lambda is not allowed", 2),
+    ("[x for x in X]", "a list comprehension is not allowed", 1),
+    ("sum(x for x in X)", "a generator expression is not allowed", 4),
+    ("{X: 1}", "a dict is not allowed", 1),
+    ("X + 'a'", "a string literal is not allowed here", 5),
+    ("f'{X}'", "an f-string is not allowed", 1),
+    ("X if s else W", "use where(c, a, b)", 1),
+    ("X > 0 and X < 1", "`and` is not allowed", 1),
+    ("not X", "`not` is not allowed", 1),
+    ("0 < X < 1", "chained comparisons", 1),
+    ("X // 2", "the operator // is not supported", 3),
+    ("X % 2", "the operator % is not supported", 3),
+    ("X is W", "only < <= > >= == != comparisons", 3),
+    ("X[k]", "an index must be a literal", 3),
+    ("X[0.5]", "an index must be an integer literal", 3),
+    ("sum(X, axis=c)", "axis= (an int, a tuple of ints or None) must be a literal", 13),
+    ("sum(X, axis='0')", "a string literal is not allowed as axis=", 13),
+    ("sum(X, keepdims=1)", "keepdims= must be True or False", 17),
+    ("sum(X, axes=0)", "bad arguments to sum(): got an unexpected keyword argument 'axes'", 1),
+    ("relu(X, W)", "bad arguments to relu()", 1),
+    ("sum(**{'axis': 0})", "**keyword unpacking is not allowed", 7),
+    ("relu(*[X])", "a starred argument is not allowed", 6),
+    ("concatenate(X)", "concatenate() takes a list of expressions", 13),
+    ("X @ (W := W)", "an assignment expression (:=) is not allowed", 6),
+    ("X @", "invalid syntax: invalid syntax (the expression ends too early)", 4),
+    ("X + * 2", "invalid syntax", 5),
+    ("héé + * 2", "invalid syntax", 7),
+    ("relu(X", "invalid syntax: '(' was never closed", 5),
+    ("", "the expression is empty", None),
+    ("1j * X", "a complex literal is not allowed", 1),
+    ("None", "None is not a tensor", 1),
+]
+
+
+@pytest.mark.parametrize("text, fragment, column", REFUSED, ids=[t for t, _, _ in REFUSED])
+def test_refused_expression_is_located(text, fragment, column):
+    with pytest.raises(SpecError) as info:
+        parse(text)
+    err = info.value
+    assert fragment in err.message
+    assert (err.file, err.section, err.key) == ("model.toml", "define", "h")
+    assert err.column == column
+    if column is not None:
+        caret_line = str(err).splitlines()[-1]
+        assert caret_line.index("^") - 4 == column - 1  # the caret sits under the column
+
+
+# Shape errors inside an expression: the column of the offending sub-expression (for a
+# binary operator, the operator), with the operand shapes in the message.
+SHAPE_ERRORS = [
+    ("X @ c", "`X` has shape (n, 3), `c` has shape (2,)", 3),
+    ("relu(X @ W + v)", "`X @ W` has shape (n, 2), `v` has shape (3,)", 12),
+    ("sum(X @ W, axis=2)", "axis 2 is out of range", 1),
+    ("log(X) + exp(X @ W) * v", "`exp(X @ W)` has shape (n, 2), `v` has shape (3,)", 21),
+    ("v[5]", "out of bounds", 1),
+    ("X[0:2]", "symbolic size n", 1),
+    ("reshape(W, (4,))", "sizes differ", 1),
+    ("log(k > 0)", "log", 1),
+]
+
+
+@pytest.mark.parametrize("text, fragment, column", SHAPE_ERRORS,
+                         ids=[t for t, _, _ in SHAPE_ERRORS])
+def test_shape_error_points_at_the_subexpression(text, fragment, column):
+    with pytest.raises(SpecError) as info:
+        parse(text)
+    assert fragment in info.value.message
+    assert info.value.column == column
+
+
+def test_column_counts_characters_not_bytes():
+    with pytest.raises(SpecError) as info:
+        parse("relu(X) + héé")
+    assert info.value.column == 11
+
+
+def test_multiline_error_reports_the_line():
+    with pytest.raises(SpecError) as info:
+        parse("relu(X @ W\n  + v)")
+    err = info.value
+    assert (err.expr_line, err.column) == (2, 3)
+    assert "line 2, column 3 of the expression" in str(err)
+
+
+def test_nothing_is_evaluated(tmp_path):
+    marker = tmp_path / "pwned"
+    with pytest.raises(SpecError):
+        parse(f"__import__('pathlib').Path({str(marker)!r}).touch()")
+    assert not marker.exists()
