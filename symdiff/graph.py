@@ -68,7 +68,7 @@ class Node(TensorOperators):
     """One tensor-valued node of the graph. Build nodes with the `symdiff` functions."""
 
     __slots__ = ("op", "inputs", "attrs", "type", "name", "value", "id", "label",
-                 "provenance", "__weakref__")
+                 "provenance", "is_constant", "__weakref__")
 
     op: Op | None
     inputs: tuple[Node, ...]
@@ -79,6 +79,7 @@ class Node(TensorOperators):
     id: int
     label: str | None
     provenance: Provenance | None
+    is_constant: bool  # depends on no variable
 
     def __init__(self) -> None:  # pragma: no cover - nodes come from the factories below
         raise TypeError("build nodes with symdiff.var, symdiff.const or the op functions")
@@ -162,6 +163,8 @@ def _new(op: Op | None, inputs: tuple[Node, ...], attrs: Mapping[str, Any], ttyp
     node.id = next(_serial)
     node.label = None
     node.provenance = _provenance.get()
+    node.is_constant = value is not None or (op is not None and all(i.is_constant
+                                                                     for i in inputs))
     return node
 
 
@@ -207,6 +210,8 @@ def apply(op: Op, inputs: Sequence[Node], **attrs: Any) -> Node:
     if node is None:
         ttype = op.shape_rule([i.type for i in inputs], inputs, **attrs)
         node = _new(op, inputs, attrs, ttype)
+        if node.is_constant:
+            node.provenance = None  # built from constants alone: shared by any graph
         _interned[key] = node
     return node
 

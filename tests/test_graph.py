@@ -100,8 +100,8 @@ def test_provenance_names_rule_forward_node_and_target():
     gA, gx = sd.grad(loss, [A, x])
     derived = [n for n in topo_order([gA, gx]) if n.provenance is not None]
     rules = {n.provenance.rule for n in derived}
-    assert {"sum.vjp[arg 0]", "tanh.vjp[arg 0]", "matmul.vjp[arg 0]",
-            "matmul.vjp[arg 1]"} <= rules
+    # sum.vjp of the unit seed builds only constants, which belong to no one derivative
+    assert {"tanh.vjp[arg 0]", "matmul.vjp[arg 0]", "matmul.vjp[arg 1]"} <= rules
     for n in derived:
         if n.provenance.rule == "matmul.vjp[arg 0]":
             assert n.provenance.forward is prod and n.provenance.target is A

@@ -172,7 +172,9 @@ def stats(nodes: Node | Sequence[Node], dims: Mapping[str, int] | None = None, *
     evaluated = topo_order(roots)
     derivative = [n for n in evaluated if n.kind == "op" and n.is_derivative]
     extended = topo_order(roots + _function_roots(evaluated))
-    forward = [n for n in extended if n.kind == "op" and not n.is_derivative]
+    # op nodes over constants alone are folded before any code runs: not counted
+    forward = [n for n in extended if n.kind == "op" and not n.is_derivative
+               and not n.is_constant]
     leaves = [n for n in extended if n.kind != "op"]
 
     fwd_by_op: Counter[str] = Counter()

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..graph import Node
+from ..graph import Node, const
 from ..shapes import TensorType
 from . import series as ts
 from .base import (
@@ -211,8 +211,19 @@ def _nonzero(x: Node) -> Node:
     return where(equal(x, lift(0, x)), lift(1, x), x)
 
 
+def _pow_base_partial(x: Node, y: Node, out: Node) -> Node:
+    """y * x**(y - 1), with a constant exponent lowered by one right away."""
+    if y.value is None:
+        return y * x ** (y - 1)
+    if np.all(y.value == 1):
+        return y
+    if np.all(y.value == 2):
+        return y * x
+    return y * x ** const(y.value - 1)
+
+
 pow = binary("pow", np.power,  # noqa: A001
-             (lambda x, y, out: y * x ** (y - 1), lambda x, y, out: out * log(_nonzero(x))),
+             (_pow_base_partial, lambda x, y, out: out * log(_nonzero(x))),
              lower=infix("**"), taylor=_pow_series,
              doc="x ** y; d/dy is out * log(x) for x > 0 and 0 at x == 0 (where 0 ** y is "
                  "constant for y > 0), as in JAX.")
