@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symdiff as sd
@@ -173,7 +173,8 @@ def random_graphs(draw: st.DrawFn) -> tuple[Node, Builder]:
     return sd.sum(e * weight), b
 
 
-@settings(max_examples=50, deadline=None, derandomize=True)
+@settings(max_examples=50, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(graph=random_graphs())
 def test_random_graph_gradient_matches_finite_differences(graph):
     cost, b = graph
@@ -187,7 +188,8 @@ def test_random_graph_gradient_matches_finite_differences(graph):
         raise AssertionError(f"graph: {' -> '.join(b.trace)}\n{err}") from None
 
 
-@settings(max_examples=25, deadline=None, derandomize=True)
+@settings(max_examples=25, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(graph=random_graphs())
 def test_random_graph_second_order(graph):
     """grad of <grad, v> and jvp of grad against differences of the gradient."""

@@ -13,7 +13,7 @@ import mpmath
 import numpy as np
 import pytest
 import sympy
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symdiff as sd
@@ -177,7 +177,8 @@ def trees(draw, depth: int = 0):
     return lambda m, x, y: fn(m, left(m, x, y), right(m, x, y))
 
 
-@settings(max_examples=30, deadline=None, derandomize=True)
+@settings(max_examples=30, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(tree=trees(), point=st.tuples(st.floats(-1.5, 1.5), st.floats(-1.5, 1.5)))
 def test_random_compositions_match_sympy(tree, point):
     syms = sympy.symbols("x y", real=True)
