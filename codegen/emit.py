@@ -216,7 +216,11 @@ def _provenance_comment(n: Node, names: dict[Node, str]) -> str | None:
         return None
 
     def nm(x: Node) -> str:
-        return names.get(x) or sanitize(x.name or x.label or (x.op.name if x.op else "c"))
+        if x in names:
+            return names[x]
+        if x.label is not None:
+            return sanitize(x.label)
+        return _comment_text(x.op.name) if x.op is not None else "constant"
 
     rule = _comment_text(prov.rule)
     if prov.kind == "vjp":

@@ -55,8 +55,8 @@ class Plan:
 
 
 def plan(schedule: list[Node], outputs: list[Node], generic: set[Node]) -> Plan:
-    """Decide storage and deletions; `generic` nodes (no meaningful name of their own)
-    may continue an operand's variable when computed in place."""
+    """Decide storage and deletions. A `generic` node (no meaningful name of its own)
+    computed in place continues its operand's variable when that one is generic too."""
     end = len(schedule)
     pos = {n: i for i, n in enumerate(schedule)}
     last_use: dict[Node, int] = {}
@@ -91,7 +91,7 @@ def plan(schedule: list[Node], outputs: list[Node], generic: set[Node]) -> Plan:
             if target is not None:
                 k, b = target
                 step.inplace = k
-                if n in generic:
+                if n in generic and variable[n.inputs[k]] in generic:
                     step.takeover = variable[n.inputs[k]]
                     variable[n] = step.takeover
                 b.holders.append(n)

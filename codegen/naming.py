@@ -138,13 +138,19 @@ def node_names(args: list[Node], dims: list[str], schedule: list[Node],
 
 
 def _is_whole_derivative(node: Node, users: list[Node], outputs: set[Node]) -> bool:
-    """True when `node` is the full derivative of its provenance target: an accumulation,
-    a returned result, or the cotangent that the target's own rules consume."""
+    """True when `node` is the full derivative of its provenance target: a returned result,
+    or a value shaped like the target that no other part of the same target's derivative
+    consumes (not a term of an accumulation, not an intermediate of a rule) and that
+    something else does."""
     prov = node.provenance
-    if prov.rule == "accumulate" or node in outputs:
+    if node in outputs:
         return True
-    if prov.kind == "jvp":
-        return any(u.provenance is None or u.provenance.forward is not prov.forward
-                   for u in users)
+    if node.shape != prov.target.shape or not users:
+        return False
+    if any(u.provenance is not None and u.provenance.target is prov.target
+           and u.provenance.kind == prov.kind for u in users):
+        return False
+    if prov.kind == "jvp" or prov.rule == "accumulate":
+        return True
     return any(u.provenance is not None and u.provenance.forward is prov.target
-               and u.provenance.rule != "accumulate" for u in users)
+               for u in users)

@@ -1,0 +1,291 @@
+"""Generated value-and-grad code against hand-written NumPy backprop, side by side.
+
+    python3 benchmarks/mlp.py            # full run (about a minute)
+    python3 benchmarks/mlp.py --quick    # fewer calls, for a smoke test
+
+Networks: an MLP 784-256-256-10 (ReLU, softmax cross-entropy averaged over the batch,
+one-hot labels as a float matrix, weight decay 1e-4 * 0.5 * sum of squared weights) at
+batch 1, 32 and 256; and a 2-8-1 tanh network with a squared loss at batch 4, where the
+per-call overhead dominates. Columns: median time per call of the hand-written NumPy
+backprop, of symdiff's generated value-and-grad function (`symdiff.function`, optimized)
+and of the generated forward (loss only), with the ratios. JAX (jit) and autograd are
+added as extra columns when installed. BLAS and OpenMP threads are pinned to 1.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import symdiff as sd  # noqa: E402
+from symdiff.function import function  # noqa: E402
+
+DECAY = 1e-4
+SIZES = (784, 256, 256, 10)
+
+
+# -- the models in symdiff ---------------------------------------------------------------
+
+def mlp_graph() -> tuple[list, object, list]:
+    """Inputs, loss and gradient nodes of the 784-256-256-10 ReLU MLP."""
+    X = sd.var("X", ("n", SIZES[0]))
+    Y = sd.var("Y", ("n", SIZES[-1]))
+    params = []
+    for i, (a, b) in enumerate(zip(SIZES[:-1], SIZES[1:], strict=True), start=1):
+        params += [sd.var(f"W{i}", (a, b)), sd.var(f"b{i}", (b,))]
+    h = X
+    for i in range(0, len(params) - 2, 2):
+        h = sd.relu(h @ params[i] + params[i + 1]).named(f"h{i // 2 + 1}")
+    logits = (h @ params[-2] + params[-1]).named("logits")
+    xent = -sd.mean(sd.sum(Y * sd.log_softmax(logits, axis=1), axis=1))
+    squares = [sd.sum(W * W) for W in params[0::2]]
+    decay = squares[0] + squares[1] + squares[2]
+    loss = (xent + 0.5 * DECAY * decay).named("loss")
+    return [X, Y, *params], loss, sd.grad(loss, params)
+
+
+def tanh_graph() -> tuple[list, object, list]:
+    """Inputs, loss and gradient nodes of the 2-8-1 tanh network with a squared loss."""
+    X, y = sd.var("X", ("n", 2)), sd.var("y", ("n",))
+    W1, b1, w2, b2 = sd.var("W1", (2, 8)), sd.var("b1", (8,)), sd.var("w2", (8,)), \
+        sd.var("b2", ())
+    h = sd.tanh(X @ W1 + b1).named("h")
+    yhat = (h @ w2 + b2).named("yhat")
+    loss = sd.mean((yhat - y) ** 2).named("loss")
+    params = [W1, b1, w2, b2]
+    return [X, y, *params], loss, sd.grad(loss, params)
+
+
+# -- hand-written NumPy, as a careful engineer writes it ----------------------------------
+
+def numpy_mlp(X, Y, W1, b1, W2, b2, W3, b3):
+    """Loss and gradients of the MLP, with in-place updates where they are natural."""
+    n = X.shape[0]
+    h1 = X @ W1
+    h1 += b1
+    np.maximum(h1, 0, out=h1)
+    h2 = h1 @ W2
+    h2 += b2
+    np.maximum(h2, 0, out=h2)
+    z = h2 @ W3
+    z += b3
+    z -= z.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    s = p.sum(axis=1, keepdims=True)
+    z -= np.log(s)                          # log-probabilities
+    decay = np.vdot(W1, W1) + np.vdot(W2, W2) + np.vdot(W3, W3)
+    loss = -np.vdot(Y, z) / n + 0.5 * DECAY * decay
+    p /= s
+    p -= Y                                  # rows of Y sum to 1 (one-hot)
+    p *= 1.0 / n                            # d loss / d logits
+    dW3 = h2.T @ p
+    dW3 += DECAY * W3
+    db3 = p.sum(axis=0)
+    dh2 = p @ W3.T
+    dh2 *= h2 > 0
+    dW2 = h1.T @ dh2
+    dW2 += DECAY * W2
+    db2 = dh2.sum(axis=0)
+    dh1 = dh2 @ W2.T
+    dh1 *= h1 > 0
+    dW1 = X.T @ dh1
+    dW1 += DECAY * W1
+    db1 = dh1.sum(axis=0)
+    return loss, (dW1, db1, dW2, db2, dW3, db3)
+
+
+def numpy_tanh(X, y, W1, b1, w2, b2):
+    """Loss and gradients of the 2-8-1 tanh network."""
+    h = np.tanh(X @ W1 + b1)
+    r = h @ w2 + b2 - y
+    loss = np.vdot(r, r) / r.shape[0]
+    dr = r * (2.0 / r.shape[0])
+    dw2 = h.T @ dr
+    db2 = dr.sum()
+    dz = np.outer(dr, w2)
+    dz *= 1.0 - h * h
+    return loss, (X.T @ dz, dz.sum(axis=0), dw2, db2)
+
+
+# -- optional peers -------------------------------------------------------------------------
+
+def jax_versions(kind: str) -> tuple[Callable, Callable] | None:
+    """JIT-compiled value_and_grad and forward in JAX, or None when JAX is absent."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+
+    if kind == "mlp":
+        def loss_fn(params, X, Y):
+            W1, b1, W2, b2, W3, b3 = params
+            h = jax.nn.relu(X @ W1 + b1)
+            h = jax.nn.relu(h @ W2 + b2)
+            logp = jax.nn.log_softmax(h @ W3 + b3, axis=1)
+            decay = sum(jnp.sum(W * W) for W in (W1, W3, W2))
+            return -jnp.mean(jnp.sum(Y * logp, axis=1)) + 0.5 * DECAY * decay
+    else:
+        def loss_fn(params, X, y):
+            W1, b1, w2, b2 = params
+            return jnp.mean((jnp.tanh(X @ W1 + b1) @ w2 + b2 - y) ** 2)
+    vg = jax.jit(jax.value_and_grad(loss_fn))
+    fwd = jax.jit(loss_fn)
+
+    def run_vg(X, Y, *params):
+        value, grads = vg(params, X, Y)
+        return jax.block_until_ready(value), jax.block_until_ready(grads)
+
+    def run_fwd(X, Y, *params):
+        return jax.block_until_ready(fwd(params, X, Y))
+
+    return run_vg, run_fwd
+
+
+def autograd_version(kind: str) -> Callable | None:
+    """autograd's value_and_grad, or None when autograd is absent."""
+    try:
+        import autograd
+        import autograd.numpy as anp
+    except ImportError:
+        return None
+
+    if kind == "mlp":
+        def loss_fn(params, X, Y):
+            W1, b1, W2, b2, W3, b3 = params
+            h = anp.maximum(X @ W1 + b1, 0)
+            h = anp.maximum(h @ W2 + b2, 0)
+            z = h @ W3 + b3
+            z = z - anp.max(z, axis=1, keepdims=True)
+            logp = z - anp.log(anp.sum(anp.exp(z), axis=1, keepdims=True))
+            decay = anp.sum(W1 * W1) + anp.sum(W2 * W2) + anp.sum(W3 * W3)
+            return -anp.mean(anp.sum(Y * logp, axis=1)) + 0.5 * DECAY * decay
+    else:
+        def loss_fn(params, X, y):
+            W1, b1, w2, b2 = params
+            return anp.mean((anp.tanh(X @ W1 + b1) @ w2 + b2 - y) ** 2)
+    vg = autograd.value_and_grad(loss_fn)
+    return lambda X, Y, *params: vg(list(params), X, Y)
+
+
+# -- timing -----------------------------------------------------------------------------------
+
+def median_time(fns: dict[str, Callable], args: tuple, budget: float) -> dict[str, float]:
+    """Median seconds per call of each function: rounds of a few timed calls of each in
+    turn, until `budget` seconds have passed (at least 20 calls each)."""
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for fn in fns.values():  # warm up: caches, allocator, lazily loaded code
+        for _ in range(3):
+            fn(*args)
+    start = time.perf_counter()
+    while time.perf_counter() - start < budget or min(len(t) for t in times.values()) < 20:
+        for key, fn in fns.items():
+            for _ in range(5):
+                t0 = time.perf_counter()
+                fn(*args)
+                times[key].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def check_same(got, want, what: str) -> None:
+    flat_got = [got[0], *got[1]]
+    flat_want = [want[0], *want[1]]
+    for a, b in zip(flat_got, flat_want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, err_msg=what)
+
+
+def mlp_data(n: int, rng: np.random.Generator) -> tuple:
+    X = rng.standard_normal((n, SIZES[0]))
+    Y = np.eye(SIZES[-1])[rng.integers(0, SIZES[-1], n)]
+    params = []
+    for a, b in zip(SIZES[:-1], SIZES[1:], strict=True):
+        params += [rng.standard_normal((a, b)) * np.sqrt(2.0 / a), rng.standard_normal(b) * 0.1]
+    return (X, Y, *params)
+
+
+def tanh_data(n: int, rng: np.random.Generator) -> tuple:
+    X = rng.standard_normal((n, 2))
+    y = rng.standard_normal(n)
+    return (X, y, rng.standard_normal((2, 8)), rng.standard_normal(8), rng.standard_normal(8),
+            np.float64(0.1))
+
+
+def run(kind: str, batches: tuple[int, ...], budget: float, show_source: bool) -> list[str]:
+    inputs, loss, grads = mlp_graph() if kind == "mlp" else tanh_graph()
+    value_and_grad = function(inputs, [loss, tuple(grads)])
+    forward = function(inputs, loss)
+    if show_source:
+        print(value_and_grad.source)
+    hand = numpy_mlp if kind == "mlp" else numpy_tanh
+    peers = {}
+    jx = jax_versions(kind)
+    if jx is not None:
+        peers["jax v&g"], peers["jax fwd"] = jx
+    ag = autograd_version(kind)
+    if ag is not None:
+        peers["autograd v&g"] = ag
+    rows = []
+    rng = np.random.default_rng(0)
+    for n in batches:
+        args = mlp_data(n, rng) if kind == "mlp" else tanh_data(n, rng)
+        loss_val, grad_vals = value_and_grad(*args)
+        check_same((loss_val, grad_vals), hand(*args), f"{kind} batch {n}")
+        fns = {"numpy": hand, "symdiff": value_and_grad, "fwd": forward, **peers}
+        t = median_time(fns, args, budget)
+        cells = [f"{kind} {SIZES if kind == 'mlp' else '2-8-1'}"[:24], f"{n:>5}",
+                 f"{t['numpy'] * 1e6:10.1f}", f"{t['symdiff'] * 1e6:10.1f}",
+                 f"{t['symdiff'] / t['numpy']:6.3f}", f"{t['fwd'] * 1e6:9.1f}",
+                 f"{t['symdiff'] / t['fwd']:6.2f}"]
+        cells += [f"{t[k] * 1e6:10.1f}" for k in peers]
+        rows.append(" | ".join(cells))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short runs (smoke test)")
+    parser.add_argument("--source", action="store_true", help="print the generated code")
+    ns = parser.parse_args()
+    budget = 0.3 if ns.quick else 6.0
+    peer_names = []
+    if jax_versions("tanh") is not None:
+        peer_names += ["jax v&g", "jax fwd"]
+    if autograd_version("tanh") is not None:
+        peer_names += ["autograd v&g"]
+    header = ["network".ljust(24), "batch", "numpy (us)", "symdiff v&g", "ratio",
+              "fwd (us)", "v&g/fwd"] + [f"{p} (us)" for p in peer_names]
+    print(f"NumPy {np.__version__}, threads pinned to 1, median per call; "
+          f"ratio = symdiff v&g / numpy; rewrites: {_rewrites_available()}")
+    print(" | ".join(header))
+    for line in run("mlp", (1, 32, 256), budget, ns.source) + run("tanh", (4,), budget / 2,
+                                                                  ns.source):
+        print(line)
+    if not peer_names:
+        print("(jax and autograd are not installed: no extra columns)")
+
+
+def _rewrites_available() -> str:
+    try:
+        import symdiff.rewrite  # noqa: F401
+    except ModuleNotFoundError:
+        return "not available (unoptimized graphs)"
+    return "symdiff.rewrite.optimize"
+
+
+if __name__ == "__main__":
+    main()
