@@ -432,11 +432,9 @@ class _Loader:
         if kind in ("grad", "value_and_grad"):
             grads = sd.grad(of, list(wrt))
             shaped = tuple(grads) if wrt_is_list else grads[0]
-            order = f" (a tuple in the order {names})" if wrt_is_list else ""
             if kind == "grad":
-                return shaped, f"Gradient of `{of_text}` with respect to {names}{order}.", None
-            return (of, shaped), (f"`{of_text}` and its gradient with respect to {names}, as "
-                                  f"(value, grads){order}."), None
+                return shaped, f"Gradient of `{of_text}` with respect to {names}.", None
+            return (of, shaped), f"`{of_text}` and its gradient with respect to {names}.", None
         (w,) = wrt
         if kind == "hessian":
             return sd.hessian(of, w), (f"Hessian of `{of_text}` with respect to {w.name}, "
