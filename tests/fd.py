@@ -87,10 +87,20 @@ def check_jvp(y: Node, wrt: Sequence[Node], point: Point, rng: np.random.Generat
     for w in wrt:
         t_var = sd.var(f"t_{w.display_name}", w.shape, w.dtype)
         t = random_like(rng, w, point)
-        symbolic = sd.evaluate(sd.jvp(y, w, t_var), {**_bind(point), t_var: t})
+        tangent = sd.jvp(y, w, t_var)
+        assert tangent.shape == y.shape and tangent.dtype == y.dtype, \
+            f"jvp wrt {w!r} has type {tangent.type}, {y!r} has {y.type}"
+        symbolic = sd.evaluate(tangent, {**_bind(point), t_var: t})
         numeric = numerical_jvp(fun, point, {w: t}, step)
         assert symbolic.shape == numeric.shape, f"jvp shape {symbolic.shape} for {y}"
         assert_close(symbolic, numeric, rtol, f"jvp of {y!r} wrt {w.display_name}")
+    if len(wrt) > 1:  # every tangent at once: the rules' contributions must add up
+        t_vars = [sd.var(f"t_{w.display_name}", w.shape, w.dtype) for w in wrt]
+        ts = [random_like(rng, w, point) for w in wrt]
+        symbolic = sd.evaluate(sd.jvp(y, list(wrt), t_vars),
+                               {**_bind(point), **dict(zip(t_vars, ts, strict=True))})
+        numeric = numerical_jvp(fun, point, dict(zip(wrt, ts, strict=True)), step)
+        assert_close(symbolic, numeric, rtol, f"joint jvp of {y!r}")
 
 
 def check_vjp(y: Node, wrt: Sequence[Node], point: Point, rng: np.random.Generator, *,
