@@ -73,6 +73,7 @@ from .inspect import (
     to_sympy,
 )
 # -- compiled functions (symdiff/function.py, backed by codegen/) ----------------------------
+from .function import CompiledFunction, function
 # -- specs (symdiff/spec/) -------------------------------------------------------------------
 from .spec import Spec, SpecError, compile_spec, load_spec, spec_module
 
@@ -88,5 +89,6 @@ __all__ = [
     "show", "to_dot", "to_networkx", "render", "to_sympy", "latex", "from_sympy", "stats",
     "Stats", "GraphvizNotFoundError",
     "optimize",
+    "function", "CompiledFunction",
     "Spec", "SpecError", "compile_spec", "load_spec", "spec_module",
 ]
