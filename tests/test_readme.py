@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-import symdiff as sd
 from tests.examples_support import ROOT, compiled_examples, run
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -68,8 +67,6 @@ def test_shell_line_runs(line, scratch):
         assert "using the generated module xor_grad.py" in result.stderr
 
 
-@pytest.mark.xfail(not hasattr(sd, "function"), strict=False,
-                   reason="temporary: sd.function (symdiff/function.py) is not exported yet")
 def test_python_tour_runs(scratch):
     (tour,) = [b for b in blocks("python") if b.startswith("import ")]
     (scratch / "tour.py").write_text(tour, encoding="utf-8")
