@@ -47,8 +47,8 @@ def _count(x: Node, axis: tuple[int, ...] | None) -> Node:
 def _reducer(name: str, impl: Any, vjp: Any, jvp: Any, *, float_result: bool = False,
              lower: Any = None, helpers: tuple = (), doc: str = "") -> Any:
     op = define(name, shape_rule=reduction_rule(name, float_result), impl=impl, vjp=(vjp,),
-                jvp=(jvp,), lower=lower or (lambda a, axis, keepdims:
-                                            f"np.{name}({a[0]}{reduce_args(axis, keepdims)})"),
+                jvp=(jvp,), lower=lower or (lambda a, axis, keepdims:  # x.sum(...): no dispatch
+                                            f"{a[0]}.{name}({reduce_args(axis, keepdims)[2:]})"),
                 helpers=helpers, reduction=True, doc=doc)
 
     def fn(x: object, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Node:
