@@ -36,6 +36,15 @@ def _as_list(nodes: Node | Sequence[Node], what: str) -> tuple[list[Node], bool]
     return items, single
 
 
+def single_node(value: object, what: str) -> Node:
+    """The one node `value` must be, with a clear error for a list or a non-node."""
+    items, single = _as_list(value, what)
+    if not single:
+        raise GradError(f"{what} must be a single node, got a list of {len(items)}; "
+                        "differentiate each one, or sum them first")
+    return items[0]
+
+
 def _check_wrt(wrt: list[Node]) -> None:
     for w in wrt:
         if not is_float(w.dtype):
@@ -112,7 +121,7 @@ def _results(adjoint: dict[Node, Node], wrt: list[Node], single: bool,
 def vjp(y: Node, wrt: Node | Sequence[Node], cotangent: object, *,
         disconnected: Disconnected = "zeros") -> Node | list[Node]:
     """Vector-Jacobian product: the cotangent pulled back from y to each of `wrt`."""
-    (y,), _ = _as_list(y, "the differentiated expression")
+    y = single_node(y, "the differentiated expression")
     wrt_list, single = _as_list(wrt, "wrt")
     _check_wrt(wrt_list)
     ct = lift(cotangent, y)
@@ -126,7 +135,7 @@ def vjp(y: Node, wrt: Node | Sequence[Node], cotangent: object, *,
 def grad(cost: Node, wrt: Node | Sequence[Node], *,
          disconnected: Disconnected = "zeros") -> Node | list[Node]:
     """Gradient of a scalar cost, as nodes of the same graph (one per `wrt` node)."""
-    (cost,), _ = _as_list(cost, "the cost")
+    cost = single_node(cost, "the cost")
     if cost.shape != ():
         raise GradError(f"grad needs a scalar cost, but {cost.display_name} has shape "
                         f"{fmt_shape(cost.shape)}; use vjp or jacobian for non-scalar outputs")

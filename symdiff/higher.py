@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from .autodiff import _as_list, _check_wrt, grad, jvp, vjp
+from .autodiff import _as_list, _check_wrt, grad, jvp, single_node, vjp
 from .batching import vmap
 from .errors import GradError
 from .graph import Node, var
@@ -70,7 +70,7 @@ def jacobian(y: Node, x: Node | Sequence[Node], *, mode: str = "auto") -> Node |
     """Full Jacobian, shape y.shape + x.shape, as one batched graph. mode: 'rev' pushes the
     basis of y's cotangents through vjp, 'fwd' the basis of x's tangents through jvp, 'auto'
     takes the smaller basis."""
-    (y,), _ = _as_list(y, "the differentiated expression")
+    y = single_node(y, "the differentiated expression")
     xs, single = _as_list(x, "wrt")
     _check_wrt(xs)
     results = [_jacobian_one(y, xi, mode) for xi in xs]
@@ -81,7 +81,7 @@ def hessian(y: Node, x: Node, *, mode: str = "fwd") -> Node:
     """Full Hessian of scalar y, shape x.shape + x.shape: the Jacobian of the gradient
     (forward over reverse by default, which the rewrites simplify best)."""
     _require_scalar(y, "hessian")
-    (x,), _ = _as_list(x, "wrt")
+    x = single_node(x, "wrt")
     _check_wrt([x])
     return jacobian(grad(y, x), x, mode=mode)
 
@@ -91,8 +91,8 @@ def derivative(y: Node, x: Node, order: int = 1) -> Node:
     elementwise y (y.shape == x.shape, y[i] depending on x[i] only), it has y's shape and
     comes from Taylor mode; for scalar y and tensor x it is the tensor of k-th partials,
     shape x.shape * k, from grad and repeated jacobian."""
-    (y,), _ = _as_list(y, "the differentiated expression")
-    (x,), _ = _as_list(x, "wrt")
+    y = single_node(y, "the differentiated expression")
+    x = single_node(x, "wrt")
     _check_wrt([x])
     if not isinstance(order, int) or order < 0:
         raise GradError(f"derivative order must be a non-negative int, not {order!r}")

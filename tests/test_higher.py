@@ -177,3 +177,11 @@ def test_errors():
         sd.derivative(sd.tanh(x)[:2], x, 2)
     with pytest.raises(sd.GradError, match="mode must be"):
         sd.jacobian(sd.tanh(x), x, mode="sideways")
+
+
+def test_a_list_of_costs_gets_a_clear_error():
+    x = sd.var("x", (3,))
+    with pytest.raises(sd.GradError, match="single node, got a list of 2"):
+        sd.grad([sd.sum(x), sd.sum(x * x)], x)
+    with pytest.raises(sd.GradError, match="single node"):
+        sd.hessian(sd.sum(x), [x, x])
