@@ -152,7 +152,8 @@ def run_check(args: argparse.Namespace) -> int:
     if failed:
         print(f"{len(failed)} of {len(rows)} checks FAILED", file=sys.stderr)
         return 1
-    print(f"all {len(rows)} checks passed", file=sys.stderr)
+    print(f"all {len(rows)} checks passed" if len(rows) != 1 else "the check passed",
+          file=sys.stderr)
     return 0
 
 

@@ -215,6 +215,13 @@ ERRORS = [
      "'my x' is not a valid name"),
     ("reserved symbol name", "[inputs]\nnp = { shape = [] }\n", ("inputs", "np", 2, None),
      "reserved"),
+    ("builtin symbol name", "[inputs]\ninput = { shape = [] }\n", ("inputs", "input", 2, None),
+     "'input' cannot be used as a name: it is a Python builtin"),
+    ("non-ASCII symbol name", "[params]\n\"θ\" = { shape = [] }\n", ("params", "θ", 2, None),
+     "generated code uses ASCII names only"),
+    ("builtin function name", "[inputs]\nx = { shape = [] }\n[outputs]\nmax = \"x\"\n",
+     ("outputs", "max", 4, None), "'max' cannot be used as a function name: it is a Python "
+     "builtin"),
     ("bad shape", '[inputs]\nx = { shape = [2.5] }\n', ("inputs", "x.shape", 2, None),
      "shape must be a list of non-negative ints and symbolic dim names"),
     ("bad dtype", '[inputs]\nx = { dtype = "float16" }\n', ("inputs", "x.dtype", 2, None),

@@ -10,6 +10,7 @@ from types import ModuleType
 from typing import Any
 
 from ..graph import Node
+from .errors import SpecError
 from .loader import FunctionPlan, Pytree, Spec, load_spec
 
 
@@ -50,6 +51,12 @@ def codegen_functions(spec: Spec, *, optimize: bool = True) -> list[Any]:
     """One codegen.Function per [outputs] and [derivatives] entry, in file order."""
     import codegen
 
+    for plan in spec.functions:  # the loader's name rules should make this never fire
+        for name in [plan.name] + [arg.name for arg in plan.args]:
+            if codegen.sanitize(name) != name:
+                raise SpecError(f"{name!r} would be renamed to {codegen.sanitize(name)!r} in "
+                                "the generated module; rename it", file=spec.path,
+                                key=plan.name)
     return [codegen.Function(plan.name, list(plan.args), optimized_outputs(plan, optimize),
                              doc=plan.doc)
             for plan in spec.functions]

@@ -7,7 +7,9 @@ SpecError naming the file, the section, the key and, for an expression, the colu
 
 from __future__ import annotations
 
+import builtins
 import difflib
+import keyword
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -27,7 +29,8 @@ KINDS = ("grad", "value_and_grad", "hessian", "hvp")
 DERIVATIVE_KEYS = ("of", "wrt", "kind")
 SYMBOL_KEYS = ("shape", "dtype")
 HVP_ARGUMENT = "v"
-RESERVED_FUNCTION_NAMES = ("np", "numpy")
+RESERVED_NAMES = ("np", "numpy")
+MAX_NAME_LENGTH = 40  # longer names are shortened in generated code
 
 Pytree = Node | tuple  # a node, or a tuple of pytrees
 
@@ -204,9 +207,12 @@ class _Loader:
         if not is_identifier(key):
             raise self.error(f"{key!r} is not a valid name: use letters, digits and _ (not "
                              "starting with a digit, not a Python keyword)", section, key)
-        if key.startswith("_") or key in RESERVED_FUNCTION_NAMES:
-            raise self.error(f"the name {key!r} is reserved for the generated module; "
-                             "rename it", section, key)
+        problem = python_name_problem(key) if section in ("inputs", "params") else (
+            "it is reserved for the generated module" if key.startswith("_")
+            or key in RESERVED_NAMES else None)
+        if problem:
+            raise self.error(f"{key!r} cannot be used as a name: {problem}; rename it",
+                             section, key)
         if key in self.where_defined:
             raise self.error(f"{key!r} is defined twice: in [{self.where_defined[key]}] and "
                              f"in [{section}]; each name may be defined once", section, key)
@@ -319,9 +325,10 @@ class _Loader:
             raise self.error(f"{key!r} is not a valid function name: use letters, digits "
                              "and _ (not starting with a digit, not a Python keyword)",
                              section, key)
-        if key.startswith("_") or key in RESERVED_FUNCTION_NAMES:
-            raise self.error(f"the function name {key!r} is reserved in the generated "
-                             "module; rename it", section, key)
+        problem = python_name_problem(key)
+        if problem:
+            raise self.error(f"{key!r} cannot be used as a function name: {problem}; rename "
+                             "it", section, key)
         if key in seen:
             raise self.error(f"function {key!r} is defined twice: in [{seen[key]}] and in "
                              f"[{section}]; the generated module needs distinct names",
@@ -446,6 +453,24 @@ class _Loader:
         v = var(HVP_ARGUMENT, w.shape, w.dtype)
         return sd.hvp(of, w, v), (f"Hessian of `{of_text}` with respect to {w.name}, times "
                                   f"the direction v (shaped like {w.name})."), v
+
+
+def python_name_problem(name: str) -> str | None:
+    """Why `name` cannot appear unchanged in the generated module (as a function or an
+    argument name that callers pass by keyword), or None if it can."""
+    if not name.isascii():
+        return "generated code uses ASCII names only"
+    if name.startswith("_") or name in RESERVED_NAMES:
+        return "it is reserved for the generated module"
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        return "it is a Python keyword"
+    if name in dir(builtins):
+        return "it is a Python builtin"
+    if name.endswith("_") or "__" in name:
+        return "generated names have no trailing or doubled underscores"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"it is longer than {MAX_NAME_LENGTH} characters"
+    return None
 
 
 def _toml_type(value: Any) -> str:
