@@ -38,8 +38,12 @@ class UsageError(SymdiffError):
     """A command line that cannot be carried out as given (exit status 2)."""
 
 
-def _load(path: str) -> Spec:
-    return load_spec(path)
+def _load(path: str, *, needs_functions: bool = False) -> Spec:
+    spec = load_spec(path)
+    if needs_functions and not spec.functions:
+        raise UsageError(f"{path}: the spec has no [outputs] or [derivatives] entries, so "
+                         "there is no function to generate")
+    return spec
 
 
 # -- compile --------------------------------------------------------------------------------
@@ -48,7 +52,7 @@ def run_compile(args: argparse.Namespace) -> int:
     """Write the generated module (or print it when no -o is given)."""
     from .spec.compile import compile_spec
 
-    spec = _load(args.spec)
+    spec = _load(args.spec, needs_functions=True)
     source = compile_spec(spec, optimize=not args.no_optimize)
     if args.output is None:
         sys.stdout.write(source)
@@ -141,7 +145,7 @@ def run_check(args: argparse.Namespace) -> int:
     from .spec.check import check_spec, format_table
     from .spec.compile import spec_module
 
-    spec = _load(args.spec)
+    spec = _load(args.spec, needs_functions=True)
     if args.size < 1:
         raise UsageError(f"--size must be at least 1, got {args.size}")
     module = spec_module(spec, optimize=not args.no_optimize)

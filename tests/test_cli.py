@@ -232,6 +232,14 @@ def test_spec_error_exits_2_with_a_located_message(capsys, tmp_path, monkeypatch
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("command", ["compile", "check"])
+def test_a_spec_without_functions_exits_2(capsys, tmp_path, command):
+    spec = tmp_path / "empty.toml"
+    spec.write_text('[inputs]\nx = { shape = [] }\n[define]\ny = "x * 2"\n')
+    status, _, err = main(capsys, command, str(spec))
+    assert status == 2 and "no [outputs] or [derivatives] entries" in err
+
+
 def test_missing_spec_file_exits_2(capsys, tmp_path):
     status, _, err = main(capsys, "compile", str(tmp_path / "nope.toml"))
     assert status == 2 and "nope.toml: cannot read the spec" in err
