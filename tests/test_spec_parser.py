@@ -142,6 +142,8 @@ REFUSED = [
     ("", "the expression is empty", None),
     ("1j * X", "a complex literal is not allowed", 1),
     ("None", "None is not a tensor", 1),
+    ("X * 123456789012345678901234567890", "does not fit in int64", 5),
+    ("astype(k, 'no such dtype')", "data type 'no such dtype' not understood", 1),
 ]
 
 
@@ -200,3 +202,8 @@ def test_nothing_is_evaluated(tmp_path):
     with pytest.raises(SpecError):
         parse(f"__import__('pathlib').Path({str(marker)!r}).touch()")
     assert not marker.exists()
+
+
+def test_too_deep_an_expression_is_a_spec_error():
+    with pytest.raises(SpecError, match="nested too deeply; split it into"):
+        parse(" + ".join(["s"] * 5000))

@@ -93,6 +93,10 @@ def _syntax_tree(text: str, where: Location) -> ast.expr:
                         key=where.key, line=where.line)
     try:
         tree = ast.parse(text.strip("\n"), mode="eval")
+    except (RecursionError, MemoryError):
+        raise SpecError("the expression is nested too deeply; split it into [define] entries",
+                        file=where.file, section=where.section, key=where.key,
+                        line=where.line) from None
     except SyntaxError as err:
         lines = text.strip("\n").split("\n")
         row = min(err.lineno or 1, len(lines))
@@ -121,11 +125,16 @@ def parse_expression(text: str, names: Mapping[str, Node], where: Location, *,
     With allow_tuple, a top-level tuple `(a, b)` gives a tuple of nodes."""
     body = _syntax_tree(text, where)
     builder = _Builder(text.strip("\n"), names, where)
-    if allow_tuple and isinstance(body, ast.Tuple):
-        if not body.elts:
-            raise builder.error(body, "an empty tuple is not an expression")
-        return tuple(builder.node(e) for e in body.elts)
-    return builder.node(body)
+    try:
+        if allow_tuple and isinstance(body, ast.Tuple):
+            if not body.elts:
+                raise builder.error(body, "an empty tuple is not an expression")
+            return tuple(builder.node(e) for e in body.elts)
+        return builder.node(body)
+    except RecursionError:
+        raise SpecError("the expression is nested too deeply; split it into [define] entries",
+                        file=where.file, section=where.section, key=where.key,
+                        line=where.line) from None
 
 
 class _Builder:
@@ -164,7 +173,7 @@ class _Builder:
             return action()
         except SpecError:
             raise
-        except SymdiffError as err:
+        except (SymdiffError, TypeError, ValueError, OverflowError) as err:
             shapes = [f"`{self.source(a)}` has shape {fmt_shape(v.shape)}"
                       for a, v in operands if isinstance(v, Node)]
             detail = f" ({', '.join(shapes)})" if shapes and isinstance(err, ShapeError) else ""
@@ -200,6 +209,8 @@ class _Builder:
 
     def visit_Constant(self, node: ast.Constant) -> int | float | bool:
         value = node.value
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+            raise self.error(node, "this integer literal does not fit in int64")
         if isinstance(value, bool) or isinstance(value, (int, float)):
             return value
         if isinstance(value, str):
