@@ -13,10 +13,13 @@ from .function import Function, render
 from .memory import Plan, Step, plan
 from .naming import node_names, sanitize
 from .printer import augmented, literal, literal_ok, out_call, render_attrs, select_zero
-from .runtime import _where_zero
+from .runtime import _scratch, _where_zero
 from .schedule import schedule
 
 INDENT = "    "
+
+# Temporaries estimated at this many bytes or more live in scratch arrays kept across calls.
+SCRATCH_BYTES = 64 * 1024
 
 # Ops whose lowering evaluates to a Python number; the result is wrapped in its NumPy type
 # so that later arithmetic keeps the graph's dtype (Python scalars are weakly typed).
@@ -30,6 +33,7 @@ class ModuleState:
     constants: dict[Node, str] = field(default_factory=dict)
     helpers: dict[str, object] = field(default_factory=dict)
     dtypes: set[str] = field(default_factory=set)
+    scratch_caches: list[str] = field(default_factory=list)  # threading.local() per function
 
     def constant(self, node: Node) -> str:
         if node not in self.constants:
@@ -74,11 +78,14 @@ def emit_function(fn: Function, state: ModuleState, name: str) -> str:
     dims = list(dict.fromkeys(d for v in fn.inputs for d in v.shape if isinstance(d, str)))
     names, dim_names = node_names(list(fn.inputs), dims, order, outputs)
     generic = {n for n in order if _generic(n, names)}
-    buffer_plan = plan(order, outputs, generic)
+    buffer_plan = plan(order, outputs, generic, SCRATCH_BYTES)
 
     lines = [f"def {name}({', '.join(names[v] for v in fn.inputs)}):"]
     lines.append(docstring(_doc(fn, names, dim_names), INDENT))
     lines.extend(_entry_checks(fn, names, dim_names, state))
+    if buffer_plan.scratch:
+        lines.extend(_scratch_lines(buffer_plan, name, [dim_names[d] for d in dims], dim_names,
+                                    state))
     lines.extend(_body(buffer_plan, names, dim_names, state))
     text = {n: names[buffer_plan.variable.get(n, n)] if n.kind == "op" else names.get(n, "")
             for n in outputs}
@@ -138,6 +145,30 @@ def _entry_checks(fn: Function, names: dict[Node, str], dim_names: dict[str, str
     return lines
 
 
+def _scratch_lines(buffer_plan: Plan, name: str, dims: list[str], dim_names: dict[str, str],
+                   state: ModuleState) -> list[str]:
+    """Bind the scratch arrays (made on the first call of this thread, and again when the
+    symbolic dims change)."""
+    cache = f"_{name}_scratch"
+    state.scratch_caches.append(cache)
+    state.helpers.setdefault(_scratch.__name__, _scratch)
+    arrays = []
+    for b in buffer_plan.scratch:
+        shape = _tuple_text(tuple(dim_names[d] if isinstance(d, str) else d for d in b.shape))
+        dtype = "" if b.dtype == "float64" else \
+            f", dtype=np.{'bool_' if b.dtype == 'bool' else b.dtype}"
+        arrays.append(f"np.empty({shape}{dtype})")
+    targets = ", ".join(scratch_name(k) for k in range(len(arrays)))
+    made = ", ".join(arrays) + ("," if len(arrays) == 1 else "")
+    return [f"{INDENT}# scratch arrays, reused from call to call (one set per thread)",
+            f"{INDENT}{targets}{',' if len(arrays) == 1 else ''} = "
+            f"_scratch({cache}, {_tuple_text(tuple(dims))}, lambda: ({made}))"]
+
+
+def scratch_name(k: int) -> str:
+    return f"_buf{k + 1}"
+
+
 def _tuple_text(shape: tuple) -> str:
     inner = ", ".join(str(d) for d in shape)
     return f"({inner},)" if len(shape) == 1 else f"({inner})"
@@ -193,7 +224,8 @@ def _statement(step: Step, args: list[str], attrs: dict, names: dict[Node, str],
     if zero is not None:
         k, x_when_true = zero
         target = args[step.inplace] if step.inplace is not None else \
-            names[variable[step.recycle]] if step.recycle is not None else "None"
+            names[variable[step.recycle]] if step.recycle is not None else \
+            scratch_name(step.scratch) if step.scratch is not None else "None"
         flag = "" if x_when_true else ", False"
         return f"{own} = _where_zero({args[0]}, {args[k]}, {target}{flag})"
     if step.inplace is not None:
@@ -204,6 +236,8 @@ def _statement(step: Step, args: list[str], attrs: dict, names: dict[Node, str],
         return f"{own} = {out_call(n, args, attrs, target)}"
     if step.recycle is not None:
         return f"{own} = {out_call(n, args, attrs, names[variable[step.recycle]])}"
+    if step.scratch is not None:
+        return f"{own} = {out_call(n, args, attrs, scratch_name(step.scratch))}"
     expr = n.op.lower(args, **attrs)
     if n.op.name in PYTHON_SCALAR_OPS:
         expr = f"np.{n.dtype}({expr})"

@@ -15,6 +15,10 @@ Reuse, in order of preference, for ops whose lowering can write into an array:
 Arguments, module constants, outputs and anything an output views are never written.
 Every other dead name is deleted (`del`) right after its last use, or after its buffer is
 recycled, so memory returns to the allocator as early as possible.
+
+Large temporaries (buffers no output ever holds or views) allocated by such ops become
+*scratch* arrays: created once per thread and reused by every call, since on machines
+where page faults are dear, a fresh large array costs more than the arithmetic on it.
 """
 
 from __future__ import annotations
@@ -24,17 +28,20 @@ from dataclasses import dataclass, field
 from symdiff.graph import Node
 
 from .printer import out_capable
-from .schedule import is_view
+from .schedule import is_view, nbytes
 
 
 @dataclass(eq=False)
 class Buffer:
-    """An array allocated during the call; `owner` is the node whose name holds it now."""
+    """An array allocated during the call; `owner` is the node whose name holds it now,
+    `creator` the node that allocated it."""
 
     shape: tuple
     dtype: str
     owner: Node
     holders: list[Node] = field(default_factory=list)
+    creator: Node | None = None
+    writable_into: bool = False   # the creator can write into a given array (out=)
 
 
 @dataclass
@@ -45,6 +52,7 @@ class Step:
     inplace: int | None = None      # index of the operand overwritten in place
     recycle: Node | None = None     # node whose name holds the dead buffer written into
     takeover: Node | None = None    # the node whose variable this node continues (in place)
+    scratch: int | None = None      # index of the scratch array the result is written into
     dels: list[Node] = field(default_factory=list)  # variables deleted after this step
 
 
@@ -52,11 +60,17 @@ class Step:
 class Plan:
     steps: list[Step]
     variable: dict[Node, Node]      # op node -> node whose name it is printed under
+    scratch: list[Buffer] = field(default_factory=list)  # arrays kept from call to call
 
 
-def plan(schedule: list[Node], outputs: list[Node], generic: set[Node]) -> Plan:
+def plan(schedule: list[Node], outputs: list[Node], generic: set[Node],
+         scratch_bytes: int | None = None) -> Plan:
     """Decide storage and deletions. A `generic` node (no meaningful name of its own)
-    computed in place continues its operand's variable when that one is generic too."""
+    computed in place continues its operand's variable when that one is generic too.
+    Temporaries of at least `scratch_bytes` (estimated) go to scratch arrays kept across
+    calls; None disables that."""
+    if scratch_bytes is None:
+        scratch_bytes = 1 << 62
     end = len(schedule)
     pos = {n: i for i, n in enumerate(schedule)}
     last_use: dict[Node, int] = {}
@@ -106,7 +120,7 @@ def plan(schedule: list[Node], outputs: list[Node], generic: set[Node]) -> Plan:
                     b.holders.append(n)
                     storage[n] = [b]
                 else:
-                    storage[n] = [_new(n)]
+                    storage[n] = [_new(n, writable_into=True)]
         elif n.shape:
             storage[n] = [_new(n)]
         else:
@@ -118,7 +132,8 @@ def plan(schedule: list[Node], outputs: list[Node], generic: set[Node]) -> Plan:
                 pool.append(b)
 
     _schedule_dels(steps, schedule, variable, last_use, recycled_at, pos, end)
-    return Plan(steps, variable)
+    scratch = _scratch(steps, storage, last_use, end, scratch_bytes)
+    return Plan(steps, variable, scratch)
 
 
 def _known_view(n: Node) -> bool:
@@ -135,8 +150,28 @@ def _unique(bufs) -> list[Buffer]:
     return seen
 
 
-def _new(n: Node) -> Buffer:
-    return Buffer(n.shape, n.dtype, n, [n])
+def _new(n: Node, writable_into: bool = False) -> Buffer:
+    return Buffer(n.shape, n.dtype, n, [n], n, writable_into)
+
+
+def _scratch(steps: list[Step], storage: dict[Node, list[Buffer]], last_use: dict[Node, int],
+             end: int, min_bytes: int) -> list[Buffer]:
+    """Buffers that never hold (or are viewed by) an output, allocated by an op that can
+    write into a given array and large enough that a fresh allocation costs page faults:
+    these become scratch arrays created once per thread (and per dims) and reused by every
+    later call."""
+    chosen: list[Buffer] = []
+    seen: set[int] = set()
+    for step in steps:
+        for b in storage.get(step.node, []):
+            if id(b) in seen or b.creator is not step.node:
+                continue
+            seen.add(id(b))
+            if b.writable_into and nbytes(step.node) >= min_bytes \
+                    and all(last_use.get(h, -1) < end for h in b.holders):
+                step.scratch = len(chosen)
+                chosen.append(b)
+    return chosen
 
 
 def _inplace_target(n: Node, storage, dead_after, i: int) -> tuple[int, Buffer] | None:

@@ -30,7 +30,9 @@ def emit_module(functions: Sequence[Function], *, title: str) -> str:
     namer = Namer()
     names = [namer.fresh(fn.name, "f") for fn in functions]
     bodies = [emit_function(fn, state, name) for fn, name in zip(functions, names, strict=True)]
-    parts = [_header(title, names), "from __future__ import annotations\n\nimport numpy as np\n"]
+    imports = "import threading\n\n" if state.scratch_caches else ""
+    parts = [_header(title, names),
+             f"from __future__ import annotations\n\n{imports}import numpy as np\n"]
     parts.append(_globals(state))
     for helper in _helpers(state):
         parts.append(helper)
@@ -56,6 +58,8 @@ def _globals(state: ModuleState) -> str:
         lines.append(f"_{dtype} = np.dtype({dtype!r})")
     for node, name in state.constants.items():
         lines.extend(_constant_lines(node, name))
+    for cache in state.scratch_caches:
+        lines.append(f"{cache} = threading.local()")
     return "\n".join(lines) + "\n"
 
 

@@ -46,3 +46,16 @@ def _where_zero(cond, x, out, x_when_true=True):
     ints = np.dtype(f"i{x.itemsize}")
     np.bitwise_and(x.view(ints), mask, out=out.view(ints))
     return out
+
+
+def _scratch(cache, key, make):
+    """The scratch arrays of one generated function for this thread and these symbolic dims
+    (`key`): made by `make()` on first use, then reused, so large temporaries cost no
+    allocation (and no page faults) from call to call. The last 4 dims seen are kept."""
+    held = cache.__dict__
+    arrays = held.get(key)
+    if arrays is None:
+        if len(held) >= 4:
+            del held[next(iter(held))]
+        arrays = held[key] = make()
+    return arrays
