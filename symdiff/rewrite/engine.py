@@ -54,13 +54,16 @@ class Phase:
             raise ValueError(f"a rule of phase {self.name!r} needs at least one op name")
 
         def register(fn: RuleFn) -> RuleFn:
-            rule = Rule(fn.__name__, self.name, tuple(ops), fn)
-            self.rules.append(rule)
-            for op in ops:
-                self._by_op.setdefault(op, []).append(rule)
+            self.add(Rule(fn.__name__, self.name, tuple(ops), fn))
             return fn
 
         return register
+
+    def add(self, rule: Rule) -> None:
+        """Append a rule (possibly one of another phase, which keeps its own name)."""
+        self.rules.append(rule)
+        for op in rule.ops:
+            self._by_op.setdefault(op, []).append(rule)
 
     def rules_for(self, node: Node) -> Sequence[Rule]:
         if node.op is None:

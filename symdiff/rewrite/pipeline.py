@@ -5,7 +5,9 @@ it did.
     merge -> dead code                                (once, on the final graph)
 
 Each phase is one bottom-up pass over the graph (see engine.py), so the whole pipeline
-costs a few linear passes: no pass compares every node with every other.
+costs a few linear passes: no pass compares every node with every other. A phase's pass
+also applies the rules of the phases before it, so that what a later rule builds is put
+in normal form at once; nodes already in a phase's normal form are not visited again.
 """
 
 from __future__ import annotations
@@ -27,6 +29,23 @@ from .stabilize import stabilize
 
 PHASES: tuple[Phase, ...] = (canonicalize, fold, simplify, stabilize)
 MAX_ROUNDS = 16
+
+
+def _with_earlier_rules(phases: Sequence[Phase]) -> tuple[Phase, ...]:
+    """Each phase also keeps the normal form of the phases before it: a node that a later
+    rule builds is canonicalized (folded, ...) in the same pass instead of a next round,
+    which would rebuild everything above it once more."""
+    passes = []
+    for k, phase in enumerate(phases):
+        combined = Phase(phase.name, phase.doc)
+        for earlier in phases[:k + 1]:
+            for rule in earlier.rules:
+                combined.add(rule)
+        passes.append(combined)
+    return tuple(passes)
+
+
+_PASSES = _with_earlier_rules(PHASES)
 
 
 @dataclass
@@ -70,7 +89,7 @@ def run(roots: list[Node]) -> tuple[list[Node], OptimizeReport]:
     for _ in range(MAX_ROUNDS):
         report.rounds += 1
         before = sum(report.fired.values())
-        for phase in PHASES:
+        for phase in _PASSES:
             roots = rewrite_pass(roots, phase, report.fired, settled[phase.name])
         if sum(report.fired.values()) == before:
             break
