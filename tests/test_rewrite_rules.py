@@ -26,7 +26,6 @@ class Case:
     build: Callable[..., sd.Node]
     shapes: dict[str, tuple]  # variable name -> shape (a shape ending in POS: positive)
     after: dict[str, int] = field(default_factory=dict)  # op -> count after optimize
-    grad: bool = True  # also check the gradient graph of sum(output)
 
 
 def _ops(nodes) -> Counter:
@@ -138,7 +137,7 @@ CASES = [
       {"x": (3,)}, {"sum": 0, "broadcast_to": 0, "mul": 1}),
     T("simplify.sum_of_broadcast",
       lambda x, y: sd.sum(sd.broadcast_to(x, ("n", 3)), axis=0) + 0 * sd.sum(y),
-      {"x": (3,), "y": ("n", 3)}, {"broadcast_to": 1, "dim_size": 1}, grad=False),
+      {"x": (3,), "y": ("n", 3)}, {"broadcast_to": 1, "dim_size": 1}),
     T("simplify.mean_of_broadcast", lambda x: sd.mean(sd.broadcast_to(x, (4, 3)), axis=0),
       {"x": (3,)}, {"mean": 0, "broadcast_to": 0}),
     T("simplify.dim_size_of_source",
@@ -163,8 +162,9 @@ CASES = [
       {"x": (2, 3)}, {"log": 0, "logsumexp": 1}),
     T("stabilize.log_of_exp", lambda x: sd.log(sd.exp(x).T), {"x": (2, 3)},
       {"log": 0, "exp": 0}),
-    T("stabilize.log_of_one_plus", lambda x: sd.log(1.0 + x) + sd.log(1.0 - x),
-      {"x": (3, POS)}, {"log": 0, "log1p": 2}, grad=False),
+    T("stabilize.log_of_one_plus",
+      lambda x: sd.log(1.0 + 0.5 * sd.tanh(x)) + sd.log(1.0 - 0.5 * sd.tanh(x)),
+      {"x": (3,)}, {"log": 0, "log1p": 2}),
     T("stabilize.exp_minus_one", lambda x: sd.exp(x) - 1.0, {"x": (3,)},
       {"exp": 0, "expm1": 1}),
     T("stabilize.sigmoid_from_exp", lambda x: 1.0 / (1.0 + sd.exp(-x)), {"x": (3,)},
@@ -174,13 +174,13 @@ CASES = [
     T("stabilize.cancel_positive_factor", lambda x, y: (y / sd.exp(x)) * sd.exp(x),
       {"x": (3,), "y": (3,)}, {"div": 0, "mul": 0, "exp": 0}),
     T("stabilize.exp_over_one_plus_exp", lambda x, y: (y / (1.0 + sd.exp(x))) * sd.exp(x),
-      {"x": (3,), "y": (3,)}, {"div": 0, "exp": 0, "sigmoid": 1}, grad=False),
+      {"x": (3,), "y": (3,)}, {"div": 0, "exp": 0, "sigmoid": 1}),
     T("stabilize.exp_over_sum_of_exp",
       lambda x: sd.expand_dims(1.0 / sd.sum(sd.exp(x), axis=1), 1) * sd.exp(x),
-      {"x": (2, 3)}, {"div": 0, "logsumexp": 1}, grad=False),
+      {"x": (2, 3)}, {"div": 0, "logsumexp": 1}),
     T("stabilize.distribute_over_cancelling_quotient",
       lambda x, y, z: sd.exp(x) * (y / sd.exp(x) - z), {"x": (3,), "y": (3,), "z": (3,)},
-      {"div": 0, "mul": 1, "sub": 1}, grad=False),
+      {"div": 0, "mul": 1, "sub": 1}),
     # -- merge --------------------------------------------------------------------------------
     T("merge.commuted_duplicate", lambda x, y: sd.exp(x + y) * (y + x),
       {"x": (3,), "y": (3,)}, {"add": 1}),
@@ -215,6 +215,7 @@ def _bindings(case: Case, nodes: dict[str, sd.Node], seed: int) -> dict[sd.Node,
 
 def _close(before, after) -> None:
     for a, b in zip(before, after, strict=True):
+        assert np.all(np.isfinite(a)), "choose inputs where the graph is defined"
         np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-12)
 
 
@@ -234,7 +235,7 @@ def test_rule_fires_and_keeps_the_value(case: Case) -> None:
         _close(sd.evaluate([out], values), sd.evaluate([opt], values))
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.grad], ids=_case_id)
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_rule_keeps_the_gradient(case: Case) -> None:
     nodes = _variables(case)
     out = case.build(**nodes)
