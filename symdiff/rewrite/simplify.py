@@ -9,6 +9,8 @@ On `x * 0`: it is NaN when x is inf or NaN, so it becomes 0 only where x is fini
 every input (a finite constant, zeros, a size, a comparison). A mask product
 `g * where(c, 1, 0)` does become `where(c, g, 0)`, which is what the derivative rules
 mean by it (relu's rule writes that form itself): 0 where the mask is off, whatever g is.
+Likewise `(a - b) + b -> a` and `(x * c) / c -> x` are exact in real arithmetic and
+differ only where an intermediate overflows (b inf, x * c inf), which they repair.
 """
 
 from __future__ import annotations
