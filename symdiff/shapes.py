@@ -41,7 +41,7 @@ def canonical_dtype(dtype: object) -> str:
         return "int64"
     if dt == np.float32:
         return "float32"
-    if dt.kind == "f":
+    if dt == np.float64:
         return "float64"
     raise ShapeError(f"unsupported dtype {dt}; symdiff supports {', '.join(DTYPES)}")
 
