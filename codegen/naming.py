@@ -68,7 +68,7 @@ class Namer:
         name, k = base, 1
         while name in self.taken:
             k += 1
-            name = f"{base}_{k}"
+            name = f"{base.rstrip('_')}_{k}"  # lambda_ -> lambda_2: still not reserved
         self.taken.add(name)
         return name
 

@@ -1,0 +1,131 @@
+"""Safety of the generated source: hostile variable names, labels, dims, function names and
+docs come out as inert, distinct identifiers (or escaped docstring text), and a saved
+module runs with NumPy alone, in an isolated interpreter that cannot import symdiff."""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import keyword
+import re
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import codegen
+import symdiff as sd
+from codegen.naming import sanitize
+
+HOSTILE = ["x; import os", '__import__("os")', "lambda", "class", "a name with spaces",
+           "ñandú", "αβ", "x", "x", "np", "_where_zero", "print", "None", "1st", "", "__",
+           "f", "x_2", "os.system('rm -rf /')", "\"\"\"", "\\", "a\nb", "é" * 80, "中文"]
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("SYMDIFF_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "gen"))
+
+
+def hostile_module():
+    names = [n or "_" for n in HOSTILE]
+    variables = [sd.var(n, (2,)) for n in names]
+    total = variables[0]
+    for v in variables[1:]:
+        total = total + v
+    h = sd.tanh(total).named('h"""; import os #')
+    dim_var = sd.var("X", ("n; import os", 2))
+    y = sd.sum(dim_var @ h).named("lambda")
+    loss = sd.sum(h * h) + y
+    grads = sd.grad(loss, variables[:3])
+    fn = codegen.Function('loss"; import os', variables + [dim_var], (loss, tuple(grads)),
+                          doc='Doc with """ quotes, a \\ backslash and \x00 a NUL.')
+    other = codegen.Function("loss; import os", [variables[0]], sd.exp(variables[0]))
+    return variables, dim_var, fn, other
+
+
+def test_sanitize_gives_safe_identifiers():
+    seen = set()
+    for text in HOSTILE:
+        name = sanitize(text)
+        assert name.isidentifier() and name.isascii(), (text, name)
+        assert not keyword.iskeyword(name) and not keyword.issoftkeyword(name)
+        assert name not in dir(builtins) and name != "np" and not name.startswith("_")
+        seen.add(name)
+    assert sanitize("ñandú") == "nandu" and sanitize("αβ") == "alpha_beta"
+
+
+def test_hostile_names_parse_run_and_never_reach_the_source():
+    variables, dim_var, fn, other = hostile_module()
+    source = codegen.emit_module([fn, other], title='title """ with\nnewline')
+    tree = ast.parse(source)
+    for raw in HOSTILE + ['h"""; import os #', "n; import os", 'loss"; import os']:
+        if re.search(r"[^A-Za-z0-9_]", raw) and raw not in ("\\", '"""'):
+            assert raw not in source, f"{raw!r} reached the source unsanitized"
+    # the only imports are ours; no call reaches eval, exec or __import__
+    imports = {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
+               for a in n.names}
+    assert imports <= {"numpy", "annotations", "threading"}
+    called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call)
+              and isinstance(n.func, ast.Name)}
+    assert not called & {"eval", "exec", "__import__", "compile", "open", "getattr"}
+    f = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("loss"))
+    args = [a.arg for a in f.args.args]
+    assert len(set(args)) == len(args) == len(variables) + 1
+    for a in args:
+        assert a.isidentifier() and not keyword.iskeyword(a) and not a.startswith("_")
+        assert a not in dir(builtins) and a != "np"
+    # every name the function body binds is a sanitized or generator-owned identifier
+    bound = {n.id for n in ast.walk(f) if isinstance(n, ast.Name) and isinstance(n.ctx,
+                                                                              ast.Store)}
+    for name in bound:
+        assert name.isascii() and (name.startswith("_") or name == sanitize(name)), name
+    module = codegen.load_module(source, "hostile")
+    fn_name = f.name
+    rng = np.random.default_rng(0)
+    values = [rng.standard_normal(2) for _ in variables] + [rng.standard_normal((3, 2))]
+    got = getattr(module, fn_name)(**dict(zip(args, values, strict=True)))
+    want = sd.evaluate([fn.outputs[0], *fn.outputs[1]],
+                       dict(zip([*variables, dim_var], values, strict=True)))
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
+    np.testing.assert_allclose(got[1][2], want[3], rtol=1e-12)
+    assert getattr(module, fn_name).__doc__.startswith('Doc with """ quotes, a \\ backslash')
+
+
+def test_saved_module_runs_with_numpy_alone(tmp_path):
+    """`python -I`, a sys.path without the project, and symdiff/codegen made unimportable:
+    the generated module still imports and gives the right numbers."""
+    X = sd.var("X", ("n", 3))
+    W = sd.var("W", (3, 2))
+    c = sd.const(np.array([[0.5, -1.0]]))
+    h = sd.softmax(sd.sigmoid(X @ W) + c, axis=1)
+    loss = sd.logsumexp(h * 3.0) + sd.sum(sd.relu(X))
+    outputs = (loss, *sd.grad(loss, [X, W]))
+    fn = codegen.Function("loss_and_grad", [X, W], outputs)
+    codegen.write_module(tmp_path / "standalone_grad.py", [fn], title="standalone")
+    rng = np.random.default_rng(1)
+    X_val, W_val = rng.standard_normal((4, 3)), rng.standard_normal((3, 2))
+    np.savez(tmp_path / "data.npz", X=X_val, W=W_val)
+    want = sd.evaluate(list(outputs), {X: X_val, W: W_val})
+    script = textwrap.dedent("""
+        import sys
+        project = sys.argv[2]
+        sys.path = [p for p in sys.path if not p.startswith(project) and p not in ("", ".")]
+        sys.path.insert(0, sys.argv[1])
+        sys.modules["symdiff"] = None     # any import of symdiff or codegen now fails
+        sys.modules["codegen"] = None
+        import numpy as np
+        import standalone_grad
+        data = np.load(sys.argv[1] + "/data.npz")
+        out = standalone_grad.loss_and_grad(data["X"], data["W"])
+        np.savez(sys.argv[1] + "/out.npz", *out)
+        assert "symdiff" not in {m.split(".")[0] for m in sys.modules if sys.modules[m]}
+    """)
+    project = str(__import__("pathlib").Path(codegen.__file__).resolve().parent.parent)
+    subprocess.run([sys.executable, "-I", "-c", script, str(tmp_path), project], check=True,
+                   cwd=tmp_path, capture_output=True)
+    got = np.load(tmp_path / "out.npz")
+    for k, w in enumerate(want):
+        np.testing.assert_allclose(got[f"arr_{k}"], w, rtol=1e-12)
