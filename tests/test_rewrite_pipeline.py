@@ -111,6 +111,14 @@ def test_labels_pass_to_the_replacement() -> None:
     assert out[0].op.name == "log_softmax" and out[1].op.name == "exp"
 
 
+def test_shared_constant_nodes_get_no_label() -> None:
+    # broadcast_to(2.0) is one node for every graph: a label from one graph would leak.
+    x = sd.var("x", (3,))
+    twos = (sd.broadcast_to(sd.const(2.0), (3,)) * 1.0).named("twos")
+    out = optimize([twos, x])
+    assert out[0] is sd.broadcast_to(sd.const(2.0), (3,)) and out[0].label is None
+
+
 def test_provenance_survives_rewriting() -> None:
     loss, _, params, _ = _mlp()
     out = optimize([loss, *sd.grad(loss, list(params))])

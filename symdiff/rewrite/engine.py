@@ -102,9 +102,14 @@ def _first_match(node: Node, phase: Phase) -> tuple[Rule, Node] | None:
 
 
 def keep_names(old: Node, new: Node) -> None:
-    """A replacement inherits the label of the node it replaces, if it has none itself."""
-    if old is not new and old.label is not None and new.label is None and new.kind == "op":
-        new.label = old.label
+    """A replacement inherits the label of the node it replaces, if it has none itself.
+    Nodes built from constants alone are shared by every graph (interning), so they get no
+    label from one of them."""
+    if old is new or old.label is None or new.label is not None or new.kind != "op":
+        return
+    if all(i.kind == "const" for i in new.inputs):
+        return
+    new.label = old.label
 
 
 def _give_up(phase: Phase, node: Node, fired: Counter[str]) -> None:
