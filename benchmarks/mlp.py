@@ -1,7 +1,8 @@
 """Generated value-and-grad code against hand-written NumPy backprop, side by side.
 
-    python3 benchmarks/mlp.py            # full run (about a minute)
+    python3 benchmarks/mlp.py            # full run (about two minutes)
     python3 benchmarks/mlp.py --quick    # fewer calls, for a smoke test
+    python3 benchmarks/mlp.py --source   # print the generated code being timed
 
 Networks: an MLP 784-256-256-10 (ReLU, softmax cross-entropy averaged over the batch,
 one-hot labels as a float matrix, weight decay 1e-4 * 0.5 * sum of squared weights) at
@@ -22,6 +23,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -183,23 +185,27 @@ def autograd_version(kind: str) -> Callable | None:
     return lambda X, Y, *params: vg(list(params), X, Y)
 
 
-# -- timing -----------------------------------------------------------------------------------
+# -- timing ---------------------------------------------------------------------------------
+#
+# Each cell of the table is timed in a fresh worker process, so that one implementation's
+# allocations (and the allocator state they leave, which decides page faults) never bias
+# another's; the parent checks that all implementations agree before timing anything.
 
-def median_time(fns: dict[str, Callable], args: tuple, budget: float) -> dict[str, float]:
-    """Median seconds per call of each function: rounds of a few timed calls of each in
-    turn, until `budget` seconds have passed (at least 20 calls each)."""
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for fn in fns.values():  # warm up: caches, allocator, lazily loaded code
-        for _ in range(3):
-            fn(*args)
+IMPLEMENTATIONS = ("numpy", "symdiff", "fwd", "jax v&g", "jax fwd", "autograd v&g")
+
+
+def median_time(fn: Callable, args: tuple, budget: float) -> float:
+    """Median seconds per call over at least 30 calls and about `budget` seconds, after a
+    warm-up that lets caches and the allocator settle."""
+    for _ in range(5):
+        fn(*args)
+    times: list[float] = []
     start = time.perf_counter()
-    while time.perf_counter() - start < budget or min(len(t) for t in times.values()) < 20:
-        for key, fn in fns.items():
-            for _ in range(5):
-                t0 = time.perf_counter()
-                fn(*args)
-                times[key].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
+    while time.perf_counter() - start < budget or len(times) < 30:
+        t0 = time.perf_counter()
+        fn(*args)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
 
 
 def check_same(got, want, what: str) -> None:
@@ -225,33 +231,59 @@ def tanh_data(n: int, rng: np.random.Generator) -> tuple:
             np.float64(0.1))
 
 
-def run(kind: str, batches: tuple[int, ...], budget: float, show_source: bool) -> list[str]:
-    inputs, loss, grads = mlp_graph() if kind == "mlp" else tanh_graph()
-    value_and_grad = function(inputs, [loss, tuple(grads)])
-    forward = function(inputs, loss)
-    if show_source:
-        print(value_and_grad.source)
-    hand = numpy_mlp if kind == "mlp" else numpy_tanh
-    peers = {}
-    jx = jax_versions(kind)
-    if jx is not None:
-        peers["jax v&g"], peers["jax fwd"] = jx
-    ag = autograd_version(kind)
-    if ag is not None:
-        peers["autograd v&g"] = ag
+def data(kind: str, n: int) -> tuple:
+    rng = np.random.default_rng(n)
+    return mlp_data(n, rng) if kind == "mlp" else tanh_data(n, rng)
+
+
+def implementation(kind: str, name: str) -> Callable | None:
+    """The callable timed under `name`, or None when its library is absent."""
+    if name == "numpy":
+        return numpy_mlp if kind == "mlp" else numpy_tanh
+    if name in ("symdiff", "fwd"):
+        inputs, loss, grads = mlp_graph() if kind == "mlp" else tanh_graph()
+        return function(inputs, [loss, tuple(grads)] if name == "symdiff" else loss)
+    if name.startswith("jax"):
+        versions = jax_versions(kind)
+        return None if versions is None else versions[0 if "v&g" in name else 1]
+    return autograd_version(kind)
+
+
+def worker(kind: str, n: int, name: str, budget: float) -> None:
+    """Print the median seconds per call of one implementation (run in its own process)."""
+    fn = implementation(kind, name)
+    print(median_time(fn, data(kind, n), budget))
+
+
+def time_in_subprocess(kind: str, n: int, name: str, budget: float) -> float:
+    out = subprocess.run([sys.executable, __file__, "--worker", kind, str(n), name,
+                          str(budget)], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def check_agreement(kind: str, n: int, peers: list[str]) -> None:
+    """Every implementation gives the hand-written NumPy numbers (before any timing)."""
+    args = data(kind, n)
+    want = implementation(kind, "numpy")(*args)
+    check_same(implementation(kind, "symdiff")(*args), want, f"{kind} batch {n}: symdiff")
+    np.testing.assert_allclose(implementation(kind, "fwd")(*args), want[0], rtol=1e-9)
+    for name in peers:
+        if "v&g" in name:
+            got = implementation(kind, name)(*args)
+            check_same((got[0], tuple(got[1])), want, f"{kind} batch {n}: {name}")
+
+
+def run(kind: str, batches: tuple[int, ...], budget: float, peers: list[str]) -> list[str]:
     rows = []
-    rng = np.random.default_rng(0)
     for n in batches:
-        args = mlp_data(n, rng) if kind == "mlp" else tanh_data(n, rng)
-        loss_val, grad_vals = value_and_grad(*args)
-        check_same((loss_val, grad_vals), hand(*args), f"{kind} batch {n}")
-        fns = {"numpy": hand, "symdiff": value_and_grad, "fwd": forward, **peers}
-        t = median_time(fns, args, budget)
-        cells = [f"{kind} {SIZES if kind == 'mlp' else '2-8-1'}"[:24], f"{n:>5}",
-                 f"{t['numpy'] * 1e6:10.1f}", f"{t['symdiff'] * 1e6:10.1f}",
-                 f"{t['symdiff'] / t['numpy']:6.3f}", f"{t['fwd'] * 1e6:9.1f}",
-                 f"{t['symdiff'] / t['fwd']:6.2f}"]
-        cells += [f"{t[k] * 1e6:10.1f}" for k in peers]
+        check_agreement(kind, n, peers)
+        t = {name: time_in_subprocess(kind, n, name, budget)
+             for name in ["numpy", "symdiff", "fwd", *peers]}
+        label = "mlp 784-256-256-10" if kind == "mlp" else "tanh 2-8-1"
+        cells = [label.ljust(20), f"{n:>5}", f"{t['numpy'] * 1e6:10.1f}",
+                 f"{t['symdiff'] * 1e6:11.1f}", f"{t['symdiff'] / t['numpy']:5.2f}",
+                 f"{t['fwd'] * 1e6:8.1f}", f"{t['symdiff'] / t['fwd']:7.2f}"]
+        cells += [f"{t[k] * 1e6:{len(k) + 5}.1f}" for k in peers]
         rows.append(" | ".join(cells))
     return rows
 
@@ -260,22 +292,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs (smoke test)")
     parser.add_argument("--source", action="store_true", help="print the generated code")
+    parser.add_argument("--worker", nargs=4, metavar=("KIND", "BATCH", "IMPL", "BUDGET"),
+                        help=argparse.SUPPRESS)
     ns = parser.parse_args()
-    budget = 0.3 if ns.quick else 6.0
-    peer_names = []
-    if jax_versions("tanh") is not None:
-        peer_names += ["jax v&g", "jax fwd"]
-    if autograd_version("tanh") is not None:
-        peer_names += ["autograd v&g"]
-    header = ["network".ljust(24), "batch", "numpy (us)", "symdiff v&g", "ratio",
-              "fwd (us)", "v&g/fwd"] + [f"{p} (us)" for p in peer_names]
-    print(f"NumPy {np.__version__}, threads pinned to 1, median per call; "
-          f"ratio = symdiff v&g / numpy; rewrites: {_rewrites_available()}")
+    if ns.worker:
+        kind, n, name, budget = ns.worker
+        worker(kind, int(n), name, float(budget))
+        return
+    if ns.source:
+        for kind in ("mlp", "tanh"):
+            print(implementation(kind, "symdiff").source)
+        return
+    budget = 0.5 if ns.quick else 4.0
+    peers = [name for name in IMPLEMENTATIONS[3:] if implementation("tanh", name) is not None]
+    header = ["network".ljust(20), "batch", "numpy (us)", "symdiff (us)", "ratio",
+              "fwd (us)", "v&g/fwd"] + [f"{p} (us)" for p in peers]
+    print(f"NumPy {np.__version__}; BLAS/OpenMP threads pinned to 1; median time per call, "
+          "each cell in its own process")
+    print("numpy: hand-written backprop; symdiff: generated value-and-grad "
+          f"(symdiff.function, rewrites: {_rewrites_available()}); ratio = symdiff / numpy; "
+          "fwd: generated loss alone")
     print(" | ".join(header))
-    for line in run("mlp", (1, 32, 256), budget, ns.source) + run("tanh", (4,), budget / 2,
-                                                                  ns.source):
+    for line in run("mlp", (1, 32, 256), budget, peers) + run("tanh", (4,), budget, peers):
         print(line)
-    if not peer_names:
+    if not peers:
         print("(jax and autograd are not installed: no extra columns)")
 
 
@@ -283,8 +323,8 @@ def _rewrites_available() -> str:
     try:
         import symdiff.rewrite  # noqa: F401
     except ModuleNotFoundError:
-        return "not available (unoptimized graphs)"
-    return "symdiff.rewrite.optimize"
+        return "not available, unoptimized graphs"
+    return "on"
 
 
 if __name__ == "__main__":
