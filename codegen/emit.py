@@ -77,7 +77,8 @@ def emit_function(fn: Function, state: ModuleState, name: str) -> str:
     order = schedule(outputs)
     dims = list(dict.fromkeys(d for v in fn.inputs for d in v.shape if isinstance(d, str)))
     names, dim_names = node_names(list(fn.inputs), dims, order, outputs)
-    generic = {n for n in order if _generic(n, names)}
+    output_set = set(outputs)
+    generic = {n for n in order if _generic(n, names) and n not in output_set}
     buffer_plan = plan(order, outputs, generic, SCRATCH_BYTES)
 
     lines = [f"def {name}({', '.join(names[v] for v in fn.inputs)}):"]
@@ -116,8 +117,9 @@ def _doc(fn: Function, names: dict[Node, str], dim_names: dict[str, str]) -> str
 
 def _entry_checks(fn: Function, names: dict[Node, str], dim_names: dict[str, str],
                   state: ModuleState) -> list[str]:
-    """Fast identity checks of class, dtype and rank (the slow path converts or raises),
-    then each dim: symbolic ones bound by their first argument, then compared."""
+    """One fast test per argument, by identity of class and dtype and by shape (the slow
+    path converts what evaluate would accept, or raises a ValueError naming the argument).
+    An argument that brings a new symbolic dim binds it, then checks its other dims."""
     lines: list[str] = []
     origin: dict[str, str] = {}
     for v in fn.inputs:
@@ -125,23 +127,30 @@ def _entry_checks(fn: Function, names: dict[Node, str], dim_names: dict[str, str
         state.dtypes.add(v.dtype)
         shape = tuple(dim_names[d] if isinstance(d, str) else d for d in v.shape)
         shape_text = fmt_shape(shape)
-        lines.append(f"{INDENT}if {a}.__class__ is not _ndarray or {a}.dtype is not "
-                     f"_{v.dtype} or {a}.ndim != {len(shape)}:")
-        lines.append(f"{INDENT * 2}{a} = _as_array({a}, {a!r}, {v.dtype!r}, {len(shape)}, "
-                     f"{shape_text!r})")
-        for axis, d in enumerate(v.shape):
-            if isinstance(d, str) and dim_names[d] not in origin:
-                origin[dim_names[d]] = a
-                lines.append(f"{INDENT}{dim_names[d]} = {a}.shape[{axis}]")
-        fixed_only_new = all(isinstance(d, str) and origin[dim_names[d]] == a
-                             and list(v.shape).count(d) == 1 for d in v.shape)
-        if shape and not fixed_only_new:
-            used = list(dict.fromkeys(s for s in shape if isinstance(s, str)))
-            dims_map = "{" + ", ".join(f"{s!r}: {s}" for s in used) + "}"
-            origin_map = "{" + ", ".join(f"{s!r}: {origin[s]!r}" for s in used) + "}"
-            lines.append(f"{INDENT}if {a}.shape != {_tuple_text(shape)}:")
-            lines.append(f"{INDENT * 2}raise _shape_error({a!r}, {a}.shape, {shape_text!r}, "
-                         f"{dims_map}, {origin_map})")
+        new_dims = [(axis, s) for axis, s in enumerate(shape)
+                    if isinstance(v.shape[axis], str) and s not in origin
+                    and shape.index(s) == axis]
+        fast = f"{a}.__class__ is not _ndarray or {a}.dtype is not _{v.dtype}"
+        convert = f"{a} = _as_array({a}, {a!r}, {v.dtype!r}, {len(shape)}, {shape_text!r})"
+        for _, s in new_dims:
+            origin[s] = a
+        used = list(dict.fromkeys(s for s in shape if isinstance(s, str)))
+        dims_map = "{" + ", ".join(f"{s!r}: {s}" for s in used) + "}"
+        origin_map = "{" + ", ".join(f"{s!r}: {origin[s]!r}" for s in used) + "}"
+        check = [f"if {a}.shape != {_tuple_text(shape)}:",
+                 f"{INDENT}raise _shape_error({a!r}, {a}.shape, {shape_text!r}, {dims_map}, "
+                 f"{origin_map})"]
+        if not new_dims:
+            lines.append(f"{INDENT}if {fast} or {a}.shape != {_tuple_text(shape)}:")
+            lines.append(f"{INDENT * 2}{convert}")
+            lines.extend(INDENT * 2 + line for line in check)
+            continue
+        lines.append(f"{INDENT}if {fast} or {a}.ndim != {len(shape)}:")
+        lines.append(f"{INDENT * 2}{convert}")
+        for axis, s in new_dims:
+            lines.append(f"{INDENT}{s} = {a}.shape[{axis}]")
+        if len(new_dims) < len(shape):
+            lines.extend(INDENT + line for line in check)
     return lines
 
 

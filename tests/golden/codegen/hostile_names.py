@@ -52,16 +52,18 @@ def import_os(x_import_os, x, lambda_):
         y: float64 array of shape (2,)
         d_sum_d_x_import_os: float64 array of shape (2,)
     """
-    if x_import_os.__class__ is not _ndarray or x_import_os.dtype is not _float64 or x_import_os.ndim != 1:
+    if x_import_os.__class__ is not _ndarray or x_import_os.dtype is not _float64 or x_import_os.shape != (2,):
         x_import_os = _as_array(x_import_os, 'x_import_os', 'float64', 1, '(2,)')
-    if x_import_os.shape != (2,):
-        raise _shape_error('x_import_os', x_import_os.shape, '(2,)', {}, {})
-    if x.__class__ is not _ndarray or x.dtype is not _float64 or x.ndim != 1:
+        if x_import_os.shape != (2,):
+            raise _shape_error('x_import_os', x_import_os.shape, '(2,)', {}, {})
+    if x.__class__ is not _ndarray or x.dtype is not _float64 or x.shape != (2,):
         x = _as_array(x, 'x', 'float64', 1, '(2,)')
-    if x.shape != (2,):
-        raise _shape_error('x', x.shape, '(2,)', {}, {})
-    if lambda_.__class__ is not _ndarray or lambda_.dtype is not _float64 or lambda_.ndim != 0:
+        if x.shape != (2,):
+            raise _shape_error('x', x.shape, '(2,)', {}, {})
+    if lambda_.__class__ is not _ndarray or lambda_.dtype is not _float64 or lambda_.shape != ():
         lambda_ = _as_array(lambda_, 'lambda_', 'float64', 0, '()')
+        if lambda_.shape != ():
+            raise _shape_error('lambda_', lambda_.shape, '()', {}, {})
     expand_dims_1 = _c1[None]
     broadcast_to_1 = np.broadcast_to(expand_dims_1, (2,))
     del expand_dims_1

@@ -96,14 +96,14 @@ def grad(X, W, w):
     n = X.shape[0]
     if X.shape != (n, 64):
         raise _shape_error('X', X.shape, '(n, 64)', {'n': n}, {'n': 'X'})
-    if W.__class__ is not _ndarray or W.dtype is not _float64 or W.ndim != 2:
+    if W.__class__ is not _ndarray or W.dtype is not _float64 or W.shape != (64, 128):
         W = _as_array(W, 'W', 'float64', 2, '(64, 128)')
-    if W.shape != (64, 128):
-        raise _shape_error('W', W.shape, '(64, 128)', {}, {})
-    if w.__class__ is not _ndarray or w.dtype is not _float64 or w.ndim != 1:
+        if W.shape != (64, 128):
+            raise _shape_error('W', W.shape, '(64, 128)', {}, {})
+    if w.__class__ is not _ndarray or w.dtype is not _float64 or w.shape != (128,):
         w = _as_array(w, 'w', 'float64', 1, '(128,)')
-    if w.shape != (128,):
-        raise _shape_error('w', w.shape, '(128,)', {}, {})
+        if w.shape != (128,):
+            raise _shape_error('w', w.shape, '(128,)', {}, {})
     # scratch arrays, reused from call to call (one set per thread)
     _buf1, _buf2 = _scratch(_grad_scratch, (n,), lambda: (np.empty((n, 128)), np.empty((64, 128))))
     mul_1 = _c1 * _c2

@@ -61,10 +61,10 @@ def xent_grad(logits, labels):
     n = logits.shape[0]
     if logits.shape != (n, 5):
         raise _shape_error('logits', logits.shape, '(n, 5)', {'n': n}, {'n': 'logits'})
-    if labels.__class__ is not _ndarray or labels.dtype is not _float32 or labels.ndim != 2:
+    if labels.__class__ is not _ndarray or labels.dtype is not _float32 or labels.shape != (n, 5):
         labels = _as_array(labels, 'labels', 'float32', 2, '(n, 5)')
-    if labels.shape != (n, 5):
-        raise _shape_error('labels', labels.shape, '(n, 5)', {'n': n}, {'n': 'logits'})
+        if labels.shape != (n, 5):
+            raise _shape_error('labels', labels.shape, '(n, 5)', {'n': n}, {'n': 'logits'})
     neg_1 = -_c1
     expand_dims_1 = neg_1[None]
     broadcast_to_1 = np.broadcast_to(expand_dims_1, (n,))
@@ -72,7 +72,7 @@ def xent_grad(logits, labels):
     log_softmax_1 = _log_softmax(logits, axis=1)
     mul_1 = labels * log_softmax_1
     sum_1 = mul_1.sum(axis=1)
-    mean_1 = sum_1.mean()
+    mean_1 = sum_1.sum() / sum_1.size
     # d(xent)/d(sum_1) via mean.vjp[arg 0]
     dim_size_1 = np.float32(float(sum_1.shape[0]))
     xent = -mean_1

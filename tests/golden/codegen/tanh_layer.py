@@ -57,18 +57,18 @@ def predict(X, W, b, v):
     n = X.shape[0]
     if X.shape != (n, 3):
         raise _shape_error('X', X.shape, '(n, 3)', {'n': n}, {'n': 'X'})
-    if W.__class__ is not _ndarray or W.dtype is not _float64 or W.ndim != 2:
+    if W.__class__ is not _ndarray or W.dtype is not _float64 or W.shape != (3, 4):
         W = _as_array(W, 'W', 'float64', 2, '(3, 4)')
-    if W.shape != (3, 4):
-        raise _shape_error('W', W.shape, '(3, 4)', {}, {})
-    if b.__class__ is not _ndarray or b.dtype is not _float64 or b.ndim != 1:
+        if W.shape != (3, 4):
+            raise _shape_error('W', W.shape, '(3, 4)', {}, {})
+    if b.__class__ is not _ndarray or b.dtype is not _float64 or b.shape != (4,):
         b = _as_array(b, 'b', 'float64', 1, '(4,)')
-    if b.shape != (4,):
-        raise _shape_error('b', b.shape, '(4,)', {}, {})
-    if v.__class__ is not _ndarray or v.dtype is not _float64 or v.ndim != 1:
+        if b.shape != (4,):
+            raise _shape_error('b', b.shape, '(4,)', {}, {})
+    if v.__class__ is not _ndarray or v.dtype is not _float64 or v.shape != (4,):
         v = _as_array(v, 'v', 'float64', 1, '(4,)')
-    if v.shape != (4,):
-        raise _shape_error('v', v.shape, '(4,)', {}, {})
+        if v.shape != (4,):
+            raise _shape_error('v', v.shape, '(4,)', {}, {})
     matmul_1 = X @ W
     matmul_1 += b
     h = np.tanh(matmul_1, out=matmul_1)
@@ -97,22 +97,22 @@ def loss_and_grad(X, y, W, b, v):
     n = X.shape[0]
     if X.shape != (n, 3):
         raise _shape_error('X', X.shape, '(n, 3)', {'n': n}, {'n': 'X'})
-    if y.__class__ is not _ndarray or y.dtype is not _float64 or y.ndim != 1:
+    if y.__class__ is not _ndarray or y.dtype is not _float64 or y.shape != (n,):
         y = _as_array(y, 'y', 'float64', 1, '(n,)')
-    if y.shape != (n,):
-        raise _shape_error('y', y.shape, '(n,)', {'n': n}, {'n': 'X'})
-    if W.__class__ is not _ndarray or W.dtype is not _float64 or W.ndim != 2:
+        if y.shape != (n,):
+            raise _shape_error('y', y.shape, '(n,)', {'n': n}, {'n': 'X'})
+    if W.__class__ is not _ndarray or W.dtype is not _float64 or W.shape != (3, 4):
         W = _as_array(W, 'W', 'float64', 2, '(3, 4)')
-    if W.shape != (3, 4):
-        raise _shape_error('W', W.shape, '(3, 4)', {}, {})
-    if b.__class__ is not _ndarray or b.dtype is not _float64 or b.ndim != 1:
+        if W.shape != (3, 4):
+            raise _shape_error('W', W.shape, '(3, 4)', {}, {})
+    if b.__class__ is not _ndarray or b.dtype is not _float64 or b.shape != (4,):
         b = _as_array(b, 'b', 'float64', 1, '(4,)')
-    if b.shape != (4,):
-        raise _shape_error('b', b.shape, '(4,)', {}, {})
-    if v.__class__ is not _ndarray or v.dtype is not _float64 or v.ndim != 1:
+        if b.shape != (4,):
+            raise _shape_error('b', b.shape, '(4,)', {}, {})
+    if v.__class__ is not _ndarray or v.dtype is not _float64 or v.shape != (4,):
         v = _as_array(v, 'v', 'float64', 1, '(4,)')
-    if v.shape != (4,):
-        raise _shape_error('v', v.shape, '(4,)', {}, {})
+        if v.shape != (4,):
+            raise _shape_error('v', v.shape, '(4,)', {}, {})
     # d(loss)/d(W) via matmul.vjp[arg 1]
     transpose_1 = X.T
     expand_dims_1 = _c1[None]
@@ -128,7 +128,7 @@ def loss_and_grad(X, y, W, b, v):
     sub_1 = np.subtract(yhat, y, out=yhat)
     del yhat
     pow_1 = sub_1 ** 2.0
-    loss = pow_1.mean()
+    loss = pow_1.sum() / pow_1.size
     # d(loss)/d(pow_1) via mean.vjp[arg 0]
     dim_size_1 = np.float64(float(pow_1.shape[0]))
     # d(loss)/d(sub_1) via pow.vjp[arg 0]
