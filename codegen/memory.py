@@ -23,12 +23,13 @@ where page faults are dear, a fresh large array costs more than the arithmetic o
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from symdiff.graph import Node
 
 from .printer import out_capable
-from .schedule import is_view, nbytes
+from .schedule import VIEW_OPS, is_view, nbytes
 
 
 @dataclass(eq=False)
@@ -92,10 +93,9 @@ def plan(schedule: list[Node], outputs: list[Node], generic: set[Node],
         step = Step(n)
         steps.append(step)
         variable[n] = n
-        if n.kind != "op":
-            continue
         if is_view(n):
-            sources = n.inputs[:1] if n.op.name != "einsum" and _known_view(n) else n.inputs
+            # a known view aliases its first operand; an unknown op may alias any of them
+            sources = n.inputs[:1] if n.op.name in VIEW_OPS else n.inputs
             bufs = _unique(b for s in sources for b in storage.get(s, []))
             storage[n] = bufs
             for b in bufs:
@@ -127,8 +127,7 @@ def plan(schedule: list[Node], outputs: list[Node], generic: set[Node],
             storage[n] = []
         # buffers read here for the last time become free for recycling
         for b in _unique(b for inp in dict.fromkeys(n.inputs) for b in storage.get(inp, [])):
-            if b not in storage[n] and dead_after(b, i) and b.owner.kind == "op" \
-                    and not any(h in last_use and last_use[h] >= end for h in b.holders):
+            if b not in storage[n] and dead_after(b, i):
                 pool.append(b)
 
     _schedule_dels(steps, schedule, variable, last_use, recycled_at, pos, end)
@@ -136,13 +135,7 @@ def plan(schedule: list[Node], outputs: list[Node], generic: set[Node],
     return Plan(steps, variable, scratch)
 
 
-def _known_view(n: Node) -> bool:
-    from .schedule import VIEW_OPS
-
-    return n.op.name in VIEW_OPS
-
-
-def _unique(bufs) -> list[Buffer]:
+def _unique(bufs: Iterable[Buffer]) -> list[Buffer]:
     seen: list[Buffer] = []
     for b in bufs:
         if not any(b is s for s in seen):
