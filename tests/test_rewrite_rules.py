@@ -15,6 +15,7 @@ import symdiff as sd
 from symdiff.graph import topo_order
 from symdiff.ops import dim_size, eye, neg, zeros
 from symdiff.rewrite import PHASES, optimize
+from symdiff.rewrite.merge import RULES as MERGE_RULES
 from symdiff.rewrite.merge import merge
 
 POS = "pos"  # sampler for inputs that must be positive
@@ -189,6 +190,11 @@ CASES = [
     T("merge.sum_of_shared_scaled",
       lambda s, x: sd.exp(x / s) + sd.sum(x, axis=0) / s, {"s": (POS,), "x": (3, 3)},
       {"div": 1, "sum": 1}),
+    T("merge.small_factors_first", lambda a, u, v: (a * u) * v,
+      {"a": (4, 3), "u": (3,), "v": (1, 3)}, {"mul": 2}),
+    # the rows are scaled by small factors first, then the big common factor comes out
+    T("merge.factor_common_factor", lambda a, u, v: (a * u) * 2.0 + (a * v) * 3.0,
+      {"a": (4, 3), "u": (3,), "v": (3,)}, {"mul": 3, "add": 1}),
 ]
 
 
@@ -249,8 +255,7 @@ def test_rule_keeps_the_gradient(case: Case) -> None:
 
 def test_every_rule_has_a_row() -> None:
     rules = {r.qualname for phase in PHASES for r in phase.rules}
-    rules |= {"merge.commuted_duplicate", "merge.softmax_from_log_softmax",
-              "merge.sum_of_shared_scaled"}
+    rules |= {f"merge.{name}" for name in MERGE_RULES}
     assert rules == {c.rule for c in CASES}
 
 

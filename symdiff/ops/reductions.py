@@ -113,7 +113,8 @@ prod = _reducer(
     doc="Product over axis; its derivative out / x needs nonzero x.")
 
 
-def _logsumexp(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+def _logsumexp(x: np.ndarray, axis: int | tuple[int, ...] | None = None,
+               keepdims: bool = False) -> np.ndarray:
     """log(sum(exp(x))) shifted by the max so that nothing overflows."""
     m = np.max(x, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
@@ -146,12 +147,12 @@ def sum_to(x: Node, shape: tuple) -> Node:
 
 # -- normalizers along an axis ------------------------------------------------------------
 
-def _softmax(x: np.ndarray, axis: Any = -1) -> np.ndarray:
+def _softmax(x: np.ndarray, axis: int | tuple[int, ...] = -1) -> np.ndarray:
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
-def _log_softmax(x: np.ndarray, axis: Any = -1) -> np.ndarray:
+def _log_softmax(x: np.ndarray, axis: int | tuple[int, ...] = -1) -> np.ndarray:
     z = x - np.max(x, axis=axis, keepdims=True)
     return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
 

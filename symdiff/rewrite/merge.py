@@ -5,7 +5,9 @@ the graph through it, so common subexpressions merge as they appear. What intern
 cannot see is merged here: `a + b` next to `b + a`, a softmax next to the log_softmax
 of the same input (the softmax becomes exp of it, one pass over the data fewer), and a
 scaled sum next to the scaled value it sums (simplify moves scalars out of sums so that
-they can be factored; where the scaled value is computed anyway, summing it is cheaper).
+they can be factored; where the scaled value is computed anyway, summing it is cheaper),
+and a large tensor scaled by several small factors in turn (the factors are multiplied
+together first, and common large factors of a sum are factored out again).
 
 Dead code: a rewritten graph is rebuilt from the outputs down, so a node no output needs
 is never rebuilt; `live_nodes` lists what is left.
@@ -18,9 +20,13 @@ from collections.abc import Iterable
 
 from ..graph import Node, apply, topo_order
 from ..ops import exp
-from .engine import Phase, rewrite_pass
+from ..shapes import broadcast_shapes
+from .engine import Phase, Rule, rewrite_pass
 from .match import COMMUTATIVE, fit, is_op
-from .simplify import scaled
+from .simplify import factor_common_factor, scaled
+
+RULES = ("commuted_duplicate", "softmax_from_log_softmax", "sum_of_shared_scaled",
+         "small_factors_first", "factor_common_factor")  # the merge pass's rules, in order
 
 
 def merge(roots: list[Node], fired: Counter[str]) -> list[Node]:
@@ -56,6 +62,26 @@ def merge(roots: list[Node], fired: Counter[str]) -> list[Node]:
             return None
         return fit(apply(total.op, (shared,), **total.attrs), node)
 
+    # (x * u) * v -> x * (u * v) where u and v are both smaller than x and broadcast
+    # against it: the small factors multiply each other first and the large tensor is
+    # scaled in one pass instead of one pass per factor. Run here, once the other phases
+    # are settled, because simplify moves scalar factors the other way (outward).
+    @phase.rule("mul")
+    def small_factors_first(node: Node) -> Node | None:
+        for i in (0, 1):
+            outer, small = node.inputs[i], node.inputs[1 - i]
+            if not is_op(outer, "mul") or small.shape == node.shape:
+                continue
+            for big, little in (outer.inputs, outer.inputs[::-1]):
+                if big.shape != node.shape or little.shape == node.shape:
+                    continue
+                both = broadcast_shapes([little.shape, small.shape], ["u", "v"], "mul")
+                if both != node.shape:
+                    return fit(big * (little * small), node)
+        return None
+
+    phase.add(Rule(factor_common_factor.__name__, "merge", ("add", "sub"), factor_common_factor))
+    assert tuple(r.name for r in phase.rules) == RULES
     return rewrite_pass(roots, phase, fired)
 
 
