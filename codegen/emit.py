@@ -10,6 +10,7 @@ from symdiff.graph import Node
 from symdiff.shapes import fmt_shape
 
 from .function import Function, render
+from .layout import WIDTH, wrap
 from .memory import Plan, Step, plan
 from .naming import node_names, sanitize
 from .printer import augmented, literal, literal_ok, out_call, render_attrs, select_zero
@@ -94,7 +95,8 @@ def emit_function(fn: Function, state: ModuleState, name: str) -> str:
         if n.kind == "const":
             text[n] = state.constant(n)
     lines.append(f"{INDENT}return {render(fn.outputs, text)}")
-    return "\n".join(lines) + "\n"
+    laid_out = [lines[0], lines[1]] + [w for line in lines[2:] for w in wrap(line)]
+    return "\n".join(laid_out) + "\n"
 
 
 def _generic(n: Node, names: dict[Node, str]) -> bool:
@@ -168,10 +170,13 @@ def _scratch_lines(buffer_plan: Plan, name: str, dims: list[str], dim_names: dic
             f", dtype=np.{'bool_' if b.dtype == 'bool' else b.dtype}"
         arrays.append(f"np.empty({shape}{dtype})")
     targets = ", ".join(scratch_name(k) for k in range(len(arrays)))
-    made = ", ".join(arrays) + ("," if len(arrays) == 1 else "")
-    return [f"{INDENT}# scratch arrays, reused from call to call (one set per thread)",
-            f"{INDENT}{targets}{',' if len(arrays) == 1 else ''} = "
-            f"_scratch({cache}, {_tuple_text(tuple(dims))}, lambda: ({made}))"]
+    targets += "," if len(arrays) == 1 else ""
+    call = f"{INDENT}{targets} = _scratch({cache}, {_tuple_text(tuple(dims))}, lambda: ("
+    lines = [f"{INDENT}# scratch arrays, reused from call to call (one set per thread)"]
+    one_line = call + ", ".join(arrays) + ("," if len(arrays) == 1 else "") + "))"
+    if len(one_line) <= WIDTH:
+        return lines + [one_line]
+    return lines + [call] + [f"{INDENT * 2}{a}," for a in arrays] + [f"{INDENT}))"]
 
 
 def scratch_name(k: int) -> str:

@@ -32,8 +32,8 @@ def emit_module(functions: Sequence[Function], *, title: str) -> str:
     bodies = [emit_function(fn, state, name) for fn, name in zip(functions, names, strict=True)]
     imports = "import threading\n\n" if state.scratch_caches else ""
     parts = [_header(title, names),
-             f"from __future__ import annotations\n\n{imports}import numpy as np\n"]
-    parts.append(_globals(state))
+             f"from __future__ import annotations\n\n{imports}import numpy as np\n\n"
+             + _globals(state)]
     for helper in _helpers(state):
         parts.append(helper)
     parts.extend(bodies)

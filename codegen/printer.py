@@ -22,7 +22,7 @@ from symdiff.shapes import is_float
 # ufunc name -> augmented assignment operator (a op= b is ufunc(a, b, out=a) for arrays).
 AUGMENTED = {"add": "+=", "subtract": "-=", "multiply": "*=", "divide": "/=",
              "power": "**="}
-COMMUTATIVE = frozenset({"add", "multiply", "maximum", "minimum", "equal", "not_equal"})
+COMMUTATIVE = frozenset({"add", "multiply"})
 
 _NP_CALL = re.compile(r"np\.[A-Za-z_][A-Za-z0-9_]*\((.*)\)", re.DOTALL)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 _ndarray = np.ndarray
 _float64 = np.dtype('float64')
 _c1 = np.float64(1.0)
@@ -52,7 +51,8 @@ def import_os(x_import_os, x, lambda_):
         y: float64 array of shape (2,)
         d_sum_d_x_import_os: float64 array of shape (2,)
     """
-    if x_import_os.__class__ is not _ndarray or x_import_os.dtype is not _float64 or x_import_os.shape != (2,):
+    if (x_import_os.__class__ is not _ndarray or x_import_os.dtype is not _float64
+            or x_import_os.shape != (2,)):
         x_import_os = _as_array(x_import_os, 'x_import_os', 'float64', 1, '(2,)')
         if x_import_os.shape != (2,):
             raise _shape_error('x_import_os', x_import_os.shape, '(2,)', {}, {})

@@ -11,7 +11,6 @@ import threading
 
 import numpy as np
 
-
 _ndarray = np.ndarray
 _float64 = np.dtype('float64')
 _c1 = np.float64(1.0)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 _ndarray = np.ndarray
 _float32 = np.dtype('float32')
 _c1 = np.float32(1.0)

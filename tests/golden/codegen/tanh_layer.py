@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 _ndarray = np.ndarray
 _float64 = np.dtype('float64')
 _c1 = np.float64(1.0)
