@@ -22,6 +22,10 @@ INDENT = "    "
 # Temporaries estimated at this many bytes or more live in scratch arrays kept across calls.
 SCRATCH_BYTES = 64 * 1024
 
+# Views whose lowering is a postfix expression (x.T, x[:, None], x.reshape(...)), so that
+# they read well, and bind correctly, inside another statement.
+INLINE_VIEWS = frozenset({"transpose", "expand_dims", "getitem", "reshape"})
+
 # Ops whose lowering evaluates to a Python number; the result is wrapped in its NumPy type
 # so that later arithmetic keeps the graph's dtype (Python scalars are weakly typed).
 PYTHON_SCALAR_OPS = frozenset({"dim_size"})
@@ -76,11 +80,14 @@ def emit_function(fn: Function, state: ModuleState, name: str) -> str:
     """The source of one generated function called `name`."""
     outputs = fn.leaves
     order = schedule(outputs)
+    inlined = _inlined_views(order, outputs)
     dims = list(dict.fromkeys(d for v in fn.inputs for d in v.shape if isinstance(d, str)))
-    names, dim_names = node_names(list(fn.inputs), dims, order, outputs)
+    names, dim_names = node_names(list(fn.inputs), dims,
+                                  [n for n in order if n not in inlined], outputs)
     output_set = set(outputs)
-    generic = {n for n in order if _generic(n, names) and n not in output_set}
-    buffer_plan = plan(order, outputs, generic, SCRATCH_BYTES)
+    generic = {n for n in order if n in names and _generic(n, names) and n not in output_set}
+    buffer_plan = plan(order, outputs, generic, SCRATCH_BYTES, inlined)
+    scope = Scope(names, buffer_plan.variable, dim_names, inlined, state)
 
     lines = [f"def {name}({', '.join(names[v] for v in fn.inputs)}):"]
     lines.append(docstring(_doc(fn, names, dim_names), INDENT))
@@ -88,7 +95,7 @@ def emit_function(fn: Function, state: ModuleState, name: str) -> str:
     if buffer_plan.scratch:
         lines.extend(_scratch_lines(buffer_plan, name, [dim_names[d] for d in dims], dim_names,
                                     state))
-    lines.extend(_body(buffer_plan, names, dim_names, state))
+    lines.extend(_body(buffer_plan, scope))
     text = {n: names[buffer_plan.variable.get(n, n)] if n.kind == "op" else names.get(n, "")
             for n in outputs}
     for n in outputs:
@@ -188,15 +195,50 @@ def _tuple_text(shape: tuple) -> str:
     return f"({inner},)" if len(shape) == 1 else f"({inner})"
 
 
-def _arg_text(node: Node, user: Node, names: dict[Node, str], variable: dict[Node, Node],
-              state: ModuleState) -> str:
-    if node.kind == "var":
-        return names[node]
-    if node.kind == "const":
-        if node.value.ndim == 0 and literal_ok(user, node):
-            return literal(node, user.dtype if user.dtype != "bool" else _operand_dtype(user))
-        return state.constant(node)
-    return names[variable[node]]
+def _inlined_views(order: list[Node], outputs: list[Node]) -> dict[Node, Node]:
+    """Views (x.T, x[:, None], x.reshape(...)) read once and not returned: written inside
+    the statement that reads them rather than as statements of their own."""
+    uses: dict[Node, list[Node]] = {}
+    for n in order:
+        for i in n.inputs:
+            uses.setdefault(i, []).append(n)
+    returned = set(outputs)
+    return {n: uses[n][0] for n in order if n.op.name in INLINE_VIEWS and n not in returned
+            and len(uses.get(n, [])) == 1}
+
+
+@dataclass
+class Scope:
+    """How the nodes of one function are spelled: names, the variable each op node is
+    printed under, dims, views written inline, module constants."""
+
+    names: dict[Node, str]
+    variable: dict[Node, Node]
+    dim_names: dict[str, str]
+    inlined: dict[Node, Node]
+    state: ModuleState
+
+    def arg(self, node: Node, user: Node) -> str:
+        """The text of `node` as an operand of `user`."""
+        if node.kind == "var":
+            return self.names[node]
+        if node.kind == "const":
+            if node.value.ndim == 0 and literal_ok(user, node):
+                compute = user.dtype if user.dtype != "bool" else _operand_dtype(user)
+                return literal(node, compute)
+            return self.state.constant(node)
+        if node in self.inlined:
+            return node.op.lower(self.args(node), **self.attrs(node))
+        return self.names[self.variable[node]]
+
+    def args(self, node: Node) -> list[str]:
+        return [self.arg(i, node) for i in node.inputs]
+
+    def attrs(self, node: Node) -> dict:
+        return render_attrs(node.attrs, self.dim_names)
+
+    def name(self, node: Node) -> str:
+        return self.names[self.variable[node]]
 
 
 def _operand_dtype(node: Node) -> str:
@@ -207,51 +249,44 @@ def _operand_dtype(node: Node) -> str:
     return promote(*typed) if typed else "float64"
 
 
-def _body(buffer_plan: Plan, names: dict[Node, str], dim_names: dict[str, str],
-          state: ModuleState) -> list[str]:
+def _body(buffer_plan: Plan, scope: Scope) -> list[str]:
     lines: list[str] = []
-    variable = buffer_plan.variable
     last_comment = None
     for step in buffer_plan.steps:
         n = step.node
         for h in n.op.helpers:
-            state.helpers.setdefault(h.__name__, h)
+            scope.state.helpers.setdefault(h.__name__, h)
+        if n in scope.inlined:
+            continue
         if select_zero(n) is not None:
-            state.helpers.setdefault(_where_zero.__name__, _where_zero)
-        comment = _provenance_comment(n, names)
+            scope.state.helpers.setdefault(_where_zero.__name__, _where_zero)
+        comment = _provenance_comment(n, scope.names)
         if comment is not None and comment != last_comment:
             lines.append(f"{INDENT}# {comment}")
         last_comment = comment
-        args = [_arg_text(i, n, names, variable, state) for i in n.inputs]
-        attrs = render_attrs(n.attrs, dim_names)
-        lines.append(INDENT + _statement(step, args, attrs, names, variable))
+        lines.append(INDENT + _statement(step, scope))
         if step.dels:
-            lines.append(f"{INDENT}del {', '.join(names[v] for v in step.dels)}")
+            lines.append(f"{INDENT}del {', '.join(scope.names[v] for v in step.dels)}")
     return lines
 
 
-def _statement(step: Step, args: list[str], attrs: dict, names: dict[Node, str],
-               variable: dict[Node, Node]) -> str:
+def _statement(step: Step, scope: Scope) -> str:
     n = step.node
-    own = names[variable[n]]
+    own = scope.name(n)
+    args, attrs = scope.args(n), scope.attrs(n)
+    target = args[step.inplace] if step.inplace is not None else \
+        scope.name(step.recycle) if step.recycle is not None else \
+        scratch_name(step.scratch) if step.scratch is not None else None
     zero = select_zero(n)
     if zero is not None:
         k, x_when_true = zero
-        target = args[step.inplace] if step.inplace is not None else \
-            names[variable[step.recycle]] if step.recycle is not None else \
-            scratch_name(step.scratch) if step.scratch is not None else "None"
         flag = "" if x_when_true else ", False"
         return f"{own} = _where_zero({args[0]}, {args[k]}, {target}{flag})"
-    if step.inplace is not None:
-        target = args[step.inplace]
-        if step.takeover is not None:
-            aug = augmented(n, args, step.inplace)
-            return aug if aug is not None else out_call(n, args, attrs, target)
+    if step.takeover is not None:
+        aug = augmented(n, args, step.inplace)
+        return aug if aug is not None else out_call(n, args, attrs, target)
+    if target is not None:
         return f"{own} = {out_call(n, args, attrs, target)}"
-    if step.recycle is not None:
-        return f"{own} = {out_call(n, args, attrs, names[variable[step.recycle]])}"
-    if step.scratch is not None:
-        return f"{own} = {out_call(n, args, attrs, scratch_name(step.scratch))}"
     expr = n.op.lower(args, **attrs)
     if n.op.name in PYTHON_SCALAR_OPS:
         expr = f"np.{n.dtype}({expr})"

@@ -65,19 +65,22 @@ class Plan:
 
 
 def plan(schedule: list[Node], outputs: list[Node], generic: set[Node],
-         scratch_bytes: int | None = None) -> Plan:
+         scratch_bytes: int | None = None, inlined: dict[Node, Node] | None = None) -> Plan:
     """Decide storage and deletions. A `generic` node (no meaningful name of its own)
     computed in place continues its operand's variable when that one is generic too.
     Temporaries of at least `scratch_bytes` (estimated) go to scratch arrays kept across
-    calls; None disables that."""
+    calls; None disables that. An `inlined` view is printed inside the statement of its
+    one user (the mapping's value), so its operands are read at that user's step."""
     if scratch_bytes is None:
         scratch_bytes = 1 << 62
+    inlined = inlined or {}
     end = len(schedule)
     pos = {n: i for i, n in enumerate(schedule)}
     last_use: dict[Node, int] = {}
-    for i, n in enumerate(schedule):
+    for n in schedule:
+        at = pos[_host(n, inlined)]
         for inp in n.inputs:
-            last_use[inp] = i
+            last_use[inp] = max(last_use.get(inp, -1), at)
     for out in outputs:
         last_use[out] = end
     storage: dict[Node, list[Buffer]] = {}
@@ -130,9 +133,17 @@ def plan(schedule: list[Node], outputs: list[Node], generic: set[Node],
             if b not in storage[n] and dead_after(b, i):
                 pool.append(b)
 
-    _schedule_dels(steps, schedule, variable, last_use, recycled_at, pos, end)
+    _schedule_dels(steps, [n for n in schedule if n not in inlined], variable, last_use,
+                   recycled_at, pos, end)
     scratch = _scratch(steps, storage, last_use, end, scratch_bytes)
     return Plan(steps, variable, scratch)
+
+
+def _host(n: Node, inlined: dict[Node, Node]) -> Node:
+    """The node whose statement computes `n` (itself unless it is printed inline)."""
+    while n in inlined:
+        n = inlined[n]
+    return n
 
 
 def _unique(bufs: Iterable[Buffer]) -> list[Buffer]:

@@ -31,8 +31,8 @@ def _all(x: Node, axis: tuple[int, ...] | None) -> tuple[int, ...]:
 
 def _expand(g: Node, x: Node, axis: tuple[int, ...] | None, keepdims: bool) -> Node:
     """Reinsert reduced axes (as size 1) so that `g` broadcasts against `x`."""
-    if keepdims or not _all(x, axis):
-        return g
+    if keepdims or not _all(x, axis) or g.ndim == 0:
+        return g  # a 0-d cotangent broadcasts as it is
     return expand_dims(g, _all(x, axis))
 
 
@@ -90,8 +90,8 @@ def _lower_mean(a: list[str], axis: Any, keepdims: bool) -> str:
 
 mean = _reducer(
     "mean", _np_reduce(np.mean),
-    lambda g, x, out, axis, keepdims:
-        broadcast_to(_expand(g, x, axis, keepdims), x.shape) / _count(x, axis),
+    lambda g, x, out, axis, keepdims:  # divide the small cotangent, then broadcast
+        broadcast_to(_expand(g / _count(x, axis), x, axis, keepdims), x.shape),
     lambda t, x, out, axis, keepdims: mean(t, axis, keepdims),
     float_result=True, lower=_lower_mean, doc="Mean over axis (None: all).")
 max = _reducer(  # noqa: A001

@@ -64,9 +64,7 @@ def import_os(x_import_os, x, lambda_):
         lambda_ = _as_array(lambda_, 'lambda_', 'float64', 0, '()')
         if lambda_.shape != ():
             raise _shape_error('lambda_', lambda_.shape, '()', {}, {})
-    expand_dims_1 = _c1[None]
-    broadcast_to_1 = np.broadcast_to(expand_dims_1, (2,))
-    del expand_dims_1
+    broadcast_to_1 = np.broadcast_to(_c1, (2,))
     mul_1 = x_import_os * lambda_
     np.exp(mul_1, out=mul_1)
     y = mul_1 + x

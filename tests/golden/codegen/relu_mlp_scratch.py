@@ -106,14 +106,7 @@ def grad(X, W, w):
     # scratch arrays, reused from call to call (one set per thread)
     _buf1, _buf2 = _scratch(_grad_scratch, (n,), lambda: (np.empty((n, 128)), np.empty((64, 128))))
     mul_1 = _c1 * _c2
-    expand_dims_1 = mul_1[None, None]
-    broadcast_to_1 = np.broadcast_to(expand_dims_1, (64, 128))
-    del expand_dims_1
-    # d(add)/d(W) via matmul.vjp[arg 1]
-    transpose_1 = X.T
-    expand_dims_2 = _c1[None]
-    broadcast_to_2 = np.broadcast_to(expand_dims_2, (n,))
-    del expand_dims_2
+    broadcast_to_1 = np.broadcast_to(mul_1, (64, 128))
     # d(add)/d(W) via mul.vjp[arg 0]
     mul_2 = broadcast_to_1 * W
     del broadcast_to_1
@@ -124,35 +117,29 @@ def grad(X, W, w):
     greater_1 = matmul_1 > 0.0
     h = np.maximum(matmul_1, 0, out=matmul_1)
     del matmul_1
-    # d(add)/d(w) via matmul.vjp[arg 1]
-    transpose_2 = h.T
     out = h @ w
     softplus_1 = np.logaddexp(0.0, out)
     # d(add)/d(softplus_1) via mean.vjp[arg 0]
     dim_size_1 = np.float64(float(softplus_1.shape[0]))
     del softplus_1
+    div_1 = 1.0 / dim_size_1
+    d_add_d_softplus_1 = np.broadcast_to(div_1, (n,))
     # d(add)/d(out) via softplus.vjp[arg 0]
     sigmoid_1 = _sigmoid(out)
-    # d(add)/d(softplus_1) via mean.vjp[arg 0]
-    d_add_d_softplus_1 = np.divide(broadcast_to_2, dim_size_1, out=out)
-    del broadcast_to_2, out
-    # d(add)/d(out) via softplus.vjp[arg 0]
-    d_add_d_out = np.multiply(d_add_d_softplus_1, sigmoid_1, out=d_add_d_softplus_1)
-    del sigmoid_1, d_add_d_softplus_1
+    del out
+    d_add_d_out = np.multiply(d_add_d_softplus_1, sigmoid_1, out=sigmoid_1)
+    del d_add_d_softplus_1, sigmoid_1
     # d(add)/d(w) via matmul.vjp[arg 1]
-    d_add_d_w = transpose_2 @ d_add_d_out
-    del transpose_2
+    d_add_d_w = h.T @ d_add_d_out
     # d(add)/d(h) via matmul.vjp[arg 0]
-    expand_dims_3 = d_add_d_out[:, None]
-    del d_add_d_out
-    d_add_d_h = np.multiply(expand_dims_3, w, out=h)
-    del h, expand_dims_3
+    d_add_d_h = np.multiply(d_add_d_out[:, None], w, out=h)
+    del h, d_add_d_out
     # d(add)/d(matmul_1) via relu.vjp[arg 0]
     d_add_d_matmul_1 = _where_zero(greater_1, d_add_d_h, d_add_d_h)
     del greater_1, d_add_d_h
     # d(add)/d(W) via matmul.vjp[arg 1]
-    matmul_2 = np.matmul(transpose_1, d_add_d_matmul_1, out=_buf2)
-    del transpose_1, d_add_d_matmul_1
+    matmul_2 = np.matmul(X.T, d_add_d_matmul_1, out=_buf2)
+    del d_add_d_matmul_1
     # d(add)/d(W) via accumulate
     d_add_d_W = np.add(mul_2, matmul_2, out=mul_2)
     return (d_add_d_W, d_add_d_w)

@@ -65,26 +65,22 @@ def xent_grad(logits, labels):
         if labels.shape != (n, 5):
             raise _shape_error('labels', labels.shape, '(n, 5)', {'n': n}, {'n': 'logits'})
     neg_1 = -_c1
-    expand_dims_1 = neg_1[None]
-    broadcast_to_1 = np.broadcast_to(expand_dims_1, (n,))
-    del expand_dims_1
     log_softmax_1 = _log_softmax(logits, axis=1)
     mul_1 = labels * log_softmax_1
     sum_1 = mul_1.sum(axis=1)
     mean_1 = sum_1.sum() / sum_1.size
     # d(xent)/d(sum_1) via mean.vjp[arg 0]
     dim_size_1 = np.float32(float(sum_1.shape[0]))
+    del sum_1
     xent = -mean_1
+    # d(xent)/d(sum_1) via mean.vjp[arg 0]
+    div_1 = neg_1 / dim_size_1
+    broadcast_to_1 = np.broadcast_to(div_1, (n,))
+    # d(xent)/d(mul_1) via sum.vjp[arg 0]
+    d_xent_d_mul_1 = np.broadcast_to(broadcast_to_1[:, None], (n, 5))
+    del broadcast_to_1
     # d(xent)/d(logits) via log_softmax.vjp[arg 0]
     np.exp(log_softmax_1, out=log_softmax_1)
-    # d(xent)/d(sum_1) via mean.vjp[arg 0]
-    d_xent_d_sum_1 = np.divide(broadcast_to_1, dim_size_1, out=sum_1)
-    del broadcast_to_1, sum_1
-    # d(xent)/d(mul_1) via sum.vjp[arg 0]
-    expand_dims_2 = d_xent_d_sum_1[:, None]
-    del d_xent_d_sum_1
-    d_xent_d_mul_1 = np.broadcast_to(expand_dims_2, (n, 5))
-    del expand_dims_2
     # d(xent)/d(log_softmax_1) via mul.vjp[arg 1]
     d_xent_d_log_softmax_1 = np.multiply(d_xent_d_mul_1, labels, out=mul_1)
     del mul_1, d_xent_d_mul_1

@@ -11,7 +11,6 @@ import numpy as np
 
 _ndarray = np.ndarray
 _float64 = np.dtype('float64')
-_c1 = np.float64(1.0)
 
 
 def _as_array(value, name, dtype, ndim, shape):
@@ -112,17 +111,10 @@ def loss_and_grad(X, y, W, b, v):
         v = _as_array(v, 'v', 'float64', 1, '(4,)')
         if v.shape != (4,):
             raise _shape_error('v', v.shape, '(4,)', {}, {})
-    # d(loss)/d(W) via matmul.vjp[arg 1]
-    transpose_1 = X.T
-    expand_dims_1 = _c1[None]
-    broadcast_to_1 = np.broadcast_to(expand_dims_1, (n,))
-    del expand_dims_1
     matmul_1 = X @ W
     matmul_1 += b
     h = np.tanh(matmul_1, out=matmul_1)
     del matmul_1
-    # d(loss)/d(v) via matmul.vjp[arg 1]
-    transpose_2 = h.T
     yhat = h @ v
     sub_1 = np.subtract(yhat, y, out=yhat)
     del yhat
@@ -130,31 +122,27 @@ def loss_and_grad(X, y, W, b, v):
     loss = pow_1.sum() / pow_1.size
     # d(loss)/d(pow_1) via mean.vjp[arg 0]
     dim_size_1 = np.float64(float(pow_1.shape[0]))
+    del pow_1
+    div_1 = 1.0 / dim_size_1
+    d_loss_d_pow_1 = np.broadcast_to(div_1, (n,))
     # d(loss)/d(sub_1) via pow.vjp[arg 0]
     sub_1 *= 2.0
-    # d(loss)/d(pow_1) via mean.vjp[arg 0]
-    d_loss_d_pow_1 = np.divide(broadcast_to_1, dim_size_1, out=pow_1)
-    del broadcast_to_1, pow_1
-    # d(loss)/d(sub_1) via pow.vjp[arg 0]
-    mul_2 = np.multiply(d_loss_d_pow_1, sub_1, out=d_loss_d_pow_1)
-    del sub_1, d_loss_d_pow_1
-    # d(loss)/d(h) via matmul.vjp[arg 0]
-    expand_dims_2 = mul_2[:, None]
+    sub_1 *= d_loss_d_pow_1
+    del d_loss_d_pow_1
     # d(loss)/d(v) via matmul.vjp[arg 1]
-    d_loss_d_v = transpose_2 @ mul_2
-    del transpose_2, mul_2
+    d_loss_d_v = h.T @ sub_1
     # d(loss)/d(add_1) via tanh.vjp[arg 0]
     square_1 = np.square(h, out=h)
     del h
     np.subtract(1.0, square_1, out=square_1)
     # d(loss)/d(h) via matmul.vjp[arg 0]
-    d_loss_d_h = expand_dims_2 * v
-    del expand_dims_2
+    d_loss_d_h = sub_1[:, None] * v
+    del sub_1
     # d(loss)/d(add_1) via tanh.vjp[arg 0]
     d_loss_d_add_1 = np.multiply(d_loss_d_h, square_1, out=d_loss_d_h)
     del square_1, d_loss_d_h
     # d(loss)/d(b) via add.vjp[arg 1]
     d_loss_d_b = d_loss_d_add_1.sum(axis=0)
     # d(loss)/d(W) via matmul.vjp[arg 1]
-    d_loss_d_W = transpose_1 @ d_loss_d_add_1
+    d_loss_d_W = X.T @ d_loss_d_add_1
     return (loss, (d_loss_d_W, d_loss_d_b, d_loss_d_v))
