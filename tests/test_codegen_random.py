@@ -94,7 +94,9 @@ def graphs(draw, max_steps: int = 10):
 def _structure(draw, x: Node) -> Node:
     choices = ["expand_broadcast"]
     if x.ndim >= 2:
-        choices += ["transpose", "concat"]
+        choices += ["transpose"]
+    if x.ndim >= 1 and isinstance(x.shape[-1], int):
+        choices += ["concat"]  # joining along a symbolic axis is not supported
     if x.ndim >= 1 and isinstance(x.shape[-1], int) and x.shape[-1] >= 2:
         choices += ["slice", "index"]
     if x.ndim and all(isinstance(d, int) for d in x.shape):
