@@ -59,7 +59,7 @@ def docstring(text: str, indent: str) -> str:
         else:
             out.append(ch.encode("unicode_escape").decode("ascii"))
     body = "".join(out).strip("\n")
-    lines = body.split("\n")
+    lines = [line.rstrip() for line in body.split("\n")]
     if len(lines) == 1:
         return f'{indent}"""{lines[0]}"""'
     inner = "\n".join((indent + line) if line.strip() else "" for line in lines[1:])

@@ -116,3 +116,26 @@ def test_mask_before_in_place_relu():
     body = codegen.emit_module([codegen.Function("f", [x], g)], title="t").split("def f(")[1]
     assert body.index(" > 0") < body.index("h = np.maximum(")
     assert "out=" in body.split("h = np.maximum(")[1].split("\n")[0]
+
+
+@pytest.mark.parametrize("size", [7, 600, 5000])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_branch_free_select_is_exactly_np_where(size, dtype, rng):
+    """_where_zero (the lowering of where(c, x, 0) and where(c, 0, x)) gives np.where's
+    bits: NaN, infinities and -0.0 pass or become +0.0 exactly as np.where decides."""
+    from codegen.runtime import _where_zero
+
+    x = rng.standard_normal(size).astype(dtype)
+    x[::5] = np.nan
+    x[1::7] = -np.inf
+    x[2::11] = -0.0
+    cond = rng.random(size) < 0.5
+    for x_when_true in (True, False):
+        want = np.where(cond, x, 0) if x_when_true else np.where(cond, 0, x)
+        in_place = x.copy()
+        for got in (_where_zero(cond, x, None, x_when_true),
+                    _where_zero(cond, x, np.empty_like(x), x_when_true),
+                    _where_zero(cond, in_place, in_place, x_when_true)):
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got.view(f"i{got.itemsize}"),
+                                          want.view(f"i{want.itemsize}"))
