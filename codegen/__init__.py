@@ -4,9 +4,12 @@
     source = codegen.emit_module([fn], title="my model")
     module = codegen.load_module(source, "my_model")
 
-The pipeline for each function: schedule (a memory-aware topological order), name
-(sanitized, derived from the graph), plan buffers (in-place updates, `out=` into dead
-buffers, `del` after the last use), print one statement per node from the op lowerings.
+The pipeline for each function, one module per step: schedule (a memory-aware
+topological order), naming (sanitized identifiers derived from the graph), memory (in-place
+updates, `out=` into dead buffers, scratch arrays kept across calls for large temporaries,
+`del` after the last use), printer and emit (one statement per node from the op lowerings,
+entry checks, docstrings), layout (line wrapping), module (header, constants, helpers),
+loader (through a real file). `runtime` holds the helpers copied into generated modules.
 """
 
 from .function import Function, Pytree
