@@ -190,6 +190,9 @@ CASES = [
     T("merge.sum_of_shared_scaled",
       lambda s, x: sd.exp(x / s) + sd.sum(x, axis=0) / s, {"s": (POS,), "x": (3, 3)},
       {"div": 1, "sum": 1}),
+    T("simplify.double", lambda x: sd.exp(x + x), {"x": (3,)}, {"add": 0, "mul": 1}),
+    T("merge.sum_of_squares", lambda x, r: sd.sum(x * x) + sd.mean(sd.square(r)),
+      {"x": (4, 3), "r": ("n",)}, {"matmul": 2, "sum": 0, "mean": 0}),
     T("merge.small_factors_first", lambda a, u, v: (a * u) * v,
       {"a": (4, 3), "u": (3,), "v": (1, 3)}, {"mul": 2}),
     # the rows are scaled by small factors first, then the big common factor comes out

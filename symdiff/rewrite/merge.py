@@ -7,7 +7,9 @@ of the same input (the softmax becomes exp of it, one pass over the data fewer),
 scaled sum next to the scaled value it sums (simplify moves scalars out of sums so that
 they can be factored; where the scaled value is computed anyway, summing it is cheaper),
 and a large tensor scaled by several small factors in turn (the factors are multiplied
-together first, and common large factors of a sum are factored out again).
+together first, and common large factors of a sum are factored out again). Last, a sum
+of squares becomes a dot product (no temporary). These lowerings run here, once the
+phases have settled, because simplify moves scalar factors the other way.
 
 Dead code: a rewritten graph is rebuilt from the outputs down, so a node no output needs
 is never rebuilt; `live_nodes` lists what is left.
@@ -19,14 +21,15 @@ from collections import Counter
 from collections.abc import Iterable
 
 from ..graph import Node, apply, topo_order
-from ..ops import exp
+from ..ops import dim_size, exp, matmul, reshape
 from ..shapes import broadcast_shapes
 from .engine import Phase, Rule, rewrite_pass
 from .match import COMMUTATIVE, fit, is_op
 from .simplify import factor_common_factor, scaled
 
+# the merge pass's rules, in the order they are tried
 RULES = ("commuted_duplicate", "softmax_from_log_softmax", "sum_of_shared_scaled",
-         "small_factors_first", "factor_common_factor")  # the merge pass's rules, in order
+         "small_factors_first", "sum_of_squares", "factor_common_factor")
 
 
 def merge(roots: list[Node], fired: Counter[str]) -> list[Node]:
@@ -79,6 +82,26 @@ def merge(roots: list[Node], fired: Counter[str]) -> list[Node]:
                 if both != node.shape:
                     return fit(big * (little * small), node)
         return None
+
+    # sum(x * x), sum(square(x)) -> ravel(x) @ ravel(x) (mean: divided by the size): one
+    # read of x and no temporary, where the product and then the sum took three passes
+    @phase.rule("sum", "mean")
+    def sum_of_squares(node: Node) -> Node | None:
+        (inner,) = node.inputs
+        if node.attrs["axis"] is not None or node.attrs["keepdims"] or inner.ndim == 0:
+            return None
+        if is_op(inner, "square"):
+            x = inner.inputs[0]
+        elif is_op(inner, "mul") and inner.inputs[0] is inner.inputs[1]:
+            x = inner.inputs[0]
+        else:
+            return None
+        if x.ndim > 1:
+            if not all(isinstance(d, int) for d in x.shape):
+                return None
+            x = reshape(x, (-1,))
+        total = matmul(x, x)
+        return fit(total / dim_size(x, (0,)) if is_op(node, "mean") else total, node)
 
     phase.add(Rule(factor_common_factor.__name__, "merge", ("add", "sub"), factor_common_factor))
     assert tuple(r.name for r in phase.rules) == RULES

@@ -170,6 +170,14 @@ def cancel_added_term(node: Node) -> Node | None:
     return None
 
 
+# x + x -> 2 * x: one pass instead of two, and the 2 joins the other scalar factors
+@simplify.rule("add")
+def double(node: Node) -> Node | None:
+    a, b = node.inputs
+    return fit(const(2.0, a.dtype) * a, node) if a is b and a.dtype in ("float32", "float64") \
+        else None
+
+
 # a * x + a * y -> a * (x + y), a * x - y * a -> a * (x - y): one product instead of two
 @simplify.rule("add", "sub")
 def factor_common_factor(node: Node) -> Node | None:
