@@ -14,6 +14,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from . import rewrite
 from .errors import SymdiffError
 from .graph import Node
 
@@ -59,7 +60,7 @@ def function(inputs: Node | Sequence[Node], outputs: Node | Sequence[Node],
     leaves = codegen.function.flatten(tree)
     ins = (inputs,) if isinstance(inputs, Node) else tuple(inputs)
     if optimize:
-        leaves = _optimized(leaves)
+        leaves = rewrite.optimize(leaves)
     tree = _unflatten(tree, iter(leaves))
     try:
         fn = codegen.Function(FUNCTION_NAME, ins, tree)
@@ -84,15 +85,3 @@ def _unflatten(tree: Any, leaves: Any) -> Any:
     if isinstance(tree, Node):
         return next(leaves)
     return tuple(_unflatten(sub, leaves) for sub in tree)
-
-
-def _optimized(nodes: list[Node]) -> list[Node]:
-    try:
-        from .rewrite import optimize
-    except ModuleNotFoundError as err:
-        # Fallback while symdiff.rewrite is being written; the lead removes it once the
-        # rewrites land. Any other import failure is a real error and propagates.
-        if err.name not in ("symdiff.rewrite", f"{__package__}.rewrite"):
-            raise
-        return nodes
-    return list(optimize(nodes))
