@@ -112,7 +112,8 @@ def test_saved_module_runs_with_numpy_alone(tmp_path):
     script = textwrap.dedent("""
         import sys
         project = sys.argv[2]
-        sys.path = [p for p in sys.path if not p.startswith(project) and p not in ("", ".")]
+        inside = lambda p: p == project or p.startswith(project.rstrip("/") + "/")
+        sys.path = [p for p in sys.path if not inside(p) and p not in ("", ".")]
         sys.path.insert(0, sys.argv[1])
         sys.modules["symdiff"] = None     # any import of symdiff or codegen now fails
         sys.modules["codegen"] = None
@@ -124,8 +125,9 @@ def test_saved_module_runs_with_numpy_alone(tmp_path):
         assert "symdiff" not in {m.split(".")[0] for m in sys.modules if sys.modules[m]}
     """)
     project = str(__import__("pathlib").Path(codegen.__file__).resolve().parent.parent)
-    subprocess.run([sys.executable, "-I", "-c", script, str(tmp_path), project], check=True,
-                   cwd=tmp_path, capture_output=True)
+    run = subprocess.run([sys.executable, "-I", "-c", script, str(tmp_path), project],
+                         cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
     got = np.load(tmp_path / "out.npz")
     for k, w in enumerate(want):
         np.testing.assert_allclose(got[f"arr_{k}"], w, rtol=1e-12)
