@@ -94,18 +94,19 @@ mean = _reducer(
         broadcast_to(_expand(g / _count(x, axis), x, axis, keepdims), x.shape),
     lambda t, x, out, axis, keepdims: mean(t, axis, keepdims),
     float_result=True, lower=_lower_mean, doc="Mean over axis (None: all).")
-max = _reducer(  # noqa: A001
-    "max", _np_reduce(np.max),
-    lambda g, x, out, axis, keepdims:
-        _expand(g, x, axis, keepdims) * _tie_mask(x, out, axis, keepdims),
-    lambda t, x, out, axis, keepdims: sum(t * _tie_mask(x, out, axis, keepdims), axis, keepdims),
-    doc="Maximum over axis; ties share the derivative evenly.")
-min = _reducer(  # noqa: A001
-    "min", _np_reduce(np.min),
-    lambda g, x, out, axis, keepdims:
-        _expand(g, x, axis, keepdims) * _tie_mask(x, out, axis, keepdims),
-    lambda t, x, out, axis, keepdims: sum(t * _tie_mask(x, out, axis, keepdims), axis, keepdims),
-    doc="Minimum over axis; ties share the derivative evenly.")
+def _chooser_vjp(g: Node, x: Node, out: Node, axis: Any, keepdims: bool) -> Node:
+    """max/min: the cotangent goes to the elements that attain the extreme, split evenly."""
+    return _expand(g, x, axis, keepdims) * _tie_mask(x, out, axis, keepdims)
+
+
+def _chooser_jvp(t: Node, x: Node, out: Node, axis: Any, keepdims: bool) -> Node:
+    return sum(t * _tie_mask(x, out, axis, keepdims), axis, keepdims)
+
+
+max = _reducer("max", _np_reduce(np.max), _chooser_vjp, _chooser_jvp,  # noqa: A001
+               doc="Maximum over axis; ties share the derivative evenly.")
+min = _reducer("min", _np_reduce(np.min), _chooser_vjp, _chooser_jvp,  # noqa: A001
+               doc="Minimum over axis; ties share the derivative evenly.")
 prod = _reducer(
     "prod", _np_reduce(np.prod),
     lambda g, x, out, axis, keepdims: _expand(g * out, x, axis, keepdims) / x,
