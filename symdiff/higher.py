@@ -1,6 +1,8 @@
 """Higher-order derivatives built from grad, vjp, jvp and the batching transformation.
 
 - hvp: forward over reverse, jvp(grad(f, x), x, v): a small constant times the gradient.
+  The gradient is optimized before it is differentiated again (`stable_grad`): one stage
+  reaching forward into the rewrites, for numerical stability.
 - jacobian, hessian: one vjp (or jvp) graph with a placeholder cotangent (tangent), then
   batched over the identity basis. The graph's size does not depend on the number of
   elements; the basis is an `eye` op, which the rewrites can fold into the matrix
@@ -20,14 +22,22 @@ from .batching import vmap
 from .errors import GradError
 from .graph import Node, var
 from .ops import eye, reshape, sum, transpose
+from .rewrite import optimize
 from .shapes import fmt_shape
 from .taylor import NoTaylorRule, taylor_derivative
+
+
+def stable_grad(y: Node, x: Node | Sequence[Node]) -> Node | list[Node]:
+    """The gradient, rewritten before it is differentiated again: the stabilizing rewrites
+    see the first derivative's patterns (log(sigmoid) gives y/p, which overflows where p
+    underflows), which they no longer recognise once a second derivative is built on them."""
+    return optimize(grad(y, x))
 
 
 def hvp(y: Node, x: Node | Sequence[Node], v: object | Sequence[object]) -> Node | list[Node]:
     """Hessian-vector product H(y, x) @ v by forward-over-reverse; never forms H."""
     _require_scalar(y, "hvp")
-    return jvp(grad(y, x), x, v)
+    return jvp(stable_grad(y, x), x, v)
 
 
 def _require_scalar(y: Node, what: str) -> None:
@@ -83,7 +93,7 @@ def hessian(y: Node, x: Node, *, mode: str = "fwd") -> Node:
     _require_scalar(y, "hessian")
     x = single_node(x, "wrt")
     _check_wrt([x])
-    return jacobian(grad(y, x), x, mode=mode)
+    return jacobian(stable_grad(y, x), x, mode=mode)
 
 
 def derivative(y: Node, x: Node, order: int = 1) -> Node:
@@ -109,7 +119,7 @@ def derivative(y: Node, x: Node, order: int = 1) -> Node:
         raise GradError(f"derivative handles scalar or elementwise functions; "
                         f"{y.display_name} has shape {fmt_shape(y.shape)} and wrt "
                         f"{x.display_name} {fmt_shape(x.shape)}: use jacobian")
-    result = grad(y, x)
+    result = stable_grad(y, x)
     for _ in range(order - 1):
         result = jacobian(result, x)
     return result

@@ -185,3 +185,17 @@ def test_a_list_of_costs_gets_a_clear_error():
         sd.grad([sd.sum(x), sd.sum(x * x)], x)
     with pytest.raises(sd.GradError, match="single node"):
         sd.hessian(sd.sum(x), [x, x])
+
+
+def test_hessian_of_log_sigmoid_loss_stays_finite_where_p_underflows():
+    w = sd.var("w", (3,))
+    Xv = np.array([[1.0, 2, 3], [-1, 0.5, 2], [0.3, -2, 1]]) * 30
+    yv = np.array([1.0, -1, 1])
+    f = sd.mean(-sd.log(sd.sigmoid(sd.const(yv) * (sd.const(Xv) @ w))))
+    wv = np.array([1.0, -0.5, 0.2]) * -20  # margins -360 .. -900: sigmoid underflows to 0
+    p = 1 / (1 + np.exp(-yv * (Xv @ wv)))
+    exact = (Xv.T * (p * (1 - p))) @ Xv / 3
+    got = sd.evaluate(sd.optimize(sd.hessian(f, w)), {w: wv})
+    np.testing.assert_allclose(got, exact, rtol=1e-12)
+    hv = sd.evaluate(sd.optimize(sd.hvp(f, w, sd.const(np.ones(3)))), {w: wv})
+    np.testing.assert_allclose(hv, exact @ np.ones(3), rtol=1e-12)
