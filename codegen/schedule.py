@@ -12,6 +12,7 @@ a *view* may share memory with its inputs; a *fresh* result is a new array.
 
 from __future__ import annotations
 
+import heapq
 import math
 
 import numpy as np
@@ -67,7 +68,10 @@ def schedule(outputs: list[Node]) -> list[Node]:
             g = base[n]
             remaining[g] = remaining.get(g, 0) + len(users.get(n, [])) + (n in pinned)
     waiting = {n: sum(1 for i in dict.fromkeys(n.inputs) if i.kind == "op") for n in order}
-    ready = [n for n in order if waiting[n] == 0]
+    readers: dict[Node, list[Node]] = {}  # storage group -> the nodes that read it
+    for n in order:
+        for g in _group_uses(n, base):
+            readers.setdefault(g, []).append(n)
     result: list[Node] = []
 
     def gain(n: Node) -> int:
@@ -78,17 +82,40 @@ def schedule(outputs: list[Node]) -> list[Node]:
                 freed += nbytes(g)
         return freed - alloc
 
-    while ready:
-        best = max(ready, key=lambda n: (gain(n), -rank[n]))
+    # A heap of ready nodes by (gain, then depth-first rank). A node's gain changes only
+    # when a group it reads loses a pending use, so only those readers are pushed again
+    # (older entries are skipped by version): linear-ish instead of a scan per step.
+    heap: list[tuple[int, int, int, Node]] = []
+    version: dict[Node, int] = {}
+    ready: set[Node] = set()
+
+    def push(n: Node) -> None:
+        version[n] = version.get(n, 0) + 1
+        heapq.heappush(heap, (-gain(n), rank[n], version[n], n))
+
+    for n in order:
+        if waiting[n] == 0:
+            ready.add(n)
+            push(n)
+    while heap:
+        _, _, ver, best = heapq.heappop(heap)
+        if best not in ready or version[best] != ver:
+            continue
         ready.remove(best)
         result.append(best)
-        for g, uses in _group_uses(best, base).items():
+        touched = _group_uses(best, base)
+        for g, uses in touched.items():
             if g in remaining:
                 remaining[g] -= uses
         for u in users.get(best, []):
             waiting[u] -= 1
             if waiting[u] == 0:
-                ready.append(u)
+                ready.add(u)
+                push(u)
+        for g in touched:
+            for reader in readers.get(g, ()):
+                if reader in ready:
+                    push(reader)
     return result
 
 

@@ -134,13 +134,11 @@ class Node(TensorOperators):
         attrs = "".join(f", {k}={v!r}" for k, v in self.attrs.items())
         return f"{self.display_name} = {self.op.name}({args}{attrs}): {self.type}"
 
-    def __hash__(self) -> int:
-        return object.__hash__(self)
-
-    def __eq__(self, other: object) -> bool:
-        # Identity: nodes are interned, and keeping == as identity keeps them usable as
-        # dict keys. Elementwise equality is symdiff.equal(a, b).
-        return self is other
+    # Identity: nodes are interned, and keeping == as identity keeps them usable as dict
+    # keys (object's own C slots, so hashing costs no Python call). Elementwise equality is
+    # symdiff.equal(a, b).
+    __hash__ = object.__hash__
+    __eq__ = object.__eq__
 
     def __bool__(self) -> bool:
         raise SymdiffError(
