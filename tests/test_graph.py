@@ -230,3 +230,19 @@ def test_float32_with_float64_promotes():
     gx = sd.grad(sd.sum(x * z), x)
     assert gx.dtype == "float32"  # the gradient has its variable's dtype
     assert sd.evaluate(gx, {x: np.ones(3, np.float32), z: np.ones(3)}).dtype == np.float32
+
+
+def test_prod_derivative_is_exact_at_zeros():
+    """d prod/d x_i is the product of the others, also where x has one or two zeros."""
+    x = sd.var("x", (3, 3))
+    xv = np.array([[1.0, 2.0, 3.0], [0.0, 5.0, 6.0], [0.0, 2.0, 0.0]])
+    others = np.array([[np.prod(np.delete(row, j)) for j in range(3)] for row in xv])
+    grad = sd.grad(sd.sum(sd.prod(x, axis=1)), x)
+    np.testing.assert_array_equal(sd.evaluate(grad, {x: xv}), others)
+    tangent = np.arange(9.0).reshape(3, 3)
+    jvp = sd.evaluate(sd.jvp(sd.prod(x, axis=1), x, sd.const(tangent)), {x: xv})
+    np.testing.assert_array_equal(jvp, (others * tangent).sum(axis=1))
+    # the second derivative of x0*x1*x2 at (0, 5, 6): d2/dx0dx1 = 6, d2/dx0dx2 = 5
+    v = sd.var("v", (3,))
+    H = sd.evaluate(sd.hessian(sd.prod(v), v), {v: np.array([0.0, 5.0, 6.0])})
+    np.testing.assert_array_equal(H, [[0, 6, 5], [6, 0, 0], [5, 0, 0]])

@@ -107,11 +107,24 @@ max = _reducer("max", _np_reduce(np.max), _chooser_vjp, _chooser_jvp,  # noqa: A
                doc="Maximum over axis; ties share the derivative evenly.")
 min = _reducer("min", _np_reduce(np.min), _chooser_vjp, _chooser_jvp,  # noqa: A001
                doc="Minimum over axis; ties share the derivative evenly.")
+def _prod_others(x: Node, axis: Any) -> Node:
+    """d prod / d x_i, the product of the other elements, exact where x has zeros:
+    P / x_i with no zero in the group; the product of the nonzero elements at the one
+    zero of a group with exactly one; 0 elsewhere."""
+    zero = equal(x, lift(0, x))
+    safe = where(zero, lift(1, x), x)
+    nonzero_product = prod(safe, axis, keepdims=True)
+    zeros = sum(where(zero, lift(1, x), lift(0, x)), axis, keepdims=True)
+    at_zero = where(equal(zeros, lift(1, x)), nonzero_product, lift(0, x))
+    elsewhere = where(equal(zeros, lift(0, x)), nonzero_product / safe, lift(0, x))
+    return where(zero, at_zero, elsewhere)
+
+
 prod = _reducer(
     "prod", _np_reduce(np.prod),
-    lambda g, x, out, axis, keepdims: _expand(g * out, x, axis, keepdims) / x,
-    lambda t, x, out, axis, keepdims: sum(t * _expand(out, x, axis, keepdims) / x, axis, keepdims),
-    doc="Product over axis; its derivative out / x needs nonzero x.")
+    lambda g, x, out, axis, keepdims: _expand(g, x, axis, keepdims) * _prod_others(x, axis),
+    lambda t, x, out, axis, keepdims: sum(t * _prod_others(x, axis), axis, keepdims),
+    doc="Product over axis; its derivative is exact at zeros too.")
 
 
 def _logsumexp(x: np.ndarray, axis: int | tuple[int, ...] | None = None,
