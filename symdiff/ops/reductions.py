@@ -108,15 +108,19 @@ max = _reducer("max", _np_reduce(np.max), _chooser_vjp, _chooser_jvp,  # noqa: A
 min = _reducer("min", _np_reduce(np.min), _chooser_vjp, _chooser_jvp,  # noqa: A001
                doc="Minimum over axis; ties share the derivative evenly.")
 def _prod_others(x: Node, axis: Any) -> Node:
-    """d prod / d x_i, the product of the other elements, exact where x has zeros:
-    P / x_i with no zero in the group; the product of the nonzero elements at the one
-    zero of a group with exactly one; 0 elsewhere."""
+    """d prod / d x_i, the product of the other elements, exact where x has zeros. With
+    S = x with zeros made 1 and Z = x with nonzeros made 1, a nonzero x_i gets
+    prod(S) / S_i * prod(Z) (0 once the group has a zero, yet still differentiable in
+    that zero) and a zero x_i gets prod(S) if it is the group's only zero, else 0. So
+    first derivatives are exact everywhere and second derivatives wherever a group has
+    at most one zero (with two or more, they are taken as 0)."""
     zero = equal(x, lift(0, x))
-    safe = where(zero, lift(1, x), x)
-    nonzero_product = prod(safe, axis, keepdims=True)
+    nonzero_part = where(zero, lift(1, x), x)
+    zero_part = where(zero, x, lift(1, x))
+    nonzero_product = prod(nonzero_part, axis, keepdims=True)
     zeros = sum(where(zero, lift(1, x), lift(0, x)), axis, keepdims=True)
     at_zero = where(equal(zeros, lift(1, x)), nonzero_product, lift(0, x))
-    elsewhere = where(equal(zeros, lift(0, x)), nonzero_product / safe, lift(0, x))
+    elsewhere = nonzero_product / nonzero_part * prod(zero_part, axis, keepdims=True)
     return where(zero, at_zero, elsewhere)
 
 
