@@ -28,6 +28,18 @@ def cache_dir() -> Path:
     return path
 
 
+MAX_CACHED = 256  # generated modules kept in the cache directory, newest first
+
+
+def _prune(folder: Path, keep: Path) -> None:
+    """Delete the oldest cached modules beyond MAX_CACHED, never `keep` (a module already
+    imported keeps running: Python has read its file)."""
+    files = sorted((p for p in folder.glob("*.py") if p != keep),
+                   key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in files[MAX_CACHED - 1:]:
+        old.unlink(missing_ok=True)
+
+
 def load_module(source: str, name: str) -> ModuleType:
     """Execute generated `source` as a module called `name`. The file is named by a hash of
     the source, written atomically, and reused when the same source is loaded again."""
@@ -39,6 +51,7 @@ def load_module(source: str, name: str) -> ModuleType:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(source)
         os.replace(tmp, path)
+        _prune(path.parent, keep=path)
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -131,3 +131,13 @@ def test_saved_module_runs_with_numpy_alone(tmp_path):
     got = np.load(tmp_path / "out.npz")
     for k, w in enumerate(want):
         np.testing.assert_allclose(got[f"arr_{k}"], w, rtol=1e-12)
+
+
+def test_module_cache_keeps_only_the_newest_modules(tmp_path, monkeypatch):
+    from codegen import loader
+
+    monkeypatch.setenv("SYMDIFF_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(loader, "MAX_CACHED", 3)
+    modules = [loader.load_module(f"VALUE = {k}\n", "cached") for k in range(5)]
+    assert [m.VALUE for m in modules] == list(range(5))
+    assert len(list(tmp_path.glob("*.py"))) == 3
