@@ -4,6 +4,7 @@ scheduled node (with `out=`, in-place updates and `del` from the buffer plan), r
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from symdiff.graph import Node
@@ -15,7 +16,7 @@ from .memory import Plan, Step, plan
 from .naming import node_names, sanitize
 from .printer import augmented, literal, literal_ok, out_call, render_attrs, select_zero
 from .runtime import _scratch, _where_zero
-from .schedule import schedule
+from .schedule import is_view, schedule
 
 INDENT = "    "
 
@@ -101,9 +102,31 @@ def emit_function(fn: Function, state: ModuleState, name: str) -> str:
     for n in outputs:
         if n.kind == "const":
             text[n] = state.constant(n)
-    lines.append(f"{INDENT}return {render(fn.outputs, text)}")
+    lines.append(f"{INDENT}return {render(fn.outputs, _caller_owned(text))}")
     laid_out = [lines[0], lines[1]] + [w for line in lines[2:] for w in wrap(line)]
     return "\n".join(laid_out) + "\n"
+
+
+def _caller_owned(text: dict[Node, str]) -> Callable[[Node], str]:
+    """Spell the returned values so that each is an array the caller owns: an argument, a
+    constant, a view of either (or a read-only broadcast), and a value returned a second
+    time are copied; everything else is fresh memory of this call."""
+    returned: set[Node] = set()
+
+    def spell(node: Node) -> str:
+        copy = node in returned or _shares_lasting_memory(node)
+        returned.add(node)
+        return f"{text[node]}.copy()" if copy else text[node]
+
+    return spell
+
+
+def _shares_lasting_memory(node: Node) -> bool:
+    while node.kind == "op" and is_view(node) and node.inputs:
+        if node.op.name == "broadcast_to":
+            return True  # read-only, and may repeat one element many times
+        node = node.inputs[0]
+    return node.kind != "op"
 
 
 def _generic(n: Node, names: dict[Node, str]) -> bool:
@@ -118,7 +141,7 @@ def _doc(fn: Function, names: dict[Node, str], dim_names: dict[str, str]) -> str
     for v in fn.inputs:
         lines.append(f"    {names[v]}: {_type_text(v, dim_names)}")
     out_names = {n: names.get(n, "value") for n in fn.leaves}
-    lines.append(f"Returns {render(fn.outputs, out_names)}:")
+    lines.append(f"Returns {render(fn.outputs, out_names.__getitem__)}:")
     for n in dict.fromkeys(fn.leaves):
         lines.append(f"    {out_names[n]}: {_type_text(n, dim_names)}")
     return "\n".join(lines)

@@ -3,7 +3,7 @@ output nodes (a node, or a tuple or list of pytrees)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from symdiff.graph import Node, topo_order
@@ -22,11 +22,11 @@ def flatten(tree: Pytree) -> list[Node]:
     return [leaf for sub in tree for leaf in flatten(sub)]
 
 
-def render(tree: Pytree, text: dict[Node, str]) -> str:
-    """Python source for the pytree, each node spelled by `text`."""
+def render(tree: Pytree, spell: Callable[[Node], str]) -> str:
+    """Python source for the pytree, each node spelled by `spell` (leaves left to right)."""
     if isinstance(tree, Node):
-        return text[tree]
-    inner = ", ".join(render(sub, text) for sub in tree)
+        return spell(tree)
+    inner = ", ".join(render(sub, spell) for sub in tree)
     if isinstance(tree, list):
         return f"[{inner}]"
     return f"({inner},)" if len(tree) == 1 else f"({inner})"

@@ -141,3 +141,22 @@ def test_module_cache_keeps_only_the_newest_modules(tmp_path, monkeypatch):
     modules = [loader.load_module(f"VALUE = {k}\n", "cached") for k in range(5)]
     assert [m.VALUE for m in modules] == list(range(5))
     assert len(list(tmp_path.glob("*.py"))) == 3
+
+
+def test_every_returned_array_is_the_callers_own():
+    """Writing into a result never changes an argument, a constant of the module, another
+    result or the next call's results (a broadcast result is writable too)."""
+    x = sd.var("x", (3,))
+    y = sd.exp(x)
+    outputs = [y, y, x, x[1:], sd.const(np.ones(3)) * 2, sd.grad(sd.sum(x), x)]
+    f = sd.function([x], outputs)
+    xv = np.arange(3.0)
+    first = f(xv)
+    for out in first:
+        out[...] = 7.0
+    np.testing.assert_array_equal(xv, np.arange(3.0))
+    again = f(xv)
+    np.testing.assert_allclose(again[0], np.exp(xv))
+    np.testing.assert_array_equal(again[4], [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(again[5], [1.0, 1.0, 1.0])
+    assert again[0] is not again[1]
