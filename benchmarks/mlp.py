@@ -22,6 +22,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
     os.environ[_var] = "1"
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
                            " intra_op_parallelism_threads=1").strip()
+if hasattr(os, "sched_setaffinity"):  # one core for every implementation: XLA's own thread
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # pool ignores the env vars
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
