@@ -127,10 +127,12 @@ def node_names(args: list[Node], dims: list[str], schedule: list[Node],
             continue
         prov = node.provenance
         if _is_whole_derivative(node, consumers.get(node, []), output_set):
-            if prov.kind == "vjp":
-                text = f"d_{short(prov.of)}_d_{short(prov.target)}"
-            else:
+            if prov.kind == "jvp":
                 text = f"tangent_{short(prov.target)}"
+            elif prov.kind == "hessian":
+                text = f"d2_{short(prov.of)}_d_{short(prov.target)}2"
+            else:  # reverse mode, or a whole jacobian
+                text = f"d_{short(prov.of)}_d_{short(prov.target)}"
             names[node] = namer.fresh(text, "d")
         else:
             names[node] = by_op(node)

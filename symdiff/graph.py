@@ -31,17 +31,19 @@ if TYPE_CHECKING:
 class Provenance:
     """Where a derivative node came from: the forward node, the rule, and d(of)/d(target)."""
 
-    kind: str  # "vjp" (reverse mode) or "jvp" (forward mode)
+    kind: str  # "vjp" (reverse), "jvp" (forward), "jacobian" or "hessian" (batched, whole)
     rule: str  # e.g. "matmul.vjp[arg 0]" or "accumulate"
     forward: Node  # the forward node whose rule produced this node
     of: Node  # the differentiated output (cost for vjp, the wrt node for jvp)
     target: Node  # the node whose derivative this is part of
 
     def describe(self) -> str:
-        if self.kind == "vjp":
-            what = f"∂{self.of.display_name}/∂{self.target.display_name}"
-        else:
+        if self.kind == "jvp":
             what = f"∂{self.target.display_name}/∂{self.of.display_name}·t"
+        elif self.kind == "hessian":
+            what = f"∂²{self.of.display_name}/∂{self.target.display_name}²"
+        else:
+            what = f"∂{self.of.display_name}/∂{self.target.display_name}"
         return f"{what}, via {self.rule}"
 
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from .autodiff import _as_list, _check_wrt, grad, jvp, single_node, vjp
 from .batching import vmap
 from .errors import GradError
-from .graph import Node, var
+from .graph import Node, Provenance, derivative_context, var
 from .ops import eye, reshape, sum, transpose
 from .rewrite import optimize
 from .shapes import fmt_shape
@@ -41,6 +41,7 @@ def hvp(y: Node, x: Node | Sequence[Node], v: object | Sequence[object]) -> Node
 
 
 def _require_scalar(y: Node, what: str) -> None:
+    y = single_node(y, f"the expression given to {what}")
     if y.shape != ():
         raise GradError(f"{what} needs a scalar expression, but {y.display_name} has shape "
                         f"{fmt_shape(y.shape)}")
@@ -59,21 +60,25 @@ def _basis(n: int, shape: tuple, dtype: str) -> Node:
     return reshape(eye(n, dtype), (n,) + shape)
 
 
-def _jacobian_one(y: Node, x: Node, mode: str) -> Node:
+def _jacobian_one(y: Node, x: Node, mode: str, what: Provenance | None = None) -> Node:
+    """The Jacobian of y by x; its nodes are marked as part of `what` (default: this
+    Jacobian)."""
     m, n = _size(y, "the output"), _size(x, "wrt")
     if mode == "auto":
         mode = "rev" if m <= n else "fwd"
-    if mode == "rev":
-        cotangent = var("cotangent", y.shape, y.dtype)
-        (rows,) = vmap([vjp(y, x, cotangent)], {cotangent: _basis(m, y.shape, y.dtype)})
-        return reshape(rows, y.shape + x.shape)
-    if mode != "fwd":
+    if mode not in ("rev", "fwd"):
         raise GradError(f"jacobian mode must be 'auto', 'rev' or 'fwd', not {mode!r}")
-    tangent = var("tangent", x.shape, x.dtype)
-    (cols,) = vmap([jvp(y, x, tangent)], {tangent: _basis(n, x.shape, x.dtype)})
-    # cols[j] = dy/dx_j: put the basis axis last, then split it into x's axes.
-    cols = transpose(cols, tuple(range(1, y.ndim + 1)) + (0,))
-    return reshape(cols, y.shape + x.shape)
+    what = what or Provenance("jacobian", f"jacobian ({mode}, batched)", y, y, x)
+    with derivative_context(what):
+        if mode == "rev":
+            cotangent = var("cotangent", y.shape, y.dtype)
+            (rows,) = vmap([vjp(y, x, cotangent)], {cotangent: _basis(m, y.shape, y.dtype)})
+            return reshape(rows, y.shape + x.shape)
+        tangent = var("tangent", x.shape, x.dtype)
+        (cols,) = vmap([jvp(y, x, tangent)], {tangent: _basis(n, x.shape, x.dtype)})
+        # cols[j] = dy/dx_j: put the basis axis last, then split it into x's axes.
+        cols = transpose(cols, tuple(range(1, y.ndim + 1)) + (0,))
+        return reshape(cols, y.shape + x.shape)
 
 
 def jacobian(y: Node, x: Node | Sequence[Node], *, mode: str = "auto") -> Node | list[Node]:
@@ -93,7 +98,8 @@ def hessian(y: Node, x: Node, *, mode: str = "fwd") -> Node:
     _require_scalar(y, "hessian")
     x = single_node(x, "wrt")
     _check_wrt([x])
-    return jacobian(stable_grad(y, x), x, mode=mode)
+    what = Provenance("hessian", f"hessian ({mode} over reverse, batched)", y, y, x)
+    return _jacobian_one(stable_grad(y, x), x, mode, what)
 
 
 def derivative(y: Node, x: Node, order: int = 1) -> Node:

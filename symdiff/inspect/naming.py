@@ -146,13 +146,16 @@ class Numbering:
         return name if is_simple_name(name) else repr(name)
 
     def what(self, node: Node) -> str:
-        """The derivative a node is part of: '∂loss/∂h' (reverse) or '∂y/∂x·t' (forward)."""
+        """The derivative a node is part of: '∂loss/∂h' (reverse, or a whole jacobian) or
+        '∂y/∂x·t' (forward)."""
         prov = node.provenance
         if node in self.var_free:
             return "constant"
-        if prov.kind == "vjp":
-            return f"∂{self.ref(prov.of)}/∂{self.ref(prov.target)}"
-        return f"∂{self.ref(prov.target)}/∂{self.ref(prov.of)}·t"
+        if prov.kind == "jvp":
+            return f"∂{self.ref(prov.target)}/∂{self.ref(prov.of)}·t"
+        if prov.kind == "hessian":
+            return f"∂²{self.ref(prov.of)}/∂{self.ref(prov.target)}²"
+        return f"∂{self.ref(prov.of)}/∂{self.ref(prov.target)}"
 
     def describe(self, node: Node) -> str:
         """What a derivative node is and where it came from, in listing names:
