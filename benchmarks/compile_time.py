@@ -75,24 +75,18 @@ def deep_mlp_table(depths=(16, 64, 256), width: int = 64) -> None:
         print(row)
 
 
-def hvp_nodes(loss, params, W):
-    """Forward over reverse: the jvp of the gradient along V, shaped like W."""
-    hvp = getattr(sd, "hvp", None)
-    V = sd.var("V", W.shape)
-    if hvp is not None:
-        return hvp(loss, W, V)
-    return sd.jvp(sd.grad(loss, W), W, V)
-
-
 def mlp_784_table() -> None:
     print("\nMLP 784-256-256-10 (ReLU, softmax cross-entropy, weight decay)")
     loss, _, params = mlp_loss([784, 256, 256, 10])
     grads = sd.grad(loss, params)
-    hvp = hvp_nodes(loss, params, params[0])
+    W1 = params[0]
+    V = sd.var("V", W1.shape)
+    raw_hvp = sd.jvp(sd.grad(loss, W1), W1, V)  # forward over the raw reverse graph
+    hvp = sd.hvp(loss, W1, V)  # what sd.hvp builds: the gradient is optimized first
     print(f"{'graph':<22} {'nodes':>6} {'ops':>5} {'-> nodes':>8} {'ops':>5} "
           f"{'optimize ms':>11}")
     for name, nodes in (("loss", [loss]), ("gradient (all params)", grads),
-                        ("hvp (W1, fwd-over-rev)", [hvp])):
+                        ("hvp (W1), raw jvp", [raw_hvp]), ("hvp (W1), sd.hvp", [hvp])):
         (opt, report), _ = _timed(lambda nodes=nodes: sd.optimize(nodes, report=True))
         print(f"{name:<22} {report.nodes_before:>6} {report.ops_before:>5} "
               f"{report.nodes_after:>8} {report.ops_after:>5} {1000 * report.seconds:>11.1f}")
