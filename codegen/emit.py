@@ -109,24 +109,29 @@ def emit_function(fn: Function, state: ModuleState, name: str) -> str:
 
 def _caller_owned(text: dict[Node, str]) -> Callable[[Node], str]:
     """Spell the returned values so that each is an array the caller owns: an argument, a
-    constant, a view of either (or a read-only broadcast), and a value returned a second
-    time are copied; everything else is fresh memory of this call."""
-    returned: set[Node] = set()
+    constant, a view of either (or a read-only broadcast), and a value whose memory an
+    earlier result already holds (the same value again, or a view of it or of what it views)
+    are copied; everything else is fresh memory of this call."""
+    claimed: set[Node] = set()
 
     def spell(node: Node) -> str:
-        copy = node in returned or _shares_lasting_memory(node)
-        returned.add(node)
+        root = _fresh_root(node)
+        copy = root is None or root in claimed
+        if root is not None:
+            claimed.add(root)
         return f"{text[node]}.copy()" if copy else text[node]
 
     return spell
 
 
-def _shares_lasting_memory(node: Node) -> bool:
+def _fresh_root(node: Node) -> Node | None:
+    """The op node whose fresh memory `node`'s value may be a view of, or None when that
+    memory lasts beyond the call (an argument, a constant, a read-only broadcast)."""
     while node.kind == "op" and is_view(node) and node.inputs:
         if node.op.name == "broadcast_to":
-            return True  # read-only, and may repeat one element many times
+            return None  # read-only, and may repeat one element many times
         node = node.inputs[0]
-    return node.kind != "op"
+    return node if node.kind == "op" else None
 
 
 def _generic(n: Node, names: dict[Node, str]) -> bool:

@@ -160,3 +160,17 @@ def test_every_returned_array_is_the_callers_own():
     np.testing.assert_array_equal(again[4], [2.0, 2.0, 2.0])
     np.testing.assert_array_equal(again[5], [1.0, 1.0, 1.0])
     assert again[0] is not again[1]
+
+
+def test_a_result_that_views_another_result_is_its_own_array():
+    """`h` and `h[1:]`, `h.T` or `reshape(h)` returned together are separate arrays, in
+    either order: writing into one leaves the others alone."""
+    a = sd.var("a", (2, 3))
+    h = sd.exp(a)
+    f = sd.function([a], [h[1:], h, h.T, sd.reshape(h, (6,))])
+    results = f(np.zeros((2, 3)))
+    for i, out in enumerate(results):
+        for other in results[i + 1:]:
+            assert not np.shares_memory(out, other)
+    results[1][...] = 7.0
+    np.testing.assert_array_equal(results[0], np.ones((1, 3)))
