@@ -197,6 +197,21 @@ def test_multiline_error_reports_the_line():
     assert "line 2, column 3 of the expression" in str(err)
 
 
+@pytest.mark.parametrize("newline", ["\r", "\r\n"])
+def test_carriage_return_breaks_lines_as_python_does(newline):
+    """Python's parser counts a lone \\r (or \\r\\n) as a line break: the error is located
+    on that line, not an IndexError."""
+    with pytest.raises(SpecError) as info:
+        parse(f"relu(X @ W{newline}  + v)")
+    assert (info.value.expr_line, info.value.column) == (2, 3)
+
+
+def test_a_syntax_warning_is_not_printed(recwarn):
+    with pytest.raises(SpecError, match="invalid syntax"):
+        parse("X if 1if X else 2 else X")
+    assert not [w for w in recwarn if issubclass(w.category, SyntaxWarning)]
+
+
 def test_nothing_is_evaluated(tmp_path):
     marker = tmp_path / "pwned"
     with pytest.raises(SpecError):

@@ -13,6 +13,7 @@ import ast
 import difflib
 import inspect
 import keyword
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -86,13 +87,22 @@ class Location:
     line: int | None = None
 
 
+def _newlines(text: str) -> str:
+    """The text with Python's other line breaks (\\r\\n, \\r) made \\n, so that AST line
+    numbers index `text.split("\\n")`."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _syntax_tree(text: str, where: Location) -> ast.expr:
     """The expression's AST, or a SpecError at the column Python's parser points at."""
+    text = _newlines(text)
     if not text.strip():
         raise SpecError("the expression is empty", file=where.file, section=where.section,
                         key=where.key, line=where.line)
     try:
-        tree = ast.parse(text.strip("\n"), mode="eval")
+        with warnings.catch_warnings():  # e.g. "1if": the error or the value is the answer
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse(text.strip("\n"), mode="eval")
     except (RecursionError, MemoryError):
         raise SpecError("the expression is nested too deeply; split it into [define] entries",
                         file=where.file, section=where.section, key=where.key,
@@ -123,6 +133,7 @@ def parse_expression(text: str, names: Mapping[str, Node], where: Location, *,
                      allow_tuple: bool = False) -> Node | tuple[Node, ...]:
     """Build the graph of one spec expression; names are the symbols visible to it.
     With allow_tuple, a top-level tuple `(a, b)` gives a tuple of nodes."""
+    text = _newlines(text)
     body = _syntax_tree(text, where)
     builder = _Builder(text.strip("\n"), names, where)
     try:
