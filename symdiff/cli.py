@@ -148,6 +148,8 @@ def run_check(args: argparse.Namespace) -> int:
     spec = _load(args.spec, needs_functions=True)
     if args.size < 1:
         raise UsageError(f"--size must be at least 1, got {args.size}")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be a non-negative int, got {args.seed}")
     module = spec_module(spec, optimize=not args.no_optimize)
     rows = check_spec(spec, module, dims=_dims(args.dim), default_size=args.size,
                       seed=args.seed)
@@ -241,6 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except SymdiffError as err:
         print(f"symdiff {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except MemoryError as err:  # e.g. `check` sampling a param of shape [10**9, 10**9]
+        print(f"symdiff {args.command}: error: out of memory: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `symdiff compile spec.toml | head`
         sys.stderr.close()

@@ -159,6 +159,19 @@ def test_check_bad_dim_option_is_exit_2(capsys):
     assert status == 2 and "--dim expects NAME=SIZE" in err
 
 
+def test_check_negative_seed_is_exit_2(capsys):
+    status, _, err = main(capsys, "check", XOR, "--seed", "-1")
+    assert status == 2 and "--seed must be a non-negative int" in err
+
+
+def test_check_of_a_spec_too_large_to_sample_is_exit_2(capsys, tmp_path):
+    spec = tmp_path / "huge.toml"
+    spec.write_text('name = "huge"\n[params]\nW = { shape = [99999999999999999] }\n'
+                    '[outputs]\nout = "W"\n')
+    status, _, err = main(capsys, "check", str(spec))
+    assert status == 2 and "error: out of memory" in err
+
+
 # -- help -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("command", [[], ["compile"], ["show"], ["check"]])
