@@ -106,6 +106,19 @@ def test_log_sigmoid_behind_a_reshape() -> None:
     np.testing.assert_allclose(sd.evaluate(opt, {x: xv}), -_np_softplus(-xv).reshape(2, 3))
 
 
+@pytest.mark.parametrize("dtype", ["int64", "bool"])
+def test_log_of_one_plus_an_integer_count(dtype: str) -> None:
+    """log(1.0 + k) and log(1.0 - k) of an int (or bool) k are float; the rewrite to log1p
+    casts k first (log1p refuses ints) instead of failing inside optimize."""
+    k = sd.var("k", (3,), dtype)
+    kv = np.array([0, 1, 1]).astype(dtype)
+    for out in (sd.log(1.0 + k), sd.log(1.0 - k)):
+        opt = sd.optimize(out)
+        assert opt.type == out.type and "log1p" in [n.op.name for n in topo_order([opt]) if n.op]
+        with np.errstate(divide="ignore"):
+            np.testing.assert_allclose(sd.evaluate(opt, {k: kv}), sd.evaluate(out, {k: kv}))
+
+
 def test_cross_entropy_gradient_collapses_to_softmax_minus_targets() -> None:
     # The VJP of -sum(Y * log_softmax(x)) is exp(log_softmax(x)) * sum(Y) - Y: it reuses
     # the forward's log_softmax and holds whether or not Y's rows sum to 1.

@@ -15,7 +15,7 @@ by `a`, where `a` (exp, softmax, sigmoid, softplus, 1 - sigmoid) is positive but
 from __future__ import annotations
 
 from ..graph import Node, apply, const
-from ..ops import REGISTRY, exp, expm1, log1p, neg, sigmoid, softplus
+from ..ops import REGISTRY, astype, exp, expm1, log1p, neg, sigmoid, softplus
 from .engine import Phase
 from .match import factors_of, fit, has_value, is_op, peel, product, replay, uniform_value
 
@@ -125,11 +125,14 @@ def log_of_exp(node: Node) -> Node | None:
 def log_of_one_plus(node: Node) -> Node | None:
     core, chain = peel(node.inputs[0])
     rest = _one_plus(core)
-    if rest is None and is_op(core, "sub") and has_value(core.inputs[0], 1):
-        rest = neg(core.inputs[1])
+    minus = rest is None and is_op(core, "sub") and has_value(core.inputs[0], 1)
+    if minus:
+        rest = core.inputs[1]
     if rest is None:
         return None
-    return replay(chain, fit(log1p(rest), core))
+    if rest.dtype != core.dtype:  # log(1.0 + k) of an int k: log1p needs the float k
+        rest = astype(rest, core.dtype)
+    return replay(chain, fit(log1p(neg(rest) if minus else rest), core))
 
 
 # exp(x) - 1 -> expm1(x), -1 + exp(x) -> expm1(x)
