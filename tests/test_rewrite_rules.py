@@ -287,3 +287,14 @@ def test_large_broadcast_of_a_constant_is_not_materialized() -> None:
     assert all(n.value is None or n.value.size == 1 for n in topo_order([opt]))
     values = {x: np.random.default_rng(0).normal(size=(300, 400))}
     _close(sd.evaluate([out], values), sd.evaluate([opt], values))
+
+
+def test_common_factor_of_two_masks_stays_a_sum_of_products() -> None:
+    # x * m1 + x * m2 with bool masks is not x * (m1 + m2): m1 + m2 is the logical or, and
+    # m1 - m2 is refused by NumPy; the sum is kept in the result's dtype.
+    x = sd.var("x", (4,))
+    m1, m2 = sd.var("m1", (4,), "bool"), sd.var("m2", (4,), "bool")
+    values = {x: np.array([-1.0, 1.0, 2.0, 3.0]), m1: np.array([1, 1, 0, 0], bool),
+              m2: np.array([1, 0, 1, 0], bool)}
+    for out in (x * m1 + m2 * x, x * m1 - x * m2):
+        _close(sd.evaluate([out], values), sd.evaluate([optimize(out)], values))

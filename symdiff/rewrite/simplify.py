@@ -188,6 +188,8 @@ def factor_common_factor(node: Node) -> Node | None:
         for j in (0, 1):
             if p.inputs[i] is q.inputs[j]:
                 rest = apply(node.op, (p.inputs[1 - i], q.inputs[1 - j]))
+                if rest.dtype != node.dtype:
+                    continue  # bool masks m1 + m2 would be m1 | m2 (float32: rounding)
                 common = p.inputs[i]
                 if cancels_in_sum(common, rest):
                     return None  # stabilize distributes this product so that a factor cancels
