@@ -541,3 +541,17 @@ def test_float32_derivatives_stay_float32(c: Case, rng):
     values |= {t: random_like(rng, w, point).astype(np.float32) for t, w in zip(ts, wrt)}
     for value in sd.evaluate(outputs, values):
         assert value.dtype == np.float32
+
+
+def test_reductions_of_a_bool_array_have_numpys_dtype():
+    """sum and prod of bools count in int64; max and min stay bool (they were promised
+    int64, so evaluate refused the bool NumPy gives)."""
+    b = sd.var("b", (2, 3), "bool")
+    bv = np.array([[True, False, True], [True, True, True]])
+    for fn in (ops.sum, ops.prod, ops.max, ops.min):
+        out = fn(b, axis=-1)
+        want = getattr(np, fn.__name__)(bv, axis=-1)
+        assert out.dtype == want.dtype.name
+        got = sd.evaluate(out, {b: bv})
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+        assert np.array_equal(sd.function([b], out)(bv), want)

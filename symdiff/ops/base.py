@@ -139,7 +139,7 @@ def reduction_rule(name: str, float_result: bool = False) -> ShapeRule:
         (t,) = types
         axes = normalize_axes(axis, t.ndim, name)
         dtype = float_of(t.dtype) if float_result else t.dtype
-        if not float_result and t.dtype == "bool":
+        if t.dtype == "bool" and name in ("sum", "prod"):  # as NumPy; max and min stay bool
             dtype = "int64"
         return TensorType(reduced_shape(t.shape, axes, keepdims), dtype)
 
