@@ -224,3 +224,19 @@ def test_node_truth_value_is_an_error():
     with _raises(sd.SymdiffError, "truth value", "where"):
         if x > 0:
             pass
+
+
+@pytest.mark.parametrize("build", [lambda b: -b, lambda b: b - b, lambda b: sd.sign(b),
+                                   lambda b: sd.square(b), lambda b: b ** b])
+def test_arithmetic_numpy_has_no_bool_form_of_is_refused_when_built(build):
+    b = sd.var("b", (3,), "bool")
+    with pytest.raises(sd.ShapeError, match="dtype bool; convert it with astype"):
+        build(b)
+
+
+def test_bool_arithmetic_numpy_does_have_keeps_its_dtype():
+    b, i = sd.var("b", (3,), "bool"), sd.var("i", (3,), "int64")
+    values = {b: np.array([True, False, True]), i: np.array([1, 2, 3])}
+    for node, want in [(b + b, [True, False, True]), (b * b, [True, False, True]),
+                       (sd.abs(b), [True, False, True]), (b - i, [0, -2, -2])]:
+        np.testing.assert_array_equal(sd.evaluate(node, values), want)

@@ -165,6 +165,13 @@ def require_float(name: str, inputs: Sequence[Node]) -> None:
                              "a float dtype is needed")
 
 
+def refuse_bool(name: str, inputs: Sequence[Node]) -> None:
+    for node in inputs:
+        if node.dtype == "bool":
+            raise ShapeError(f"{name}: operand {node.display_name} has dtype bool; convert it "
+                             "with astype first")
+
+
 def shape_mismatch(name: str, inputs: Sequence[Node], why: str) -> ShapeError:
     parts = ", ".join(f"{n.display_name} {fmt_shape(n.shape)}" for n in inputs)
     return ShapeError(f"{name}: {why} (operands {parts})")

@@ -22,6 +22,7 @@ from .base import (
     infix,
     lift,
     lift_pair,
+    refuse_bool,
     require_float,
 )
 
@@ -68,16 +69,19 @@ def _public(op: Op, nargs: int) -> Callable[..., Node]:
 
 
 def unary(name: str, impl: Callable, partial: Partial | None, *, lower: Callable | None = None,
-          ufunc: bool = True, float_only: bool = True, rule: Callable | None = None,
+          ufunc: bool = True, accepts: str = "float", rule: Callable | None = None,
           helpers: tuple = (), taylor: Callable | None = None, doc: str = "") \
         -> Callable[..., Node]:
     """Define a unary elementwise op; `partial(x, out)` is d(out)/dx. Where g * partial
     is wasteful, `rule(g, x, out)` gives the product directly (serving VJP and JVP alike,
-    as an elementwise derivative is its own transpose)."""
+    as an elementwise derivative is its own transpose). `accepts`: "float" operands only,
+    "number" (int or float, as NumPy has no bool negation or square), or "any"."""
 
     def shape_rule(types: list[TensorType], inputs: list[Node], **_: Any) -> TensorType:
-        if float_only:
+        if accepts == "float":
             require_float(name, inputs)
+        elif accepts == "number":
+            refuse_bool(name, inputs)
         return types[0]
 
     if rule is not None:
@@ -92,13 +96,23 @@ def unary(name: str, impl: Callable, partial: Partial | None, *, lower: Callable
 
 def binary(name: str, impl: Callable, partials: tuple[Partial | None, Partial | None], *,
            lower: Callable, result: str = "promote", ufunc: bool = True,
-           vjp: tuple | None = None, taylor: Callable | None = None, doc: str = "") \
-        -> Callable[..., Node]:
-    """Define a broadcasting binary op from its two partials (or explicit linear rules)."""
+           vjp: tuple | None = None, taylor: Callable | None = None, bool_ok: bool = True,
+           doc: str = "") -> Callable[..., Node]:
+    """Define a broadcasting binary op from its two partials (or explicit linear rules).
+    With `bool_ok` false, two bool operands are refused (NumPy has no bool subtraction,
+    and bool ** bool is int8)."""
     rules = (vjp, vjp) if vjp is not None else _from_partials(partials)
     if result == "bool":
         taylor = _constant_series
-    op = define(name, shape_rule=broadcasting_rule(name, result), impl=impl, vjp=rules[0],
+    shape_rule = broadcasting_rule(name, result)
+    if not bool_ok:
+        promoting = shape_rule
+
+        def shape_rule(types: list[TensorType], inputs: list[Node], **attrs: Any) -> TensorType:
+            if all(t.dtype == "bool" for t in types):
+                refuse_bool(name, inputs)
+            return promoting(types, inputs, **attrs)
+    op = define(name, shape_rule=shape_rule, impl=impl, vjp=rules[0],
                 jvp=rules[1], lower=lower, ufunc=ufunc, elementwise=True,
                 taylor=_series_rule(taylor), doc=doc)
     return _public(op, 2)
@@ -122,7 +136,7 @@ def _relu(x: np.ndarray) -> np.ndarray:
 
 # -- unary math ---------------------------------------------------------------------------
 
-neg = unary("neg", np.negative, None, lower=lambda a, **_: f"-{a[0]}", float_only=False,
+neg = unary("neg", np.negative, None, lower=lambda a, **_: f"-{a[0]}", accepts="number",
             rule=lambda g, x, out: -g, taylor=lambda u, out: ts.linear(u, out, neg),
             doc="Elementwise -x.")
 exp = unary("exp", np.exp, lambda x, out: out, doc="Elementwise e**x.",
@@ -136,11 +150,11 @@ expm1 = unary("expm1", np.expm1, lambda x, out: out + 1, doc="exp(x) - 1, accura
                                                  else y[k]))
 sqrt = unary("sqrt", np.sqrt, lambda x, out: 0.5 / out, doc="Square root.",
              taylor=ts.sqrt_series)
-square = unary("square", np.square, lambda x, out: 2 * x, float_only=False, doc="x * x.",
+square = unary("square", np.square, lambda x, out: 2 * x, accepts="number", doc="x * x.",
                taylor=lambda u, out: [out] + [ts.cauchy(u, u, k) for k in range(1, len(u))])
-sign = unary("sign", np.sign, None, float_only=False, doc="Sign; derivative 0 everywhere.",
+sign = unary("sign", np.sign, None, accepts="number", doc="Sign; derivative 0 everywhere.",
              taylor=_constant_series)
-abs = unary("abs", np.abs, lambda x, out: sign(x), float_only=False,  # noqa: A001
+abs = unary("abs", np.abs, lambda x, out: sign(x), accepts="any",  # noqa: A001
             taylor=lambda u, out: ts.linear(u, out, lambda c: sign(u[0]) * c),
             doc="Absolute value; derivative sign(x), so 0 at 0.")
 sin = unary("sin", np.sin, lambda x, out: cos(x), doc="Sine.",
@@ -175,7 +189,7 @@ softplus = unary("softplus", _softplus, lambda x, out: sigmoid(x),
                  lower=lambda a, **_: f"np.logaddexp(0.0, {a[0]})",
                  doc="log(1 + exp(x)), computed stably as logaddexp(0, x).")
 relu = unary("relu", _relu, None, rule=lambda g, x, out: where(x > 0, g, lift(0, g)),
-             float_only=False,
+             accepts="any",
              taylor=lambda u, out: ts.choose(u[0] > 0, u, [None] * len(u), out),
              lower=lambda a, **_: f"np.maximum({a[0]}, 0)",
              doc="max(x, 0); derivative 1 for x > 0 and 0 for x <= 0 (so 0 at 0).")
@@ -190,7 +204,7 @@ sub = binary("sub", np.subtract, (None, None), lower=infix("-"),
              vjp=(lambda g, x, y, out: g, lambda g, x, y, out: -g),
              taylor=lambda a, b, out: [out] + [ts.total([p, ts.scaled(q, -1)])
                                                for p, q in zip(a[1:], b[1:], strict=True)],
-             doc="x - y.")
+             bool_ok=False, doc="x - y.")
 mul = binary("mul", np.multiply, (lambda x, y, out: y, lambda x, y, out: x), lower=infix("*"),
              taylor=lambda a, b, out: [out] + [ts.cauchy(a, b, k) for k in range(1, len(a))],
              doc="x * y.")
@@ -224,7 +238,7 @@ def _pow_base_partial(x: Node, y: Node, out: Node) -> Node:
 
 pow = binary("pow", np.power,  # noqa: A001
              (_pow_base_partial, lambda x, y, out: out * log(_nonzero(x))),
-             lower=infix("**"), taylor=_pow_series,
+             lower=infix("**"), taylor=_pow_series, bool_ok=False,
              doc="x ** y; d/dy is out * log(x) for x > 0 and 0 at x == 0 (where 0 ** y is "
                  "constant for y > 0), as in JAX.")
 

@@ -22,7 +22,7 @@ import numpy as np
 from ..graph import Node, apply, const
 from ..ops import dim_size, div, neg, reshape, sqrt, square
 from ..ops.elementwise import where_op
-from ..shapes import float_of
+from ..shapes import float_of, promote
 from .engine import Phase
 from .match import align, fit, has_value, is_op, is_scalar, uniform_value
 from .stabilize import cancels_in_sum
@@ -187,9 +187,10 @@ def factor_common_factor(node: Node) -> Node | None:
     for i in (0, 1):
         for j in (0, 1):
             if p.inputs[i] is q.inputs[j]:
-                rest = apply(node.op, (p.inputs[1 - i], q.inputs[1 - j]))
-                if rest.dtype != node.dtype:
+                terms = (p.inputs[1 - i], q.inputs[1 - j])
+                if promote(*(t.dtype for t in terms)) != node.dtype:
                     continue  # bool masks m1 + m2 would be m1 | m2 (float32: rounding)
+                rest = apply(node.op, terms)
                 common = p.inputs[i]
                 if cancels_in_sum(common, rest):
                     return None  # stabilize distributes this product so that a factor cancels
