@@ -21,7 +21,7 @@ from .autodiff import _as_list, _check_wrt, grad, jvp, single_node, vjp
 from .batching import vmap
 from .errors import GradError
 from .graph import Node, Provenance, derivative_context, var
-from .ops import eye, reshape, sum, transpose
+from .ops import eye, reshape, transpose
 from .rewrite import optimize
 from .shapes import fmt_shape
 from .taylor import NoTaylorRule, taylor_derivative
@@ -110,16 +110,21 @@ def derivative(y: Node, x: Node, order: int = 1) -> Node:
     y = single_node(y, "the differentiated expression")
     x = single_node(x, "wrt")
     _check_wrt([x])
-    if not isinstance(order, int) or order < 0:
+    if not isinstance(order, int) or isinstance(order, bool) or order < 0:
         raise GradError(f"derivative order must be a non-negative int, not {order!r}")
     if order == 0:
         return y
     if y.shape == x.shape:
         try:
             return taylor_derivative(y, x, order)
-        except NoTaylorRule:  # some op on the path is not elementwise: nest grad instead
-            for _ in range(order):
-                y = grad(sum(y) if y.ndim else y, x)
+        except NoTaylorRule as missing:
+            if x.ndim:  # grad of sum(y) would silently mix the elements
+                raise GradError(
+                    f"derivative of {y.display_name} needs it elementwise in "
+                    f"{x.display_name}, but {missing.args[0]} lies between them; use "
+                    "jacobian (or hessian) for the full derivative") from None
+            for _ in range(order):  # a scalar function through non-elementwise ops
+                y = grad(y, x)
             return y
     if y.shape != ():
         raise GradError(f"derivative handles scalar or elementwise functions; "

@@ -199,3 +199,21 @@ def test_hessian_of_log_sigmoid_loss_stays_finite_where_p_underflows():
     np.testing.assert_allclose(got, exact, rtol=1e-12)
     hv = sd.evaluate(sd.optimize(sd.hvp(f, w, sd.const(np.ones(3)))), {w: wv})
     np.testing.assert_allclose(hv, exact @ np.ones(3), rtol=1e-12)
+
+
+def test_derivative_refuses_a_same_shape_function_that_is_not_elementwise():
+    x = sd.var("x", (3,))
+    with pytest.raises(sd.GradError, match="needs it elementwise.*softmax.*use jacobian"):
+        sd.derivative(sd.softmax(x), x, 2)
+    with pytest.raises(sd.GradError, match="needs it elementwise.*sum"):
+        sd.derivative(x * sd.sum(x), x, 1)
+    with pytest.raises(sd.GradError, match="non-negative int"):
+        sd.derivative(sd.tanh(x), x, True)
+
+
+def test_derivative_of_a_scalar_through_non_elementwise_ops():
+    t = sd.var("t")
+    c = sd.const(np.array([1.0, 2.0, 3.0]))
+    y = sd.sum(sd.exp(sd.broadcast_to(t, (3,)) * c))  # sum_i exp(c_i t)
+    got = sd.evaluate(sd.derivative(y, t, 3), {t: 0.2})
+    assert_close(got, float(np.sum(c.value ** 3 * np.exp(c.value * 0.2))), 1e-12, "d3")
