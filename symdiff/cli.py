@@ -130,12 +130,18 @@ def run_show(args: argparse.Namespace) -> int:
 
 # -- check ------------------------------------------------------------------------------------
 
-def _dims(pairs: Sequence[str]) -> dict[str, int]:
+def _dims(pairs: Sequence[str], known: set[str]) -> dict[str, int]:
+    """--dim NAME=SIZE pairs: each NAME a symbolic dim of the spec, each SIZE at least 1."""
     dims: dict[str, int] = {}
     for pair in pairs:
         name, eq, size = pair.partition("=")
-        if not eq or not name or not size.isdigit():
-            raise UsageError(f"--dim expects NAME=SIZE, e.g. --dim n=7; got {pair!r}")
+        if not eq or not name or not size.isdigit() or int(size) < 1:
+            raise UsageError(f"--dim expects NAME=SIZE with SIZE >= 1, e.g. --dim n=7; "
+                             f"got {pair!r}")
+        if name not in known:
+            have = ", ".join(sorted(known)) or "none"
+            raise UsageError(f"--dim {name}: the spec has no symbolic dim {name!r} "
+                             f"(its symbolic dims: {have})")
         dims[name] = int(size)
     return dims
 
@@ -151,7 +157,8 @@ def run_check(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise UsageError(f"--seed must be a non-negative int, got {args.seed}")
     module = spec_module(spec, optimize=not args.no_optimize)
-    rows = check_spec(spec, module, dims=_dims(args.dim), default_size=args.size,
+    known = {d for v in spec.symbols.values() for d in v.shape if isinstance(d, str)}
+    rows = check_spec(spec, module, dims=_dims(args.dim, known), default_size=args.size,
                       seed=args.seed)
     print(format_table(rows))
     failed = [r for r in rows if not r.ok]

@@ -157,6 +157,10 @@ def test_check_finds_a_wrong_derivative(monkeypatch, capsys):
 def test_check_bad_dim_option_is_exit_2(capsys):
     status, _, err = main(capsys, "check", XOR, "--dim", "n")
     assert status == 2 and "--dim expects NAME=SIZE" in err
+    status, _, err = main(capsys, "check", XOR, "--dim", "n=0")
+    assert status == 2 and "SIZE >= 1" in err
+    status, _, err = main(capsys, "check", XOR, "--dim", "q=3")
+    assert status == 2 and "no symbolic dim 'q' (its symbolic dims: n)" in err
 
 
 def test_check_negative_seed_is_exit_2(capsys):
