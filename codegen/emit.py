@@ -14,8 +14,16 @@ from .function import Function, render
 from .layout import WIDTH, wrap
 from .memory import Plan, Step, plan
 from .naming import node_names, sanitize
-from .printer import augmented, literal, literal_ok, out_call, render_attrs, select_zero
-from .runtime import _scratch, _where_zero
+from .printer import (
+    augmented,
+    literal,
+    literal_ok,
+    out_call,
+    out_capable,
+    render_attrs,
+    select_zero,
+)
+from .runtime import _out_leaves, _scratch, _where_zero
 from .schedule import is_view, schedule
 
 INDENT = "    "
@@ -78,33 +86,104 @@ def _type_text(node: Node, dim_names: dict[str, str]) -> str:
 
 
 def emit_function(fn: Function, state: ModuleState, name: str) -> str:
-    """The source of one generated function called `name`."""
+    """The source of one generated function called `name`, followed by the private function
+    it calls when given `out=` (the same computation, writing into the caller's arrays)."""
     outputs = fn.leaves
     order = schedule(outputs)
     inlined = _inlined_views(order, outputs)
     dims = list(dict.fromkeys(d for v in fn.inputs for d in v.shape if isinstance(d, str)))
     names, dim_names = node_names(list(fn.inputs), dims,
-                                  [n for n in order if n not in inlined], outputs)
+                                  [n for n in order if n not in inlined], outputs,
+                                  parameters_taken=frozenset({OUT}))
     output_set = set(outputs)
     generic = {n for n in order if n in names and _generic(n, names) and n not in output_set}
     buffer_plan = plan(order, outputs, generic, SCRATCH_BYTES, inlined)
     scope = Scope(names, buffer_plan.variable, dim_names, inlined, state)
+    params = [names[v] for v in fn.inputs] + [dim_names[d] for d in dims]
+    into_name = f"_{name}__{OUT}"  # sanitized names never hold "__": no user name clashes
 
-    lines = [f"def {name}({', '.join(names[v] for v in fn.inputs)}):"]
+    lines = [f"def {name}({''.join(names[v] + ', ' for v in fn.inputs)}*, {OUT}=None):"]
     lines.append(docstring(_doc(fn, names, dim_names), INDENT))
     lines.extend(_entry_checks(fn, names, dim_names, state))
+    lines.append(f"{INDENT}if {OUT} is not None:")
+    lines.append(f"{INDENT * 2}return {into_name}({', '.join(params + [OUT])})")
     if buffer_plan.scratch:
         lines.extend(_scratch_lines(buffer_plan, name, [dim_names[d] for d in dims], dim_names,
                                     state))
     lines.extend(_body(buffer_plan, scope))
+    text = _result_text(outputs, names, buffer_plan, state)
+    lines.append(f"{INDENT}return {render(fn.outputs, _caller_owned(text))}")
+    laid_out = [lines[0], lines[1]] + [w for line in lines[2:] for w in wrap(line)]
+    public = "\n".join(laid_out) + "\n"
+    return public + "\n\n" + _emit_into(fn, state, name, into_name, params, order, inlined,
+                                       names, dim_names, generic)
+
+
+OUT = "out"  # the keyword-only parameter of every generated function
+
+
+def _result_text(outputs: list[Node], names: dict[Node, str], buffer_plan: Plan,
+                 state: ModuleState) -> dict[Node, str]:
+    """How each result is spelled at the end of the body."""
     text = {n: names[buffer_plan.variable.get(n, n)] if n.kind == "op" else names.get(n, "")
             for n in outputs}
     for n in outputs:
         if n.kind == "const":
             text[n] = state.constant(n)
-    lines.append(f"{INDENT}return {render(fn.outputs, _caller_owned(text))}")
+    return text
+
+
+def _emit_into(fn: Function, state: ModuleState, name: str, into_name: str,
+               params: list[str], order: list[Node], inlined: dict[Node, Node],
+               names: dict[Node, str], dim_names: dict[str, str], generic: set[Node]) -> str:
+    """The `out=` variant of function `name`: checks the caller's arrays, writes each result
+    whose op can take `out=` straight into its array (the first time it appears), copies
+    the others in at the end, and returns the caller's structure itself."""
+    outputs = fn.leaves
+    into: dict[Node, int] = {}
+    for k, n in enumerate(outputs):
+        if n not in into and n.kind == "op" and n.shape and not is_view(n) \
+                and out_capable(n) and select_zero(n) is None:
+            into[n] = k
+    buffer_plan = plan(order, outputs, generic, SCRATCH_BYTES, inlined, into)
+    scope = Scope(names, buffer_plan.variable, dim_names, inlined, state)
+    leaf_names = [out_name(k) for k in range(len(outputs))]
+    counter = iter(range(len(outputs)))
+    template = render(fn.outputs, lambda _: str(next(counter)))
+    shapes = ", ".join(_tuple_text(tuple(dim_names.get(d, d) if isinstance(d, str) else d
+                                         for d in n.shape)) for n in outputs)
+    for n in outputs:
+        state.dtypes.add(n.dtype)
+    dtypes = ", ".join(f"_{n.dtype}" for n in outputs)
+    arg_names = ", ".join(repr(names[v]) for v in fn.inputs)
+    one = "," if len(outputs) == 1 else ""
+    no_args = "," if len(fn.inputs) == 1 else ""
+    private = f"_{OUT}"
+    unpack = ", ".join(leaf_names) if len(leaf_names) > 1 else f"[{leaf_names[0]}]"
+    lines = [f"def {into_name}({', '.join(params + [private])}):",
+             docstring(f"{name} with out=: writes its results into the arrays of `out`\n"
+                       "(checked here) and returns `out`.", INDENT),
+             f"{INDENT}{unpack} = _out_leaves({private}, {template}, "
+             f"({shapes}{one}), ({dtypes}{one}), ({', '.join(params[:len(fn.inputs)])}"
+             f"{no_args}), ({arg_names}{no_args}))"]
+    state.helpers.setdefault(_out_leaves.__name__, _out_leaves)
+    if buffer_plan.scratch:
+        lines.extend(_scratch_lines(buffer_plan, into_name.lstrip("_"),
+                                    list(params[len(fn.inputs):]), dim_names, state))
+    read = {i for m in order for i in m.inputs} | {n for n in outputs if outputs.count(n) > 1}
+    lines.extend(_body(buffer_plan, scope, leaf_names, frozenset(into.keys() - read)))
+    text = _result_text(outputs, names, buffer_plan, state)
+    for k, n in enumerate(outputs):
+        if into.get(n) != k:
+            lines.append(f"{INDENT}np.copyto({leaf_names[k]}, {text[n]})")
+    lines.append(f"{INDENT}return {private}")
     laid_out = [lines[0], lines[1]] + [w for line in lines[2:] for w in wrap(line)]
     return "\n".join(laid_out) + "\n"
+
+
+def out_name(k: int) -> str:
+    """The local holding the caller's array for result `k` (leaves left to right)."""
+    return f"_out{k + 1}"
 
 
 def _caller_owned(text: dict[Node, str]) -> Callable[[Node], str]:
@@ -149,6 +228,8 @@ def _doc(fn: Function, names: dict[Node, str], dim_names: dict[str, str]) -> str
     lines.append(f"Returns {render(fn.outputs, out_names.__getitem__)}:")
     for n in dict.fromkeys(fn.leaves):
         lines.append(f"    {out_names[n]}: {_type_text(n, dim_names)}")
+    lines.append(f"With {OUT}= (writable arrays of these shapes and dtypes, nested like the")
+    lines.append(f"result), writes the results into them and returns {OUT}.")
     return "\n".join(lines)
 
 
@@ -277,7 +358,10 @@ def _operand_dtype(node: Node) -> str:
     return promote(*typed) if typed else "float64"
 
 
-def _body(buffer_plan: Plan, scope: Scope) -> list[str]:
+def _body(buffer_plan: Plan, scope: Scope, leaf_names: list[str] | None = None,
+          unread: frozenset[Node] = frozenset()) -> list[str]:
+    """One statement per step; `leaf_names` spell the caller's out= arrays, and a result
+    written into one that nothing reads afterwards (`unread`) is not bound to a name."""
     lines: list[str] = []
     last_comment = None
     for step in buffer_plan.steps:
@@ -292,17 +376,19 @@ def _body(buffer_plan: Plan, scope: Scope) -> list[str]:
         if comment is not None and comment != last_comment:
             lines.append(f"{INDENT}# {comment}")
         last_comment = comment
-        lines.append(INDENT + _statement(step, scope))
+        lines.append(INDENT + _statement(step, scope, leaf_names, unread))
         if step.dels:
             lines.append(f"{INDENT}del {', '.join(scope.names[v] for v in step.dels)}")
     return lines
 
 
-def _statement(step: Step, scope: Scope) -> str:
+def _statement(step: Step, scope: Scope, leaf_names: list[str] | None = None,
+               unread: frozenset[Node] = frozenset()) -> str:
     n = step.node
     own = scope.name(n)
     args, attrs = scope.args(n), scope.attrs(n)
-    target = args[step.inplace] if step.inplace is not None else \
+    target = leaf_names[step.into] if step.into is not None else \
+        args[step.inplace] if step.inplace is not None else \
         scope.name(step.recycle) if step.recycle is not None else \
         scratch_name(step.scratch) if step.scratch is not None else None
     zero = select_zero(n)
@@ -313,6 +399,8 @@ def _statement(step: Step, scope: Scope) -> str:
     if step.takeover is not None:
         aug = augmented(n, args, step.inplace)
         return aug if aug is not None else out_call(n, args, attrs, target)
+    if step.into is not None and n in unread:
+        return out_call(n, args, attrs, target)
     if target is not None:
         return f"{own} = {out_call(n, args, attrs, target)}"
     expr = n.op.lower(args, **attrs)

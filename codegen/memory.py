@@ -19,6 +19,10 @@ recycled, so memory returns to the allocator as early as possible.
 Large temporaries (buffers no output ever holds or views) allocated by such ops become
 *scratch* arrays: created once per thread and reused by every call, since on machines
 where page faults are dear, a fresh large array costs more than the arithmetic on it.
+
+For the `out=` variant of a function, `into` names the results whose ops write straight
+into the caller's arrays: such a result gets a caller-owned buffer of its own (never in
+place, never recycled, never scratch), and nothing else is ever written into it.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ class Step:
     recycle: Node | None = None     # node whose name holds the dead buffer written into
     takeover: Node | None = None    # the node whose variable this node continues (in place)
     scratch: int | None = None      # index of the scratch array the result is written into
+    into: int | None = None         # index of the caller's out= array the result is written into
     dels: list[Node] = field(default_factory=list)  # variables deleted after this step
 
 
@@ -65,15 +70,24 @@ class Plan:
 
 
 def plan(schedule: list[Node], outputs: list[Node], generic: set[Node],
-         scratch_bytes: int | None = None, inlined: dict[Node, Node] | None = None) -> Plan:
+         scratch_bytes: int | None = None, inlined: dict[Node, Node] | None = None,
+         into: dict[Node, int] | None = None) -> Plan:
     """Decide storage and deletions. A `generic` node (no meaningful name of its own)
     computed in place continues its operand's variable when that one is generic too.
     Temporaries of at least `scratch_bytes` (estimated) go to scratch arrays kept across
     calls; None disables that. An `inlined` view is printed inside the statement of its
-    one user (the mapping's value), so its operands are read at that user's step."""
+    one user (the mapping's value), so its operands are read at that user's step. An
+    output in `into` (out-capable, not a view) is written into the caller's array of that
+    index."""
     if scratch_bytes is None:
         scratch_bytes = 1 << 62
     inlined = inlined or {}
+    into = into or {}
+    for n in into:
+        if n.kind != "op" or n not in outputs or is_view(n) or not n.shape \
+                or not out_capable(n):
+            raise ValueError("internal: a result that cannot be written into out= was "
+                             "planned as such")
     end = len(schedule)
     pos = {n: i for i, n in enumerate(schedule)}
     last_use: dict[Node, int] = {}
@@ -96,7 +110,11 @@ def plan(schedule: list[Node], outputs: list[Node], generic: set[Node],
         step = Step(n)
         steps.append(step)
         variable[n] = n
-        if is_view(n):
+        if n in into:
+            # the caller's array: an output, so never dead, and created by no step
+            step.into = into[n]
+            storage[n] = [Buffer(n.shape, n.dtype, n, [n])]
+        elif is_view(n):
             # a known view aliases its first operand; an unknown op may alias any of them
             sources = n.inputs[:1] if n.op.name in VIEW_OPS else n.inputs
             bufs = _unique(b for s in sources for b in storage.get(s, []))

@@ -59,3 +59,49 @@ def _scratch(cache, key, make):
             del held[next(iter(held))]
         arrays = held[key] = make()
     return arrays
+
+
+def _out_leaves(out, template, shapes, dtypes, args, names):
+    """The arrays of `out=` in result order, checked: `out` has the result's nesting of
+    tuples or lists (`template`, with leaf indices), each leaf is a writable ndarray of its
+    result's shape and dtype, and no leaf shares memory with an argument or another leaf
+    (writing one result must not change an input or another result). Raises a ValueError
+    naming the position otherwise."""
+    leaves = [None] * len(shapes)
+    where = [""] * len(shapes)
+    stack = [(out, template, "out")]
+    while stack:
+        value, spec, path = stack.pop()
+        if isinstance(spec, tuple):
+            if not isinstance(value, (tuple, list)):
+                raise ValueError(f"{path} must be a tuple or list of {len(spec)}, like the "
+                                 f"result, got a {type(value).__name__}")
+            if len(value) != len(spec):
+                raise ValueError(f"{path} must be a tuple or list of {len(spec)}, like the "
+                                 f"result, got a {type(value).__name__} of {len(value)}")
+            stack.extend((value[i], spec[i], f"{path}[{i}]") for i in reversed(range(len(spec))))
+            continue
+        shape, dtype = shapes[spec], dtypes[spec]
+        want = f"{path} must be a writable {dtype} array of shape {shape}"
+        if not isinstance(value, np.ndarray):
+            raise ValueError(f"{want}, got a {type(value).__name__}")
+        if value.dtype != dtype or value.shape != shape:
+            raise ValueError(f"{want}, got a {value.dtype} array of shape {value.shape}")
+        if not value.flags.writeable:
+            raise ValueError(f"{want}, got a read-only array")
+        leaves[spec], where[spec] = value, path
+    # Arrays that own their memory and have different owners cannot overlap: only the
+    # others are compared (NumPy's bounds test, conservative).
+    others = [*zip(leaves, where, strict=True),
+              *((a, f"argument {n!r}") for a, n in zip(args, names, strict=True))]
+    owners = []
+    for a, _ in others:
+        while isinstance(a.base, np.ndarray):
+            a = a.base
+        owners.append(id(a) if a.flags.owndata else None)
+    for i in range(len(leaves)):
+        for j in range(i + 1, len(others)):
+            if (owners[i] is None or owners[i] == owners[j] or owners[j] is None) \
+                    and np.may_share_memory(others[i][0], others[j][0]):
+                raise ValueError(f"{where[i]} must not share memory with {others[j][1]}")
+    return leaves

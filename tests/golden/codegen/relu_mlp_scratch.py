@@ -16,6 +16,7 @@ _float64 = np.dtype('float64')
 _c1 = np.float64(1.0)
 _c2 = np.float64(0.001)
 _grad_scratch = threading.local()
+_grad__out_scratch = threading.local()
 
 
 def _as_array(value, name, dtype, ndim, shape):
@@ -42,6 +43,52 @@ def _shape_error(name, got, shape, dims, origin):
     bound = "".join(f"; {d} = {v} (set by argument {origin[d]!r})" for d, v in dims.items()
                     if origin[d] != name)
     return ValueError(f"argument {name!r} must have shape {shape}, got shape {got}{bound}")
+
+
+def _out_leaves(out, template, shapes, dtypes, args, names):
+    """The arrays of `out=` in result order, checked: `out` has the result's nesting of
+    tuples or lists (`template`, with leaf indices), each leaf is a writable ndarray of its
+    result's shape and dtype, and no leaf shares memory with an argument or another leaf
+    (writing one result must not change an input or another result). Raises a ValueError
+    naming the position otherwise."""
+    leaves = [None] * len(shapes)
+    where = [""] * len(shapes)
+    stack = [(out, template, "out")]
+    while stack:
+        value, spec, path = stack.pop()
+        if isinstance(spec, tuple):
+            if not isinstance(value, (tuple, list)):
+                raise ValueError(f"{path} must be a tuple or list of {len(spec)}, like the "
+                                 f"result, got a {type(value).__name__}")
+            if len(value) != len(spec):
+                raise ValueError(f"{path} must be a tuple or list of {len(spec)}, like the "
+                                 f"result, got a {type(value).__name__} of {len(value)}")
+            stack.extend((value[i], spec[i], f"{path}[{i}]") for i in reversed(range(len(spec))))
+            continue
+        shape, dtype = shapes[spec], dtypes[spec]
+        want = f"{path} must be a writable {dtype} array of shape {shape}"
+        if not isinstance(value, np.ndarray):
+            raise ValueError(f"{want}, got a {type(value).__name__}")
+        if value.dtype != dtype or value.shape != shape:
+            raise ValueError(f"{want}, got a {value.dtype} array of shape {value.shape}")
+        if not value.flags.writeable:
+            raise ValueError(f"{want}, got a read-only array")
+        leaves[spec], where[spec] = value, path
+    # Arrays that own their memory and have different owners cannot overlap: only the
+    # others are compared (NumPy's bounds test, conservative).
+    others = [*zip(leaves, where, strict=True),
+              *((a, f"argument {n!r}") for a, n in zip(args, names, strict=True))]
+    owners = []
+    for a, _ in others:
+        while isinstance(a.base, np.ndarray):
+            a = a.base
+        owners.append(id(a) if a.flags.owndata else None)
+    for i in range(len(leaves)):
+        for j in range(i + 1, len(others)):
+            if (owners[i] is None or owners[i] == owners[j] or owners[j] is None) \
+                    and np.may_share_memory(others[i][0], others[j][0]):
+                raise ValueError(f"{where[i]} must not share memory with {others[j][1]}")
+    return leaves
 
 
 def _scratch(cache, key, make):
@@ -79,7 +126,7 @@ def _where_zero(cond, x, out, x_when_true=True):
     return out
 
 
-def grad(X, W, w):
+def grad(X, W, w, *, out=None):
     """Generated function grad.
 
     Arguments:
@@ -89,6 +136,8 @@ def grad(X, W, w):
     Returns (d_add_d_W, d_add_d_w):
         d_add_d_W: float64 array of shape (64, 128)
         d_add_d_w: float64 array of shape (128,)
+    With out= (writable arrays of these shapes and dtypes, nested like the
+    result), writes the results into them and returns out.
     """
     if X.__class__ is not _ndarray or X.dtype is not _float64 or X.ndim != 2:
         X = _as_array(X, 'X', 'float64', 2, '(n, 64)')
@@ -103,6 +152,8 @@ def grad(X, W, w):
         w = _as_array(w, 'w', 'float64', 1, '(128,)')
         if w.shape != (128,):
             raise _shape_error('w', w.shape, '(128,)', {}, {})
+    if out is not None:
+        return _grad__out(X, W, w, n, out)
     # scratch arrays, reused from call to call (one set per thread)
     _buf1, _buf2 = _scratch(_grad_scratch, (n,), lambda: (np.empty((n, 128)), np.empty((64, 128))))
     mul_1 = _c1 * _c2
@@ -143,3 +194,55 @@ def grad(X, W, w):
     # d(add)/d(W) via accumulate
     d_add_d_W = np.add(mul_2, matmul_2, out=mul_2)
     return (d_add_d_W, d_add_d_w)
+
+
+def _grad__out(X, W, w, n, _out):
+    """grad with out=: writes its results into the arrays of `out`
+    (checked here) and returns `out`.
+    """
+    _out1, _out2 = _out_leaves(
+            _out, (0, 1), ((64, 128), (128,)), (_float64, _float64), (X, W, w), ('X', 'W', 'w'))
+    # scratch arrays, reused from call to call (one set per thread)
+    _buf1, _buf2, _buf3 = _scratch(_grad__out_scratch, (n,), lambda: (
+        np.empty((64, 128)),
+        np.empty((n, 128)),
+        np.empty((64, 128)),
+    ))
+    mul_1 = _c1 * _c2
+    broadcast_to_1 = np.broadcast_to(mul_1, (64, 128))
+    # d(add)/d(W) via mul.vjp[arg 0]
+    mul_2 = np.multiply(broadcast_to_1, W, out=_buf1)
+    del broadcast_to_1
+    # d(add)/d(W) via accumulate
+    mul_2 += mul_2
+    matmul_1 = np.matmul(X, W, out=_buf2)
+    # d(add)/d(matmul_1) via relu.vjp[arg 0]
+    greater_1 = matmul_1 > 0.0
+    h = np.maximum(matmul_1, 0, out=matmul_1)
+    del matmul_1
+    out = h @ w
+    softplus_1 = np.logaddexp(0.0, out)
+    # d(add)/d(softplus_1) via mean.vjp[arg 0]
+    dim_size_1 = np.float64(float(softplus_1.shape[0]))
+    del softplus_1
+    div_1 = 1.0 / dim_size_1
+    d_add_d_softplus_1 = np.broadcast_to(div_1, (n,))
+    # d(add)/d(out) via softplus.vjp[arg 0]
+    sigmoid_1 = _sigmoid(out)
+    del out
+    d_add_d_out = np.multiply(d_add_d_softplus_1, sigmoid_1, out=sigmoid_1)
+    del d_add_d_softplus_1, sigmoid_1
+    # d(add)/d(w) via matmul.vjp[arg 1]
+    np.matmul(h.T, d_add_d_out, out=_out2)
+    # d(add)/d(h) via matmul.vjp[arg 0]
+    d_add_d_h = np.multiply(d_add_d_out[:, None], w, out=h)
+    del h, d_add_d_out
+    # d(add)/d(matmul_1) via relu.vjp[arg 0]
+    d_add_d_matmul_1 = _where_zero(greater_1, d_add_d_h, d_add_d_h)
+    del greater_1, d_add_d_h
+    # d(add)/d(W) via matmul.vjp[arg 1]
+    matmul_2 = np.matmul(X.T, d_add_d_matmul_1, out=_buf3)
+    del d_add_d_matmul_1
+    # d(add)/d(W) via accumulate
+    np.add(mul_2, matmul_2, out=_out1)
+    return _out
