@@ -149,7 +149,7 @@ def _emit_into(fn: Function, state: ModuleState, name: str, into_name: str,
     scope = Scope(names, buffer_plan.variable, dim_names, inlined, state)
     leaf_names = [out_name(k) for k in range(len(outputs))]
     counter = iter(range(len(outputs)))
-    template = render(fn.outputs, lambda _: str(next(counter)))
+    template = render(_as_tuples(fn.outputs), lambda _: str(next(counter)))
     shapes = ", ".join(_tuple_text(tuple(dim_names.get(d, d) if isinstance(d, str) else d
                                          for d in n.shape)) for n in outputs)
     for n in outputs:
@@ -179,6 +179,13 @@ def _emit_into(fn: Function, state: ModuleState, name: str, into_name: str,
     lines.append(f"{INDENT}return {private}")
     laid_out = [lines[0], lines[1]] + [w for line in lines[2:] for w in wrap(line)]
     return "\n".join(laid_out) + "\n"
+
+
+def _as_tuples(tree):
+    """The outputs' structure with lists as tuples (the template `_out_leaves` checks)."""
+    if isinstance(tree, Node):
+        return tree
+    return tuple(_as_tuples(sub) for sub in tree)
 
 
 def out_name(k: int) -> str:
