@@ -12,14 +12,13 @@ from symdiff.shapes import fmt_shape
 
 from .function import Function, render
 from .layout import WIDTH, wrap
-from .memory import Plan, Step, plan
+from .memory import Plan, Step, plan, retarget_outputs
 from .naming import node_names, sanitize
 from .printer import (
     augmented,
     literal,
     literal_ok,
     out_call,
-    out_capable,
     render_attrs,
     select_zero,
 )
@@ -116,7 +115,7 @@ def emit_function(fn: Function, state: ModuleState, name: str) -> str:
     laid_out = [lines[0], lines[1]] + [w for line in lines[2:] for w in wrap(line)]
     public = "\n".join(laid_out) + "\n"
     return public + "\n\n" + _emit_into(fn, state, name, into_name, params, order, inlined,
-                                       names, dim_names, generic)
+                                       names, dim_names, buffer_plan)
 
 
 OUT = "out"  # the keyword-only parameter of every generated function
@@ -135,17 +134,13 @@ def _result_text(outputs: list[Node], names: dict[Node, str], buffer_plan: Plan,
 
 def _emit_into(fn: Function, state: ModuleState, name: str, into_name: str,
                params: list[str], order: list[Node], inlined: dict[Node, Node],
-               names: dict[Node, str], dim_names: dict[str, str], generic: set[Node]) -> str:
-    """The `out=` variant of function `name`: checks the caller's arrays, writes each result
-    whose op can take `out=` straight into its array (the first time it appears), copies
-    the others in at the end, and returns the caller's structure itself."""
+               names: dict[Node, str], dim_names: dict[str, str], buffer_plan: Plan) -> str:
+    """The `out=` variant of function `name`: checks the caller's arrays, follows the same
+    buffer plan (and scratch arrays) with each result whose op can take `out=` computed
+    straight into its array (the first time it appears), copies the others in at the end,
+    and returns the caller's structure itself."""
     outputs = fn.leaves
-    into: dict[Node, int] = {}
-    for k, n in enumerate(outputs):
-        if n not in into and n.kind == "op" and n.shape and not is_view(n) \
-                and out_capable(n) and select_zero(n) is None:
-            into[n] = k
-    buffer_plan = plan(order, outputs, generic, SCRATCH_BYTES, inlined, into)
+    buffer_plan, into = retarget_outputs(buffer_plan, outputs)
     scope = Scope(names, buffer_plan.variable, dim_names, inlined, state)
     leaf_names = [out_name(k) for k in range(len(outputs))]
     counter = iter(range(len(outputs)))
@@ -167,9 +162,9 @@ def _emit_into(fn: Function, state: ModuleState, name: str, into_name: str,
              f"({shapes}{one}), ({dtypes}{one}), ({', '.join(params[:len(fn.inputs)])}"
              f"{no_args}), ({arg_names}{no_args}))"]
     state.helpers.setdefault(_out_leaves.__name__, _out_leaves)
-    if buffer_plan.scratch:
-        lines.extend(_scratch_lines(buffer_plan, into_name.lstrip("_"),
-                                    list(params[len(fn.inputs):]), dim_names, state))
+    if buffer_plan.scratch:  # the same arrays as the function without out=
+        lines.extend(_scratch_lines(buffer_plan, name, list(params[len(fn.inputs):]), dim_names,
+                                    state, register=False))
     read = {i for m in order for i in m.inputs} | {n for n in outputs if outputs.count(n) > 1}
     lines.extend(_body(buffer_plan, scope, leaf_names, frozenset(into.keys() - read)))
     text = _result_text(outputs, names, buffer_plan, state)
@@ -280,11 +275,12 @@ def _entry_checks(fn: Function, names: dict[Node, str], dim_names: dict[str, str
 
 
 def _scratch_lines(buffer_plan: Plan, name: str, dims: list[str], dim_names: dict[str, str],
-                   state: ModuleState) -> list[str]:
+                   state: ModuleState, register: bool = True) -> list[str]:
     """Bind the scratch arrays (made on the first call of this thread, and again when the
-    symbolic dims change)."""
+    symbolic dims change); `register` declares the module-level cache of function `name`."""
     cache = f"_{name}_scratch"
-    state.scratch_caches.append(cache)
+    if register:
+        state.scratch_caches.append(cache)
     state.helpers.setdefault(_scratch.__name__, _scratch)
     arrays = []
     for b in buffer_plan.scratch:
@@ -406,8 +402,9 @@ def _statement(step: Step, scope: Scope, leaf_names: list[str] | None = None,
     if step.takeover is not None:
         aug = augmented(n, args, step.inplace)
         return aug if aug is not None else out_call(n, args, attrs, target)
-    if step.into is not None and n in unread:
-        return out_call(n, args, attrs, target)
+    if n in unread:  # a result already in the caller's array, read by nothing later
+        aug = augmented(n, args, step.inplace) if step.inplace is not None else None
+        return aug if aug is not None else out_call(n, args, attrs, target)
     if target is not None:
         return f"{own} = {out_call(n, args, attrs, target)}"
     expr = n.op.lower(args, **attrs)

@@ -20,19 +20,20 @@ Large temporaries (buffers no output ever holds or views) allocated by such ops 
 *scratch* arrays: created once per thread and reused by every call, since on machines
 where page faults are dear, a fresh large array costs more than the arithmetic on it.
 
-For the `out=` variant of a function, `into` names the results whose ops write straight
-into the caller's arrays: such a result gets a caller-owned buffer of its own (never in
-place, never recycled, never scratch), and nothing else is ever written into it.
+The `out=` variant of a function follows the same plan with outputs retargeted to the
+caller's arrays (`retarget_outputs`): a result whose op can write into a given array does
+so, or, when the plan computes it in place, the chain of in-place updates that ends in it
+starts in the caller's array. Nothing else is ever written into one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from symdiff.graph import Node
 
-from .printer import out_capable
+from .printer import out_capable, select_zero
 from .schedule import VIEW_OPS, is_view, nbytes
 
 
@@ -70,24 +71,15 @@ class Plan:
 
 
 def plan(schedule: list[Node], outputs: list[Node], generic: set[Node],
-         scratch_bytes: int | None = None, inlined: dict[Node, Node] | None = None,
-         into: dict[Node, int] | None = None) -> Plan:
+         scratch_bytes: int | None = None, inlined: dict[Node, Node] | None = None) -> Plan:
     """Decide storage and deletions. A `generic` node (no meaningful name of its own)
     computed in place continues its operand's variable when that one is generic too.
     Temporaries of at least `scratch_bytes` (estimated) go to scratch arrays kept across
     calls; None disables that. An `inlined` view is printed inside the statement of its
-    one user (the mapping's value), so its operands are read at that user's step. An
-    output in `into` (out-capable, not a view) is written into the caller's array of that
-    index."""
+    one user (the mapping's value), so its operands are read at that user's step."""
     if scratch_bytes is None:
         scratch_bytes = 1 << 62
     inlined = inlined or {}
-    into = into or {}
-    for n in into:
-        if n.kind != "op" or n not in outputs or is_view(n) or not n.shape \
-                or not out_capable(n):
-            raise ValueError("internal: a result that cannot be written into out= was "
-                             "planned as such")
     end = len(schedule)
     pos = {n: i for i, n in enumerate(schedule)}
     last_use: dict[Node, int] = {}
@@ -110,11 +102,7 @@ def plan(schedule: list[Node], outputs: list[Node], generic: set[Node],
         step = Step(n)
         steps.append(step)
         variable[n] = n
-        if n in into:
-            # the caller's array: an output, so never dead, and created by no step
-            step.into = into[n]
-            storage[n] = [Buffer(n.shape, n.dtype, n, [n])]
-        elif is_view(n):
+        if is_view(n):
             # a known view aliases its first operand; an unknown op may alias any of them
             sources = n.inputs[:1] if n.op.name in VIEW_OPS else n.inputs
             bufs = _unique(b for s in sources for b in storage.get(s, []))
@@ -155,6 +143,36 @@ def plan(schedule: list[Node], outputs: list[Node], generic: set[Node],
                    recycled_at, pos, end)
     scratch = _scratch(steps, storage, last_use, end, scratch_bytes)
     return Plan(steps, variable, scratch)
+
+
+def retarget_outputs(p: Plan, outputs: list[Node]) -> tuple[Plan, dict[Node, int]]:
+    """The plan of the `out=` variant, and which results end up in which caller's array
+    (by leaf index; the others are copied in at the end). A result computed in place
+    continues an operand's buffer: the step that starts that chain of in-place updates
+    writes into the caller's array instead of fresh or recycled memory, so every step of
+    the chain (values that become the result, read by nothing after it) already lands
+    there. Otherwise the result's own step writes into it. Excluded: views, scalars, ops
+    that cannot take `out=`, and `_where_zero` (small arrays give a new array)."""
+    steps = [replace(s) for s in p.steps]
+    at = {s.node: s for s in steps}
+    into: dict[Node, int] = {}
+    for k, n in enumerate(outputs):
+        step = at.get(n)
+        if n in into or step is None or is_view(n) or not n.shape or not out_capable(n) \
+                or select_zero(n) is not None:
+            continue
+        chain = [step]
+        while chain[-1].inplace is not None:
+            chain.append(at[chain[-1].node.inputs[chain[-1].inplace]])
+        root = chain[-1]
+        if not (out_capable(root.node) and root.scratch is None
+                and all(select_zero(s.node) is None for s in chain)):
+            root = step
+            step.inplace = step.takeover = None
+        root.recycle = None
+        root.into = k
+        into[n] = k
+    return Plan(steps, p.variable, p.scratch), into
 
 
 def _host(n: Node, inlined: dict[Node, Node]) -> Node:

@@ -82,26 +82,32 @@ def _out_leaves(out, template, shapes, dtypes, args, names):
             stack.extend((value[i], spec[i], f"{path}[{i}]") for i in reversed(range(len(spec))))
             continue
         shape, dtype = shapes[spec], dtypes[spec]
-        want = f"{path} must be a writable {dtype} array of shape {shape}"
-        if not isinstance(value, np.ndarray):
-            raise ValueError(f"{want}, got a {type(value).__name__}")
-        if value.dtype != dtype or value.shape != shape:
-            raise ValueError(f"{want}, got a {value.dtype} array of shape {value.shape}")
-        if not value.flags.writeable:
-            raise ValueError(f"{want}, got a read-only array")
+        if value.__class__ is not np.ndarray or value.dtype is not dtype \
+                or value.shape != shape or not value.flags.writeable:
+            # the slow path: an ndarray subclass or an equal dtype object is fine too
+            want = f"{path} must be a writable {dtype} array of shape {shape}"
+            if not isinstance(value, np.ndarray):
+                raise ValueError(f"{want}, got a {type(value).__name__}")
+            if value.dtype != dtype or value.shape != shape:
+                raise ValueError(f"{want}, got a {value.dtype} array of shape {value.shape}")
+            if not value.flags.writeable:
+                raise ValueError(f"{want}, got a read-only array")
         leaves[spec], where[spec] = value, path
-    # Arrays that own their memory and have different owners cannot overlap: only the
-    # others are compared (NumPy's bounds test, conservative).
-    others = [*zip(leaves, where, strict=True),
-              *((a, f"argument {n!r}") for a, n in zip(args, names, strict=True))]
-    owners = []
-    for a, _ in others:
+    # Arrays that own their memory, all with different owners, cannot overlap; otherwise
+    # compare each leaf with the arrays after it (NumPy's bounds test, conservative).
+    owners = set()
+    for a in (*leaves, *args):
         while isinstance(a.base, np.ndarray):
             a = a.base
-        owners.append(id(a) if a.flags.owndata else None)
+        if not a.flags.owndata or id(a) in owners:
+            break
+        owners.add(id(a))
+    else:
+        return leaves
+    others = [*zip(leaves, where, strict=True),
+              *((a, f"argument {n!r}") for a, n in zip(args, names, strict=True))]
     for i in range(len(leaves)):
         for j in range(i + 1, len(others)):
-            if (owners[i] is None or owners[i] == owners[j] or owners[j] is None) \
-                    and np.may_share_memory(others[i][0], others[j][0]):
+            if np.may_share_memory(others[i][0], others[j][0]):
                 raise ValueError(f"{where[i]} must not share memory with {others[j][1]}")
     return leaves

@@ -16,7 +16,6 @@ _float64 = np.dtype('float64')
 _c1 = np.float64(1.0)
 _c2 = np.float64(0.001)
 _grad_scratch = threading.local()
-_grad__out_scratch = threading.local()
 
 
 def _as_array(value, name, dtype, ndim, shape):
@@ -66,27 +65,33 @@ def _out_leaves(out, template, shapes, dtypes, args, names):
             stack.extend((value[i], spec[i], f"{path}[{i}]") for i in reversed(range(len(spec))))
             continue
         shape, dtype = shapes[spec], dtypes[spec]
-        want = f"{path} must be a writable {dtype} array of shape {shape}"
-        if not isinstance(value, np.ndarray):
-            raise ValueError(f"{want}, got a {type(value).__name__}")
-        if value.dtype != dtype or value.shape != shape:
-            raise ValueError(f"{want}, got a {value.dtype} array of shape {value.shape}")
-        if not value.flags.writeable:
-            raise ValueError(f"{want}, got a read-only array")
+        if value.__class__ is not np.ndarray or value.dtype is not dtype \
+                or value.shape != shape or not value.flags.writeable:
+            # the slow path: an ndarray subclass or an equal dtype object is fine too
+            want = f"{path} must be a writable {dtype} array of shape {shape}"
+            if not isinstance(value, np.ndarray):
+                raise ValueError(f"{want}, got a {type(value).__name__}")
+            if value.dtype != dtype or value.shape != shape:
+                raise ValueError(f"{want}, got a {value.dtype} array of shape {value.shape}")
+            if not value.flags.writeable:
+                raise ValueError(f"{want}, got a read-only array")
         leaves[spec], where[spec] = value, path
-    # Arrays that own their memory and have different owners cannot overlap: only the
-    # others are compared (NumPy's bounds test, conservative).
-    others = [*zip(leaves, where, strict=True),
-              *((a, f"argument {n!r}") for a, n in zip(args, names, strict=True))]
-    owners = []
-    for a, _ in others:
+    # Arrays that own their memory, all with different owners, cannot overlap; otherwise
+    # compare each leaf with the arrays after it (NumPy's bounds test, conservative).
+    owners = set()
+    for a in (*leaves, *args):
         while isinstance(a.base, np.ndarray):
             a = a.base
-        owners.append(id(a) if a.flags.owndata else None)
+        if not a.flags.owndata or id(a) in owners:
+            break
+        owners.add(id(a))
+    else:
+        return leaves
+    others = [*zip(leaves, where, strict=True),
+              *((a, f"argument {n!r}") for a, n in zip(args, names, strict=True))]
     for i in range(len(leaves)):
         for j in range(i + 1, len(others)):
-            if (owners[i] is None or owners[i] == owners[j] or owners[j] is None) \
-                    and np.may_share_memory(others[i][0], others[j][0]):
+            if np.may_share_memory(others[i][0], others[j][0]):
                 raise ValueError(f"{where[i]} must not share memory with {others[j][1]}")
     return leaves
 
@@ -203,19 +208,15 @@ def _grad__out(X, W, w, n, _out):
     _out1, _out2 = _out_leaves(
             _out, (0, 1), ((64, 128), (128,)), (_float64, _float64), (X, W, w), ('X', 'W', 'w'))
     # scratch arrays, reused from call to call (one set per thread)
-    _buf1, _buf2, _buf3 = _scratch(_grad__out_scratch, (n,), lambda: (
-        np.empty((64, 128)),
-        np.empty((n, 128)),
-        np.empty((64, 128)),
-    ))
+    _buf1, _buf2 = _scratch(_grad_scratch, (n,), lambda: (np.empty((n, 128)), np.empty((64, 128))))
     mul_1 = _c1 * _c2
     broadcast_to_1 = np.broadcast_to(mul_1, (64, 128))
     # d(add)/d(W) via mul.vjp[arg 0]
-    mul_2 = np.multiply(broadcast_to_1, W, out=_buf1)
+    mul_2 = np.multiply(broadcast_to_1, W, out=_out1)
     del broadcast_to_1
     # d(add)/d(W) via accumulate
     mul_2 += mul_2
-    matmul_1 = np.matmul(X, W, out=_buf2)
+    matmul_1 = np.matmul(X, W, out=_buf1)
     # d(add)/d(matmul_1) via relu.vjp[arg 0]
     greater_1 = matmul_1 > 0.0
     h = np.maximum(matmul_1, 0, out=matmul_1)
@@ -241,8 +242,8 @@ def _grad__out(X, W, w, n, _out):
     d_add_d_matmul_1 = _where_zero(greater_1, d_add_d_h, d_add_d_h)
     del greater_1, d_add_d_h
     # d(add)/d(W) via matmul.vjp[arg 1]
-    matmul_2 = np.matmul(X.T, d_add_d_matmul_1, out=_buf3)
+    matmul_2 = np.matmul(X.T, d_add_d_matmul_1, out=_buf2)
     del d_add_d_matmul_1
     # d(add)/d(W) via accumulate
-    np.add(mul_2, matmul_2, out=_out1)
+    mul_2 += matmul_2
     return _out
