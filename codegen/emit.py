@@ -154,7 +154,7 @@ def _emit_into(fn: Function, state: ModuleState, name: str, into_name: str,
     one = "," if len(outputs) == 1 else ""
     no_args = "," if len(fn.inputs) == 1 else ""
     private = f"_{OUT}"
-    unpack = ", ".join(leaf_names) if len(leaf_names) > 1 else f"[{leaf_names[0]}]"
+    unpack = ", ".join(leaf_names) if len(leaf_names) > 1 else f"[{', '.join(leaf_names)}]"
     lines = [f"def {into_name}({', '.join(params + [private])}):",
              docstring(f"{name} with out=: writes its results into the arrays of `out`\n"
                        "(checked here) and returns `out`.", INDENT),

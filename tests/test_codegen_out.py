@@ -161,6 +161,15 @@ def test_hostile_names_and_an_argument_called_out():
     assert got[1] == 3.0
 
 
+def test_empty_result():
+    x = sd.var("x", (2,))
+    f, _ = compile_one([x], ())
+    out = ()
+    assert f(np.ones(2)) == () and f(np.ones(2), out=out) is out
+    with pytest.raises(ValueError, match=r"^out must be a tuple or list of 0"):
+        f(np.ones(2), out=(np.empty(2),))
+
+
 # -- wrong out= -----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
