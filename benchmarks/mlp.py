@@ -8,9 +8,8 @@ Networks: an MLP 784-256-256-10 (ReLU, softmax cross-entropy averaged over the b
 one-hot labels as a float matrix, weight decay 1e-4 * 0.5 * sum of squared weights) at
 batch 1, 32 and 256; and a 2-8-1 tanh network with a squared loss at batch 4, where the
 per-call overhead dominates. Columns: median time per call of the hand-written NumPy
-backprop, of symdiff's generated value-and-grad function (`symdiff.function`, optimized),
-of the same called with `out=` (writing into one preallocated result structure, reused by
-every call) and of the generated forward (loss only), with the ratios. JAX (jit) and autograd are
+backprop, of symdiff's generated value-and-grad function (`symdiff.function`, optimized)
+and of the generated forward (loss only), with the ratios. JAX (jit) and autograd are
 added as extra columns when installed. BLAS and OpenMP threads are pinned to 1.
 """
 
@@ -196,8 +195,7 @@ def autograd_version(kind: str) -> Callable | None:
 # allocations (and the allocator state they leave, which decides page faults) never bias
 # another's; the parent checks that all implementations agree before timing anything.
 
-IMPLEMENTATIONS = ("numpy", "symdiff", "symdiff out=", "fwd", "jax v&g", "jax fwd",
-                   "autograd v&g")
+IMPLEMENTATIONS = ("numpy", "symdiff", "fwd", "jax v&g", "jax fwd", "autograd v&g")
 
 
 def median_time(fn: Callable, args: tuple, budget: float) -> float:
@@ -249,31 +247,10 @@ def implementation(kind: str, name: str) -> Callable | None:
     if name in ("symdiff", "fwd"):
         inputs, loss, grads = mlp_graph() if kind == "mlp" else tanh_graph()
         return function(inputs, [loss, tuple(grads)] if name == "symdiff" else loss)
-    if name == "symdiff out=":
-        return with_out(implementation(kind, "symdiff"))
     if name.startswith("jax"):
         versions = jax_versions(kind)
         return None if versions is None else versions[0 if "v&g" in name else 1]
     return autograd_version(kind)
-
-
-def with_out(f: Callable) -> Callable:
-    """`f` called with out=: one result structure, made on the first call, reused by all."""
-    held: list = []
-
-    def call(*args):
-        if not held:
-            held.append(result_arrays(f(*args)))
-        return f(*args, out=held[0])
-
-    return call
-
-
-def result_arrays(tree):
-    """Arrays of the result's shapes and dtypes (0-d arrays for scalars), nested alike."""
-    if isinstance(tree, tuple):
-        return tuple(result_arrays(t) for t in tree)
-    return np.array(tree, copy=True)
 
 
 def worker(kind: str, n: int, name: str, budget: float) -> None:
@@ -293,8 +270,6 @@ def check_agreement(kind: str, n: int, peers: list[str]) -> None:
     args = data(kind, n)
     want = implementation(kind, "numpy")(*args)
     check_same(implementation(kind, "symdiff")(*args), want, f"{kind} batch {n}: symdiff")
-    check_same(implementation(kind, "symdiff out=")(*args), want,
-               f"{kind} batch {n}: symdiff out=")
     np.testing.assert_allclose(implementation(kind, "fwd")(*args), want[0], rtol=1e-9)
     for name in peers:
         if "v&g" in name:
@@ -307,11 +282,10 @@ def run(kind: str, batches: tuple[int, ...], budget: float, peers: list[str]) ->
     for n in batches:
         check_agreement(kind, n, peers)
         t = {name: time_in_subprocess(kind, n, name, budget)
-             for name in ["numpy", "symdiff", "symdiff out=", "fwd", *peers]}
+             for name in ["numpy", "symdiff", "fwd", *peers]}
         label = "mlp 784-256-256-10" if kind == "mlp" else "tanh 2-8-1"
         cells = [label.ljust(20), f"{n:>5}", f"{t['numpy'] * 1e6:10.1f}",
                  f"{t['symdiff'] * 1e6:11.1f}", f"{t['symdiff'] / t['numpy']:5.2f}",
-                 f"{t['symdiff out='] * 1e6:17.1f}",
                  f"{t['fwd'] * 1e6:8.1f}", f"{t['symdiff'] / t['fwd']:7.2f}"]
         cells += [f"{t[k] * 1e6:{len(k) + 5}.1f}" for k in peers]
         rows.append(" | ".join(cells))
@@ -334,14 +308,13 @@ def main() -> None:
             print(implementation(kind, "symdiff").source)
         return
     budget = 0.5 if ns.quick else 4.0
-    peers = [name for name in IMPLEMENTATIONS[4:] if implementation("tanh", name) is not None]
+    peers = [name for name in IMPLEMENTATIONS[3:] if implementation("tanh", name) is not None]
     header = ["network".ljust(20), "batch", "numpy (us)", "symdiff (us)", "ratio",
-              "symdiff out= (us)", "fwd (us)", "v&g/fwd"] + [f"{p} (us)" for p in peers]
+              "fwd (us)", "v&g/fwd"] + [f"{p} (us)" for p in peers]
     print(f"NumPy {np.__version__}; BLAS/OpenMP threads pinned to 1; median time per call, "
           "each cell in its own process")
     print("numpy: hand-written backprop; symdiff: generated value-and-grad "
           f"(symdiff.function, rewrites: {_rewrites_available()}); ratio = symdiff / numpy; "
-          "symdiff out=: the same called with out=, reusing one result structure; "
           "fwd: generated loss alone")
     print(" | ".join(header))
     for line in run("mlp", (1, 32, 256), budget, peers) + run("tanh", (4,), budget, peers):

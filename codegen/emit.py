@@ -12,17 +12,10 @@ from symdiff.shapes import fmt_shape
 
 from .function import Function, render
 from .layout import WIDTH, wrap
-from .memory import Plan, Step, plan, retarget_outputs
+from .memory import Plan, Step, plan
 from .naming import node_names, sanitize
-from .printer import (
-    augmented,
-    literal,
-    literal_ok,
-    out_call,
-    render_attrs,
-    select_zero,
-)
-from .runtime import _out_leaves, _scratch, _where_zero
+from .printer import augmented, literal, literal_ok, out_call, render_attrs, select_zero
+from .runtime import _scratch, _where_zero
 from .schedule import is_view, schedule
 
 INDENT = "    "
@@ -85,107 +78,33 @@ def _type_text(node: Node, dim_names: dict[str, str]) -> str:
 
 
 def emit_function(fn: Function, state: ModuleState, name: str) -> str:
-    """The source of one generated function called `name`, followed by the private function
-    it calls when given `out=` (the same computation, writing into the caller's arrays)."""
+    """The source of one generated function called `name`."""
     outputs = fn.leaves
     order = schedule(outputs)
     inlined = _inlined_views(order, outputs)
     dims = list(dict.fromkeys(d for v in fn.inputs for d in v.shape if isinstance(d, str)))
     names, dim_names = node_names(list(fn.inputs), dims,
-                                  [n for n in order if n not in inlined], outputs,
-                                  parameters_taken=frozenset({OUT}))
+                                  [n for n in order if n not in inlined], outputs)
     output_set = set(outputs)
     generic = {n for n in order if n in names and _generic(n, names) and n not in output_set}
     buffer_plan = plan(order, outputs, generic, SCRATCH_BYTES, inlined)
     scope = Scope(names, buffer_plan.variable, dim_names, inlined, state)
-    params = [names[v] for v in fn.inputs] + [dim_names[d] for d in dims]
-    into_name = f"_{name}__{OUT}"  # sanitized names never hold "__": no user name clashes
 
-    lines = [f"def {name}({''.join(names[v] + ', ' for v in fn.inputs)}*, {OUT}=None):"]
+    lines = [f"def {name}({', '.join(names[v] for v in fn.inputs)}):"]
     lines.append(docstring(_doc(fn, names, dim_names), INDENT))
     lines.extend(_entry_checks(fn, names, dim_names, state))
-    lines.append(f"{INDENT}if {OUT} is not None:")
-    lines.append(f"{INDENT * 2}return {into_name}({', '.join(params + [OUT])})")
     if buffer_plan.scratch:
         lines.extend(_scratch_lines(buffer_plan, name, [dim_names[d] for d in dims], dim_names,
                                     state))
     lines.extend(_body(buffer_plan, scope))
-    text = _result_text(outputs, names, buffer_plan, state)
-    lines.append(f"{INDENT}return {render(fn.outputs, _caller_owned(text))}")
-    laid_out = [lines[0], lines[1]] + [w for line in lines[2:] for w in wrap(line)]
-    public = "\n".join(laid_out) + "\n"
-    return public + "\n\n" + _emit_into(fn, state, name, into_name, params, order, inlined,
-                                       names, dim_names, buffer_plan)
-
-
-OUT = "out"  # the keyword-only parameter of every generated function
-
-
-def _result_text(outputs: list[Node], names: dict[Node, str], buffer_plan: Plan,
-                 state: ModuleState) -> dict[Node, str]:
-    """How each result is spelled at the end of the body."""
     text = {n: names[buffer_plan.variable.get(n, n)] if n.kind == "op" else names.get(n, "")
             for n in outputs}
     for n in outputs:
         if n.kind == "const":
             text[n] = state.constant(n)
-    return text
-
-
-def _emit_into(fn: Function, state: ModuleState, name: str, into_name: str,
-               params: list[str], order: list[Node], inlined: dict[Node, Node],
-               names: dict[Node, str], dim_names: dict[str, str], buffer_plan: Plan) -> str:
-    """The `out=` variant of function `name`: checks the caller's arrays, follows the same
-    buffer plan (and scratch arrays) with each result whose op can take `out=` computed
-    straight into its array (the first time it appears), copies the others in at the end,
-    and returns the caller's structure itself."""
-    outputs = fn.leaves
-    buffer_plan, into = retarget_outputs(buffer_plan, outputs)
-    scope = Scope(names, buffer_plan.variable, dim_names, inlined, state)
-    leaf_names = [out_name(k) for k in range(len(outputs))]
-    counter = iter(range(len(outputs)))
-    template = render(_as_tuples(fn.outputs), lambda _: str(next(counter)))
-    shapes = ", ".join(_tuple_text(tuple(dim_names.get(d, d) if isinstance(d, str) else d
-                                         for d in n.shape)) for n in outputs)
-    for n in outputs:
-        state.dtypes.add(n.dtype)
-    dtypes = ", ".join(f"_{n.dtype}" for n in outputs)
-    arg_names = ", ".join(repr(names[v]) for v in fn.inputs)
-    one = "," if len(outputs) == 1 else ""
-    no_args = "," if len(fn.inputs) == 1 else ""
-    private = f"_{OUT}"
-    unpack = ", ".join(leaf_names) if len(leaf_names) > 1 else f"[{', '.join(leaf_names)}]"
-    lines = [f"def {into_name}({', '.join(params + [private])}):",
-             docstring(f"{name} with out=: writes its results into the arrays of `out`\n"
-                       "(checked here) and returns `out`.", INDENT),
-             f"{INDENT}{unpack} = _out_leaves({private}, {template}, "
-             f"({shapes}{one}), ({dtypes}{one}), ({', '.join(params[:len(fn.inputs)])}"
-             f"{no_args}), ({arg_names}{no_args}))"]
-    state.helpers.setdefault(_out_leaves.__name__, _out_leaves)
-    if buffer_plan.scratch:  # the same arrays as the function without out=
-        lines.extend(_scratch_lines(buffer_plan, name, list(params[len(fn.inputs):]), dim_names,
-                                    state, register=False))
-    read = {i for m in order for i in m.inputs} | {n for n in outputs if outputs.count(n) > 1}
-    lines.extend(_body(buffer_plan, scope, leaf_names, frozenset(into.keys() - read)))
-    text = _result_text(outputs, names, buffer_plan, state)
-    for k, n in enumerate(outputs):
-        if into.get(n) != k:
-            lines.append(f"{INDENT}np.copyto({leaf_names[k]}, {text[n]})")
-    lines.append(f"{INDENT}return {private}")
+    lines.append(f"{INDENT}return {render(fn.outputs, _caller_owned(text))}")
     laid_out = [lines[0], lines[1]] + [w for line in lines[2:] for w in wrap(line)]
     return "\n".join(laid_out) + "\n"
-
-
-def _as_tuples(tree):
-    """The outputs' structure with lists as tuples (the template `_out_leaves` checks)."""
-    if isinstance(tree, Node):
-        return tree
-    return tuple(_as_tuples(sub) for sub in tree)
-
-
-def out_name(k: int) -> str:
-    """The local holding the caller's array for result `k` (leaves left to right)."""
-    return f"_out{k + 1}"
 
 
 def _caller_owned(text: dict[Node, str]) -> Callable[[Node], str]:
@@ -230,8 +149,6 @@ def _doc(fn: Function, names: dict[Node, str], dim_names: dict[str, str]) -> str
     lines.append(f"Returns {render(fn.outputs, out_names.__getitem__)}:")
     for n in dict.fromkeys(fn.leaves):
         lines.append(f"    {out_names[n]}: {_type_text(n, dim_names)}")
-    lines.append(f"With {OUT}= (writable arrays of these shapes and dtypes, nested like the")
-    lines.append(f"result), writes the results into them and returns {OUT}.")
     return "\n".join(lines)
 
 
@@ -275,12 +192,11 @@ def _entry_checks(fn: Function, names: dict[Node, str], dim_names: dict[str, str
 
 
 def _scratch_lines(buffer_plan: Plan, name: str, dims: list[str], dim_names: dict[str, str],
-                   state: ModuleState, register: bool = True) -> list[str]:
+                   state: ModuleState) -> list[str]:
     """Bind the scratch arrays (made on the first call of this thread, and again when the
-    symbolic dims change); `register` declares the module-level cache of function `name`."""
+    symbolic dims change)."""
     cache = f"_{name}_scratch"
-    if register:
-        state.scratch_caches.append(cache)
+    state.scratch_caches.append(cache)
     state.helpers.setdefault(_scratch.__name__, _scratch)
     arrays = []
     for b in buffer_plan.scratch:
@@ -361,10 +277,7 @@ def _operand_dtype(node: Node) -> str:
     return promote(*typed) if typed else "float64"
 
 
-def _body(buffer_plan: Plan, scope: Scope, leaf_names: list[str] | None = None,
-          unread: frozenset[Node] = frozenset()) -> list[str]:
-    """One statement per step; `leaf_names` spell the caller's out= arrays, and a result
-    written into one that nothing reads afterwards (`unread`) is not bound to a name."""
+def _body(buffer_plan: Plan, scope: Scope) -> list[str]:
     lines: list[str] = []
     last_comment = None
     for step in buffer_plan.steps:
@@ -379,19 +292,17 @@ def _body(buffer_plan: Plan, scope: Scope, leaf_names: list[str] | None = None,
         if comment is not None and comment != last_comment:
             lines.append(f"{INDENT}# {comment}")
         last_comment = comment
-        lines.append(INDENT + _statement(step, scope, leaf_names, unread))
+        lines.append(INDENT + _statement(step, scope))
         if step.dels:
             lines.append(f"{INDENT}del {', '.join(scope.names[v] for v in step.dels)}")
     return lines
 
 
-def _statement(step: Step, scope: Scope, leaf_names: list[str] | None = None,
-               unread: frozenset[Node] = frozenset()) -> str:
+def _statement(step: Step, scope: Scope) -> str:
     n = step.node
     own = scope.name(n)
     args, attrs = scope.args(n), scope.attrs(n)
-    target = leaf_names[step.into] if step.into is not None else \
-        args[step.inplace] if step.inplace is not None else \
+    target = args[step.inplace] if step.inplace is not None else \
         scope.name(step.recycle) if step.recycle is not None else \
         scratch_name(step.scratch) if step.scratch is not None else None
     zero = select_zero(n)
@@ -401,9 +312,6 @@ def _statement(step: Step, scope: Scope, leaf_names: list[str] | None = None,
         return f"{own} = _where_zero({args[0]}, {args[k]}, {target}{flag})"
     if step.takeover is not None:
         aug = augmented(n, args, step.inplace)
-        return aug if aug is not None else out_call(n, args, attrs, target)
-    if n in unread:  # a result already in the caller's array, read by nothing later
-        aug = augmented(n, args, step.inplace) if step.inplace is not None else None
         return aug if aug is not None else out_call(n, args, attrs, target)
     if target is not None:
         return f"{own} = {out_call(n, args, attrs, target)}"

@@ -19,21 +19,16 @@ recycled, so memory returns to the allocator as early as possible.
 Large temporaries (buffers no output ever holds or views) allocated by such ops become
 *scratch* arrays: created once per thread and reused by every call, since on machines
 where page faults are dear, a fresh large array costs more than the arithmetic on it.
-
-The `out=` variant of a function follows the same plan with outputs retargeted to the
-caller's arrays (`retarget_outputs`): a result whose op can write into a given array does
-so, or, when the plan computes it in place, the chain of in-place updates that ends in it
-starts in the caller's array. Nothing else is ever written into one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from symdiff.graph import Node
 
-from .printer import out_capable, select_zero
+from .printer import out_capable
 from .schedule import VIEW_OPS, is_view, nbytes
 
 
@@ -59,7 +54,6 @@ class Step:
     recycle: Node | None = None     # node whose name holds the dead buffer written into
     takeover: Node | None = None    # the node whose variable this node continues (in place)
     scratch: int | None = None      # index of the scratch array the result is written into
-    into: int | None = None         # index of the caller's out= array the result is written into
     dels: list[Node] = field(default_factory=list)  # variables deleted after this step
 
 
@@ -143,36 +137,6 @@ def plan(schedule: list[Node], outputs: list[Node], generic: set[Node],
                    recycled_at, pos, end)
     scratch = _scratch(steps, storage, last_use, end, scratch_bytes)
     return Plan(steps, variable, scratch)
-
-
-def retarget_outputs(p: Plan, outputs: list[Node]) -> tuple[Plan, dict[Node, int]]:
-    """The plan of the `out=` variant, and which results end up in which caller's array
-    (by leaf index; the others are copied in at the end). A result computed in place
-    continues an operand's buffer: the step that starts that chain of in-place updates
-    writes into the caller's array instead of fresh or recycled memory, so every step of
-    the chain (values that become the result, read by nothing after it) already lands
-    there. Otherwise the result's own step writes into it. Excluded: views, scalars, ops
-    that cannot take `out=`, and `_where_zero` (small arrays give a new array)."""
-    steps = [replace(s) for s in p.steps]
-    at = {s.node: s for s in steps}
-    into: dict[Node, int] = {}
-    for k, n in enumerate(outputs):
-        step = at.get(n)
-        if n in into or step is None or is_view(n) or not n.shape or not out_capable(n) \
-                or select_zero(n) is not None:
-            continue
-        chain = [step]
-        while chain[-1].inplace is not None:
-            chain.append(at[chain[-1].node.inputs[chain[-1].inplace]])
-        root = chain[-1]
-        if not (out_capable(root.node) and root.scratch is None
-                and all(select_zero(s.node) is None for s in chain)):
-            root = step
-            step.inplace = step.takeover = None
-        root.recycle = None
-        root.into = k
-        into[n] = k
-    return Plan(steps, p.variable, p.scratch), into
 
 
 def _host(n: Node, inlined: dict[Node, Node]) -> Node:

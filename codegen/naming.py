@@ -85,8 +85,7 @@ def base_name(node: Node) -> str:
 
 
 def node_names(args: list[Node], dims: list[str], schedule: list[Node],
-               outputs: list[Node], taken: set[str] | None = None,
-               parameters_taken: frozenset[str] = frozenset()) \
+               outputs: list[Node], taken: set[str] | None = None) \
         -> tuple[dict[Node, str], dict[str, str]]:
     """Names for the arguments, symbolic dims and scheduled nodes of one function.
 
@@ -94,15 +93,12 @@ def node_names(args: list[Node], dims: list[str], schedule: list[Node],
     in order, then the derivative nodes: a label if set; for a derivative node that is the
     whole derivative of its target, `d_loss_d_h1` (or `tangent_h1` in forward mode);
     otherwise its op name and a per-op count (`matmul_3`). Numbering follows the schedule,
-    so names never depend on node ids. Arguments and dims (bound before the function body
-    starts) avoid `parameters_taken` as well, e.g. a keyword-only parameter `out`; the body's
-    own locals may reuse those names."""
-    namer = Namer(set(taken or ()) | parameters_taken)
+    so names never depend on node ids."""
+    namer = Namer(taken)
     names: dict[Node, str] = {}
     for v in args:
         names[v] = namer.fresh(v.name or "arg", "arg")
     dim_names = {d: namer.fresh(d, "dim") for d in dims}
-    namer.taken -= parameters_taken - set(taken or ())
     consumers: dict[Node, list[Node]] = {}
     for node in schedule:
         for i in node.inputs:

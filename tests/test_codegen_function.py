@@ -45,7 +45,7 @@ def test_source_save_signature_and_keywords(tmp_path):
     f = sd.function([x, W], y)
     assert "import numpy as np" in f.source and "symdiff" in f.source.splitlines()[0] + \
         f.source
-    assert list(inspect.signature(f).parameters) == ["x", "W", "out"]
+    assert list(inspect.signature(f).parameters) == ["x", "W"]
     assert f(W=np.ones((2, 3)), x=np.ones(3)) == f(np.ones(3), np.ones((2, 3)))
     path = tmp_path / "y.py"
     f.save(path)

@@ -40,59 +40,7 @@ def _shape_error(name, got, shape, dims, origin):
     return ValueError(f"argument {name!r} must have shape {shape}, got shape {got}{bound}")
 
 
-def _out_leaves(out, template, shapes, dtypes, args, names):
-    """The arrays of `out=` in result order, checked: `out` has the result's nesting of
-    tuples or lists (`template`, with leaf indices), each leaf is a writable ndarray of its
-    result's shape and dtype, and no leaf shares memory with an argument or another leaf
-    (writing one result must not change an input or another result). Raises a ValueError
-    naming the position otherwise."""
-    leaves = [None] * len(shapes)
-    where = [""] * len(shapes)
-    stack = [(out, template, "out")]
-    while stack:
-        value, spec, path = stack.pop()
-        if isinstance(spec, tuple):
-            if not isinstance(value, (tuple, list)):
-                raise ValueError(f"{path} must be a tuple or list of {len(spec)}, like the "
-                                 f"result, got a {type(value).__name__}")
-            if len(value) != len(spec):
-                raise ValueError(f"{path} must be a tuple or list of {len(spec)}, like the "
-                                 f"result, got a {type(value).__name__} of {len(value)}")
-            stack.extend((value[i], spec[i], f"{path}[{i}]") for i in reversed(range(len(spec))))
-            continue
-        shape, dtype = shapes[spec], dtypes[spec]
-        if value.__class__ is not np.ndarray or value.dtype is not dtype \
-                or value.shape != shape or not value.flags.writeable:
-            # the slow path: an ndarray subclass or an equal dtype object is fine too
-            want = f"{path} must be a writable {dtype} array of shape {shape}"
-            if not isinstance(value, np.ndarray):
-                raise ValueError(f"{want}, got a {type(value).__name__}")
-            if value.dtype != dtype or value.shape != shape:
-                raise ValueError(f"{want}, got a {value.dtype} array of shape {value.shape}")
-            if not value.flags.writeable:
-                raise ValueError(f"{want}, got a read-only array")
-        leaves[spec], where[spec] = value, path
-    # Arrays that own their memory, all with different owners, cannot overlap; otherwise
-    # compare each leaf with the arrays after it (NumPy's bounds test, conservative).
-    owners = set()
-    for a in (*leaves, *args):
-        while isinstance(a.base, np.ndarray):
-            a = a.base
-        if not a.flags.owndata or id(a) in owners:
-            break
-        owners.add(id(a))
-    else:
-        return leaves
-    others = [*zip(leaves, where, strict=True),
-              *((a, f"argument {n!r}") for a, n in zip(args, names, strict=True))]
-    for i in range(len(leaves)):
-        for j in range(i + 1, len(others)):
-            if np.may_share_memory(others[i][0], others[j][0]):
-                raise ValueError(f"{where[i]} must not share memory with {others[j][1]}")
-    return leaves
-
-
-def import_os(x_import_os, x, lambda_, *, out=None):
+def import_os(x_import_os, x, lambda_):
     """He said \"\"\"hi\"\"\" \\o/
 
     Arguments:
@@ -102,8 +50,6 @@ def import_os(x_import_os, x, lambda_, *, out=None):
     Returns (y, d_sum_d_x_import_os):
         y: float64 array of shape (2,)
         d_sum_d_x_import_os: float64 array of shape (2,)
-    With out= (writable arrays of these shapes and dtypes, nested like the
-    result), writes the results into them and returns out.
     """
     if (x_import_os.__class__ is not _ndarray or x_import_os.dtype is not _float64
             or x_import_os.shape != (2,)):
@@ -118,8 +64,6 @@ def import_os(x_import_os, x, lambda_, *, out=None):
         lambda_ = _as_array(lambda_, 'lambda_', 'float64', 0, '()')
         if lambda_.shape != ():
             raise _shape_error('lambda_', lambda_.shape, '()', {}, {})
-    if out is not None:
-        return _import_os__out(x_import_os, x, lambda_, out)
     broadcast_to_1 = np.broadcast_to(_c1, (2,))
     mul_1 = x_import_os * lambda_
     np.exp(mul_1, out=mul_1)
@@ -130,22 +74,3 @@ def import_os(x_import_os, x, lambda_, *, out=None):
     # d(sum)/d(x_import_os) via mul.vjp[arg 0]
     d_sum_d_x_import_os = np.multiply(d_sum_d_mul_1, lambda_, out=d_sum_d_mul_1)
     return (y, d_sum_d_x_import_os)
-
-
-def _import_os__out(x_import_os, x, lambda_, _out):
-    """import_os with out=: writes its results into the arrays of `out`
-    (checked here) and returns `out`.
-    """
-    _out1, _out2 = _out_leaves(
-            _out, (0, 1), ((2,), (2,)), (_float64, _float64), (x_import_os, x, lambda_),
-            ('x_import_os', 'x', 'lambda_'))
-    broadcast_to_1 = np.broadcast_to(_c1, (2,))
-    mul_1 = np.multiply(x_import_os, lambda_, out=_out2)
-    np.exp(mul_1, out=mul_1)
-    np.add(mul_1, x, out=_out1)
-    # d(sum)/d(mul_1) via exp.vjp[arg 0]
-    d_sum_d_mul_1 = np.multiply(broadcast_to_1, mul_1, out=mul_1)
-    del broadcast_to_1, mul_1
-    # d(sum)/d(x_import_os) via mul.vjp[arg 0]
-    d_sum_d_mul_1 *= lambda_
-    return _out

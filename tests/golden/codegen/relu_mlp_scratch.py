@@ -44,58 +44,6 @@ def _shape_error(name, got, shape, dims, origin):
     return ValueError(f"argument {name!r} must have shape {shape}, got shape {got}{bound}")
 
 
-def _out_leaves(out, template, shapes, dtypes, args, names):
-    """The arrays of `out=` in result order, checked: `out` has the result's nesting of
-    tuples or lists (`template`, with leaf indices), each leaf is a writable ndarray of its
-    result's shape and dtype, and no leaf shares memory with an argument or another leaf
-    (writing one result must not change an input or another result). Raises a ValueError
-    naming the position otherwise."""
-    leaves = [None] * len(shapes)
-    where = [""] * len(shapes)
-    stack = [(out, template, "out")]
-    while stack:
-        value, spec, path = stack.pop()
-        if isinstance(spec, tuple):
-            if not isinstance(value, (tuple, list)):
-                raise ValueError(f"{path} must be a tuple or list of {len(spec)}, like the "
-                                 f"result, got a {type(value).__name__}")
-            if len(value) != len(spec):
-                raise ValueError(f"{path} must be a tuple or list of {len(spec)}, like the "
-                                 f"result, got a {type(value).__name__} of {len(value)}")
-            stack.extend((value[i], spec[i], f"{path}[{i}]") for i in reversed(range(len(spec))))
-            continue
-        shape, dtype = shapes[spec], dtypes[spec]
-        if value.__class__ is not np.ndarray or value.dtype is not dtype \
-                or value.shape != shape or not value.flags.writeable:
-            # the slow path: an ndarray subclass or an equal dtype object is fine too
-            want = f"{path} must be a writable {dtype} array of shape {shape}"
-            if not isinstance(value, np.ndarray):
-                raise ValueError(f"{want}, got a {type(value).__name__}")
-            if value.dtype != dtype or value.shape != shape:
-                raise ValueError(f"{want}, got a {value.dtype} array of shape {value.shape}")
-            if not value.flags.writeable:
-                raise ValueError(f"{want}, got a read-only array")
-        leaves[spec], where[spec] = value, path
-    # Arrays that own their memory, all with different owners, cannot overlap; otherwise
-    # compare each leaf with the arrays after it (NumPy's bounds test, conservative).
-    owners = set()
-    for a in (*leaves, *args):
-        while isinstance(a.base, np.ndarray):
-            a = a.base
-        if not a.flags.owndata or id(a) in owners:
-            break
-        owners.add(id(a))
-    else:
-        return leaves
-    others = [*zip(leaves, where, strict=True),
-              *((a, f"argument {n!r}") for a, n in zip(args, names, strict=True))]
-    for i in range(len(leaves)):
-        for j in range(i + 1, len(others)):
-            if np.may_share_memory(others[i][0], others[j][0]):
-                raise ValueError(f"{where[i]} must not share memory with {others[j][1]}")
-    return leaves
-
-
 def _scratch(cache, key, make):
     """The scratch arrays of one generated function for this thread and these symbolic dims
     (`key`): made by `make()` on first use, then reused, so large temporaries cost no
@@ -131,7 +79,7 @@ def _where_zero(cond, x, out, x_when_true=True):
     return out
 
 
-def grad(X, W, w, *, out=None):
+def grad(X, W, w):
     """Generated function grad.
 
     Arguments:
@@ -141,8 +89,6 @@ def grad(X, W, w, *, out=None):
     Returns (d_add_d_W, d_add_d_w):
         d_add_d_W: float64 array of shape (64, 128)
         d_add_d_w: float64 array of shape (128,)
-    With out= (writable arrays of these shapes and dtypes, nested like the
-    result), writes the results into them and returns out.
     """
     if X.__class__ is not _ndarray or X.dtype is not _float64 or X.ndim != 2:
         X = _as_array(X, 'X', 'float64', 2, '(n, 64)')
@@ -157,8 +103,6 @@ def grad(X, W, w, *, out=None):
         w = _as_array(w, 'w', 'float64', 1, '(128,)')
         if w.shape != (128,):
             raise _shape_error('w', w.shape, '(128,)', {}, {})
-    if out is not None:
-        return _grad__out(X, W, w, n, out)
     # scratch arrays, reused from call to call (one set per thread)
     _buf1, _buf2 = _scratch(_grad_scratch, (n,), lambda: (np.empty((n, 128)), np.empty((64, 128))))
     mul_1 = _c1 * _c2
@@ -199,51 +143,3 @@ def grad(X, W, w, *, out=None):
     # d(add)/d(W) via accumulate
     d_add_d_W = np.add(mul_2, matmul_2, out=mul_2)
     return (d_add_d_W, d_add_d_w)
-
-
-def _grad__out(X, W, w, n, _out):
-    """grad with out=: writes its results into the arrays of `out`
-    (checked here) and returns `out`.
-    """
-    _out1, _out2 = _out_leaves(
-            _out, (0, 1), ((64, 128), (128,)), (_float64, _float64), (X, W, w), ('X', 'W', 'w'))
-    # scratch arrays, reused from call to call (one set per thread)
-    _buf1, _buf2 = _scratch(_grad_scratch, (n,), lambda: (np.empty((n, 128)), np.empty((64, 128))))
-    mul_1 = _c1 * _c2
-    broadcast_to_1 = np.broadcast_to(mul_1, (64, 128))
-    # d(add)/d(W) via mul.vjp[arg 0]
-    mul_2 = np.multiply(broadcast_to_1, W, out=_out1)
-    del broadcast_to_1
-    # d(add)/d(W) via accumulate
-    mul_2 += mul_2
-    matmul_1 = np.matmul(X, W, out=_buf1)
-    # d(add)/d(matmul_1) via relu.vjp[arg 0]
-    greater_1 = matmul_1 > 0.0
-    h = np.maximum(matmul_1, 0, out=matmul_1)
-    del matmul_1
-    out = h @ w
-    softplus_1 = np.logaddexp(0.0, out)
-    # d(add)/d(softplus_1) via mean.vjp[arg 0]
-    dim_size_1 = np.float64(float(softplus_1.shape[0]))
-    del softplus_1
-    div_1 = 1.0 / dim_size_1
-    d_add_d_softplus_1 = np.broadcast_to(div_1, (n,))
-    # d(add)/d(out) via softplus.vjp[arg 0]
-    sigmoid_1 = _sigmoid(out)
-    del out
-    d_add_d_out = np.multiply(d_add_d_softplus_1, sigmoid_1, out=sigmoid_1)
-    del d_add_d_softplus_1, sigmoid_1
-    # d(add)/d(w) via matmul.vjp[arg 1]
-    np.matmul(h.T, d_add_d_out, out=_out2)
-    # d(add)/d(h) via matmul.vjp[arg 0]
-    d_add_d_h = np.multiply(d_add_d_out[:, None], w, out=h)
-    del h, d_add_d_out
-    # d(add)/d(matmul_1) via relu.vjp[arg 0]
-    d_add_d_matmul_1 = _where_zero(greater_1, d_add_d_h, d_add_d_h)
-    del greater_1, d_add_d_h
-    # d(add)/d(W) via matmul.vjp[arg 1]
-    matmul_2 = np.matmul(X.T, d_add_d_matmul_1, out=_buf2)
-    del d_add_d_matmul_1
-    # d(add)/d(W) via accumulate
-    mul_2 += matmul_2
-    return _out

@@ -45,59 +45,7 @@ def _log_softmax(x: np.ndarray, axis: int | tuple[int, ...] = -1) -> np.ndarray:
     return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
 
 
-def _out_leaves(out, template, shapes, dtypes, args, names):
-    """The arrays of `out=` in result order, checked: `out` has the result's nesting of
-    tuples or lists (`template`, with leaf indices), each leaf is a writable ndarray of its
-    result's shape and dtype, and no leaf shares memory with an argument or another leaf
-    (writing one result must not change an input or another result). Raises a ValueError
-    naming the position otherwise."""
-    leaves = [None] * len(shapes)
-    where = [""] * len(shapes)
-    stack = [(out, template, "out")]
-    while stack:
-        value, spec, path = stack.pop()
-        if isinstance(spec, tuple):
-            if not isinstance(value, (tuple, list)):
-                raise ValueError(f"{path} must be a tuple or list of {len(spec)}, like the "
-                                 f"result, got a {type(value).__name__}")
-            if len(value) != len(spec):
-                raise ValueError(f"{path} must be a tuple or list of {len(spec)}, like the "
-                                 f"result, got a {type(value).__name__} of {len(value)}")
-            stack.extend((value[i], spec[i], f"{path}[{i}]") for i in reversed(range(len(spec))))
-            continue
-        shape, dtype = shapes[spec], dtypes[spec]
-        if value.__class__ is not np.ndarray or value.dtype is not dtype \
-                or value.shape != shape or not value.flags.writeable:
-            # the slow path: an ndarray subclass or an equal dtype object is fine too
-            want = f"{path} must be a writable {dtype} array of shape {shape}"
-            if not isinstance(value, np.ndarray):
-                raise ValueError(f"{want}, got a {type(value).__name__}")
-            if value.dtype != dtype or value.shape != shape:
-                raise ValueError(f"{want}, got a {value.dtype} array of shape {value.shape}")
-            if not value.flags.writeable:
-                raise ValueError(f"{want}, got a read-only array")
-        leaves[spec], where[spec] = value, path
-    # Arrays that own their memory, all with different owners, cannot overlap; otherwise
-    # compare each leaf with the arrays after it (NumPy's bounds test, conservative).
-    owners = set()
-    for a in (*leaves, *args):
-        while isinstance(a.base, np.ndarray):
-            a = a.base
-        if not a.flags.owndata or id(a) in owners:
-            break
-        owners.add(id(a))
-    else:
-        return leaves
-    others = [*zip(leaves, where, strict=True),
-              *((a, f"argument {n!r}") for a, n in zip(args, names, strict=True))]
-    for i in range(len(leaves)):
-        for j in range(i + 1, len(others)):
-            if np.may_share_memory(others[i][0], others[j][0]):
-                raise ValueError(f"{where[i]} must not share memory with {others[j][1]}")
-    return leaves
-
-
-def xent_grad(logits, labels, *, out=None):
+def xent_grad(logits, labels):
     """Generated function xent_grad.
 
     Arguments:
@@ -106,8 +54,6 @@ def xent_grad(logits, labels, *, out=None):
     Returns (xent, d_xent_d_logits):
         xent: float32 scalar
         d_xent_d_logits: float32 array of shape (n, 5)
-    With out= (writable arrays of these shapes and dtypes, nested like the
-    result), writes the results into them and returns out.
     """
     if logits.__class__ is not _ndarray or logits.dtype is not _float32 or logits.ndim != 2:
         logits = _as_array(logits, 'logits', 'float32', 2, '(n, 5)')
@@ -118,8 +64,6 @@ def xent_grad(logits, labels, *, out=None):
         labels = _as_array(labels, 'labels', 'float32', 2, '(n, 5)')
         if labels.shape != (n, 5):
             raise _shape_error('labels', labels.shape, '(n, 5)', {'n': n}, {'n': 'logits'})
-    if out is not None:
-        return _xent_grad__out(logits, labels, n, out)
     neg_1 = -_c1
     log_softmax_1 = _log_softmax(logits, axis=1)
     mul_1 = labels * log_softmax_1
@@ -146,39 +90,3 @@ def xent_grad(logits, labels, *, out=None):
     del sum_2
     d_xent_d_logits = np.subtract(d_xent_d_log_softmax_1, log_softmax_1, out=d_xent_d_log_softmax_1)
     return (xent, d_xent_d_logits)
-
-
-def _xent_grad__out(logits, labels, n, _out):
-    """xent_grad with out=: writes its results into the arrays of `out`
-    (checked here) and returns `out`.
-    """
-    _out1, _out2 = _out_leaves(
-            _out, (0, 1), ((), (n, 5)), (_float32, _float32), (logits, labels),
-            ('logits', 'labels'))
-    neg_1 = -_c1
-    log_softmax_1 = _log_softmax(logits, axis=1)
-    mul_1 = labels * log_softmax_1
-    sum_1 = mul_1.sum(axis=1)
-    mean_1 = sum_1.sum() / sum_1.size
-    # d(xent)/d(sum_1) via mean.vjp[arg 0]
-    dim_size_1 = np.float32(float(sum_1.shape[0]))
-    del sum_1
-    xent = -mean_1
-    # d(xent)/d(sum_1) via mean.vjp[arg 0]
-    div_1 = neg_1 / dim_size_1
-    broadcast_to_1 = np.broadcast_to(div_1, (n,))
-    # d(xent)/d(mul_1) via sum.vjp[arg 0]
-    d_xent_d_mul_1 = np.broadcast_to(broadcast_to_1[:, None], (n, 5))
-    del broadcast_to_1
-    # d(xent)/d(logits) via log_softmax.vjp[arg 0]
-    np.exp(log_softmax_1, out=log_softmax_1)
-    # d(xent)/d(log_softmax_1) via mul.vjp[arg 1]
-    d_xent_d_log_softmax_1 = np.multiply(d_xent_d_mul_1, labels, out=_out2)
-    del mul_1, d_xent_d_mul_1
-    # d(xent)/d(logits) via log_softmax.vjp[arg 0]
-    sum_2 = d_xent_d_log_softmax_1.sum(axis=1, keepdims=True)
-    log_softmax_1 *= sum_2
-    del sum_2
-    d_xent_d_log_softmax_1 -= log_softmax_1
-    np.copyto(_out1, xent)
-    return _out

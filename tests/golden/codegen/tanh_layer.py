@@ -39,59 +39,7 @@ def _shape_error(name, got, shape, dims, origin):
     return ValueError(f"argument {name!r} must have shape {shape}, got shape {got}{bound}")
 
 
-def _out_leaves(out, template, shapes, dtypes, args, names):
-    """The arrays of `out=` in result order, checked: `out` has the result's nesting of
-    tuples or lists (`template`, with leaf indices), each leaf is a writable ndarray of its
-    result's shape and dtype, and no leaf shares memory with an argument or another leaf
-    (writing one result must not change an input or another result). Raises a ValueError
-    naming the position otherwise."""
-    leaves = [None] * len(shapes)
-    where = [""] * len(shapes)
-    stack = [(out, template, "out")]
-    while stack:
-        value, spec, path = stack.pop()
-        if isinstance(spec, tuple):
-            if not isinstance(value, (tuple, list)):
-                raise ValueError(f"{path} must be a tuple or list of {len(spec)}, like the "
-                                 f"result, got a {type(value).__name__}")
-            if len(value) != len(spec):
-                raise ValueError(f"{path} must be a tuple or list of {len(spec)}, like the "
-                                 f"result, got a {type(value).__name__} of {len(value)}")
-            stack.extend((value[i], spec[i], f"{path}[{i}]") for i in reversed(range(len(spec))))
-            continue
-        shape, dtype = shapes[spec], dtypes[spec]
-        if value.__class__ is not np.ndarray or value.dtype is not dtype \
-                or value.shape != shape or not value.flags.writeable:
-            # the slow path: an ndarray subclass or an equal dtype object is fine too
-            want = f"{path} must be a writable {dtype} array of shape {shape}"
-            if not isinstance(value, np.ndarray):
-                raise ValueError(f"{want}, got a {type(value).__name__}")
-            if value.dtype != dtype or value.shape != shape:
-                raise ValueError(f"{want}, got a {value.dtype} array of shape {value.shape}")
-            if not value.flags.writeable:
-                raise ValueError(f"{want}, got a read-only array")
-        leaves[spec], where[spec] = value, path
-    # Arrays that own their memory, all with different owners, cannot overlap; otherwise
-    # compare each leaf with the arrays after it (NumPy's bounds test, conservative).
-    owners = set()
-    for a in (*leaves, *args):
-        while isinstance(a.base, np.ndarray):
-            a = a.base
-        if not a.flags.owndata or id(a) in owners:
-            break
-        owners.add(id(a))
-    else:
-        return leaves
-    others = [*zip(leaves, where, strict=True),
-              *((a, f"argument {n!r}") for a, n in zip(args, names, strict=True))]
-    for i in range(len(leaves)):
-        for j in range(i + 1, len(others)):
-            if np.may_share_memory(others[i][0], others[j][0]):
-                raise ValueError(f"{where[i]} must not share memory with {others[j][1]}")
-    return leaves
-
-
-def predict(X, W, b, v, *, out=None):
+def predict(X, W, b, v):
     """Predictions.
 
     Arguments:
@@ -101,8 +49,6 @@ def predict(X, W, b, v, *, out=None):
         v: float64 array of shape (4,)
     Returns yhat:
         yhat: float64 array of shape (n,)
-    With out= (writable arrays of these shapes and dtypes, nested like the
-    result), writes the results into them and returns out.
     """
     if X.__class__ is not _ndarray or X.dtype is not _float64 or X.ndim != 2:
         X = _as_array(X, 'X', 'float64', 2, '(n, 3)')
@@ -121,8 +67,6 @@ def predict(X, W, b, v, *, out=None):
         v = _as_array(v, 'v', 'float64', 1, '(4,)')
         if v.shape != (4,):
             raise _shape_error('v', v.shape, '(4,)', {}, {})
-    if out is not None:
-        return _predict__out(X, W, b, v, n, out)
     matmul_1 = X @ W
     matmul_1 += b
     h = np.tanh(matmul_1, out=matmul_1)
@@ -131,20 +75,7 @@ def predict(X, W, b, v, *, out=None):
     return yhat
 
 
-def _predict__out(X, W, b, v, n, _out):
-    """predict with out=: writes its results into the arrays of `out`
-    (checked here) and returns `out`.
-    """
-    [_out1] = _out_leaves(_out, 0, ((n,),), (_float64,), (X, W, b, v), ('X', 'W', 'b', 'v'))
-    matmul_1 = X @ W
-    matmul_1 += b
-    h = np.tanh(matmul_1, out=matmul_1)
-    del matmul_1
-    np.matmul(h, v, out=_out1)
-    return _out
-
-
-def loss_and_grad(X, y, W, b, v, *, out=None):
+def loss_and_grad(X, y, W, b, v):
     """Loss and its gradient with respect to W, b and v.
 
     Arguments:
@@ -158,8 +89,6 @@ def loss_and_grad(X, y, W, b, v, *, out=None):
         d_loss_d_W: float64 array of shape (3, 4)
         d_loss_d_b: float64 array of shape (4,)
         d_loss_d_v: float64 array of shape (4,)
-    With out= (writable arrays of these shapes and dtypes, nested like the
-    result), writes the results into them and returns out.
     """
     if X.__class__ is not _ndarray or X.dtype is not _float64 or X.ndim != 2:
         X = _as_array(X, 'X', 'float64', 2, '(n, 3)')
@@ -182,8 +111,6 @@ def loss_and_grad(X, y, W, b, v, *, out=None):
         v = _as_array(v, 'v', 'float64', 1, '(4,)')
         if v.shape != (4,):
             raise _shape_error('v', v.shape, '(4,)', {}, {})
-    if out is not None:
-        return _loss_and_grad__out(X, y, W, b, v, n, out)
     matmul_1 = X @ W
     matmul_1 += b
     h = np.tanh(matmul_1, out=matmul_1)
@@ -219,49 +146,3 @@ def loss_and_grad(X, y, W, b, v, *, out=None):
     # d(loss)/d(W) via matmul.vjp[arg 1]
     d_loss_d_W = X.T @ d_loss_d_add_1
     return (loss, (d_loss_d_W, d_loss_d_b, d_loss_d_v))
-
-
-def _loss_and_grad__out(X, y, W, b, v, n, _out):
-    """loss_and_grad with out=: writes its results into the arrays of `out`
-    (checked here) and returns `out`.
-    """
-    _out1, _out2, _out3, _out4 = _out_leaves(
-            _out, (0, (1, 2, 3)), ((), (3, 4), (4,), (4,)),
-            (_float64, _float64, _float64, _float64), (X, y, W, b, v), ('X', 'y', 'W', 'b', 'v'))
-    matmul_1 = X @ W
-    matmul_1 += b
-    h = np.tanh(matmul_1, out=matmul_1)
-    del matmul_1
-    yhat = h @ v
-    sub_1 = np.subtract(yhat, y, out=yhat)
-    del yhat
-    pow_1 = sub_1 ** 2.0
-    loss = pow_1.sum() / pow_1.size
-    # d(loss)/d(pow_1) via mean.vjp[arg 0]
-    dim_size_1 = np.float64(float(pow_1.shape[0]))
-    del pow_1
-    div_1 = 1.0 / dim_size_1
-    d_loss_d_pow_1 = np.broadcast_to(div_1, (n,))
-    # d(loss)/d(sub_1) via pow.vjp[arg 0]
-    sub_1 *= 2.0
-    sub_1 *= d_loss_d_pow_1
-    del d_loss_d_pow_1
-    # d(loss)/d(v) via matmul.vjp[arg 1]
-    np.matmul(h.T, sub_1, out=_out4)
-    # d(loss)/d(add_1) via tanh.vjp[arg 0]
-    square_1 = np.square(h, out=h)
-    del h
-    np.subtract(1.0, square_1, out=square_1)
-    # d(loss)/d(h) via matmul.vjp[arg 0]
-    d_loss_d_h = sub_1[:, None] * v
-    del sub_1
-    # d(loss)/d(add_1) via tanh.vjp[arg 0]
-    d_loss_d_add_1 = np.multiply(d_loss_d_h, square_1, out=d_loss_d_h)
-    del square_1, d_loss_d_h
-    # d(loss)/d(b) via add.vjp[arg 1]
-    d_loss_d_b = d_loss_d_add_1.sum(axis=0)
-    # d(loss)/d(W) via matmul.vjp[arg 1]
-    np.matmul(X.T, d_loss_d_add_1, out=_out2)
-    np.copyto(_out1, loss)
-    np.copyto(_out3, d_loss_d_b)
-    return _out
