@@ -15,16 +15,7 @@ from typing import Any
 from .errors import SymdiffError
 from .graph import Node, apply, derivative_context, topo_order
 from .ops.base import Op
-from .ops.structure import batch_align, broadcast_to, expand_dims
-
-
-def batch_size(args: Sequence[Node], batched: Sequence[bool]) -> Any:
-    return next(a.shape[0] for a, b in zip(args, batched, strict=True) if b)
-
-
-def add_batch(x: Node, size: Any) -> Node:
-    """An unbatched node repeated along a new leading axis (a broadcast, not a copy)."""
-    return broadcast_to(expand_dims(x, 0), (size,) + x.shape)
+from .ops.structure import add_batch, batch_align
 
 
 def elementwise_batch(args: Sequence[Node], batched: Sequence[bool], out: Node,

@@ -216,16 +216,6 @@ def apply(op: Op, inputs: Sequence[Node], **attrs: Any) -> Node:
     return node
 
 
-def is_scalar_const(node: Node, value: float | None = None) -> bool:
-    """True for a constant whose every element equals `value` (any value if None)."""
-    if node.value is None or node.value.size == 0:
-        return False
-    v = node.value.flat[0]
-    if not np.all(node.value == v):
-        return False
-    return value is None or bool(v == value)
-
-
 # -- graph queries -------------------------------------------------------------------------
 
 def topo_order(roots: Iterable[Node]) -> list[Node]:

@@ -215,11 +215,15 @@ def batch_align(x: Node, rank: int) -> Node:
     return expand_dims(x, tuple(range(1, 1 + missing))) if missing > 0 else x
 
 
+def add_batch(x: Node, size: Any) -> Node:
+    """An unbatched node repeated along a new leading axis (a broadcast, not a copy)."""
+    return broadcast_to(expand_dims(x, 0), (size,) + x.shape)
+
+
 def _all_batched(args: Sequence[Node], batched: Sequence[bool]) -> list[Node]:
     """Operands of a join with the batch axis given to the unbatched ones too."""
     size = next(a.shape[0] for a, b in zip(args, batched, strict=True) if b)
-    return [a if b else broadcast_to(expand_dims(a, 0), (size,) + a.shape)
-            for a, b in zip(args, batched, strict=True)]
+    return [a if b else add_batch(a, size) for a, b in zip(args, batched, strict=True)]
 
 
 # -- concatenate and stack --------------------------------------------------------------------

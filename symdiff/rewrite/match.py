@@ -9,8 +9,8 @@ import weakref
 import numpy as np
 
 from ..errors import ShapeError
-from ..graph import Node, apply, const
-from ..ops import REGISTRY, astype, broadcast_to, expand_dims, reshape
+from ..graph import Node, apply
+from ..ops import REGISTRY, astype, broadcast_to, expand_dims
 from ..shapes import Shape, broadcast_shapes
 
 ELEMENTWISE = tuple(name for name, op in REGISTRY.items() if op.elementwise)
@@ -105,11 +105,6 @@ def replay(chain: list[Node], core: Node) -> Node:
     return core
 
 
-def scalarized(node: Node) -> Node:
-    """A size-1 node as a 0-d node."""
-    return reshape(node, ())
-
-
 def product(factors: list[Node]) -> Node | None:
     """The product of the factors, left to right, or None for no factors."""
     if not factors:
@@ -126,7 +121,3 @@ def factors_of(node: Node, depth: int = 3) -> list[Node]:
         return [node]
     return factors_of(node.inputs[0], depth - 1) + factors_of(node.inputs[1], depth - 1)
 
-
-def const_like(value: float, like: Node) -> Node:
-    """A scalar constant of `like`'s dtype."""
-    return const(value, like.dtype)
