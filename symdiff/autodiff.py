@@ -128,7 +128,7 @@ def vjp(y: Node, wrt: Node | Sequence[Node], cotangent: object, *,
     if ct.shape != y.shape:
         raise GradError(f"the cotangent has shape {fmt_shape(ct.shape)} but "
                         f"{y.display_name} has shape {fmt_shape(y.shape)}")
-    adjoint = backprop([y], [_fit(ct, y) if ct.dtype != y.dtype else ct], wrt_list)
+    adjoint = backprop([y], [_fit(ct, y)], wrt_list)
     return _results(adjoint, wrt_list, single, disconnected, y)
 
 
@@ -161,7 +161,7 @@ def jvp(y: Node | Sequence[Node], wrt: Node | Sequence[Node],
         if t.shape != w.shape:
             raise GradError(f"the tangent for {w.display_name} has shape {fmt_shape(t.shape)}; "
                             f"expected {fmt_shape(w.shape)}")
-        tangent_of[w] = t if t.dtype == w.dtype else astype(t, w.dtype)
+        tangent_of[w] = astype(t, w.dtype)  # astype of the same dtype is t itself
     of = wrt_list[0]
     relevant = nodes_between(wrt_list, ys)
     for node in topo_order(ys):
@@ -188,7 +188,7 @@ def jvp(y: Node | Sequence[Node], wrt: Node | Sequence[Node],
             continue
         with derivative_context(Provenance("jvp", "accumulate", node, of, node)):
             total = _total([broadcast_to(p, node.shape) for p in parts])
-            tangent_of[node] = total if total.dtype == node.dtype else astype(total, node.dtype)
+            tangent_of[node] = astype(total, node.dtype)
     results = [tangent_of.get(n, None) for n in ys]
     results = [r if r is not None else zeros(n.shape, n.dtype if is_float(n.dtype) else "float64")
                for r, n in zip(results, ys, strict=True)]
