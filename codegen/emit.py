@@ -8,28 +8,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from symdiff.graph import Node
+from symdiff.ops.lowering import helpers, is_postfix
 from symdiff.shapes import fmt_shape
 
+from . import printer
 from .function import Function, render
 from .layout import WIDTH, wrap
 from .memory import Plan, Step, plan
 from .naming import node_names, sanitize
-from .printer import augmented, literal, literal_ok, out_call, render_attrs, select_zero
-from .runtime import _scratch, _where_zero
+from .printer import augmented, literal, literal_ok
+from .runtime import _scratch
 from .schedule import is_view, schedule
 
 INDENT = "    "
 
 # Temporaries estimated at this many bytes or more live in scratch arrays kept across calls.
 SCRATCH_BYTES = 64 * 1024
-
-# Views whose lowering is a postfix expression (x.T, x[:, None], x.reshape(...)), so that
-# they read well, and bind correctly, inside another statement.
-INLINE_VIEWS = frozenset({"transpose", "expand_dims", "getitem", "reshape"})
-
-# Ops whose lowering evaluates to a Python number; the result is wrapped in its NumPy type
-# so that later arithmetic keeps the graph's dtype (Python scalars are weakly typed).
-PYTHON_SCALAR_OPS = frozenset({"dim_size"})
 
 
 @dataclass
@@ -128,7 +122,7 @@ def _fresh_root(node: Node) -> Node | None:
     """The op node whose fresh memory `node`'s value may be a view of, or None when that
     memory lasts beyond the call (an argument, a constant, a read-only broadcast)."""
     while node.kind == "op" and is_view(node) and node.inputs:
-        if node.op.name == "broadcast_to":
+        if node.op.memory_of(node) == "readonly":
             return None  # read-only, and may repeat one element many times
         node = node.inputs[0]
     return node if node.kind == "op" else None
@@ -231,8 +225,8 @@ def _inlined_views(order: list[Node], outputs: list[Node]) -> dict[Node, Node]:
         for i in n.inputs:
             uses.setdefault(i, []).append(n)
     returned = set(outputs)
-    return {n: uses[n][0] for n in order if n.op.name in INLINE_VIEWS and n not in returned
-            and len(uses.get(n, [])) == 1}
+    return {n: uses[n][0] for n in order if n not in returned and len(uses.get(n, [])) == 1
+            and is_view(n) and is_postfix(printer.lowered(n))}
 
 
 @dataclass
@@ -256,14 +250,14 @@ class Scope:
                 return literal(node, compute)
             return self.state.constant(node)
         if node in self.inlined:
-            return node.op.lower(self.args(node), **self.attrs(node))
+            return printer.render(self.lowered(node), self.args(node))
         return self.names[self.variable[node]]
 
     def args(self, node: Node) -> list[str]:
         return [self.arg(i, node) for i in node.inputs]
 
-    def attrs(self, node: Node) -> dict:
-        return render_attrs(node.attrs, self.dim_names)
+    def lowered(self, node: Node) -> object:
+        return printer.lowered(node, self.dim_names)
 
     def name(self, node: Node) -> str:
         return self.names[self.variable[node]]
@@ -282,12 +276,10 @@ def _body(buffer_plan: Plan, scope: Scope) -> list[str]:
     last_comment = None
     for step in buffer_plan.steps:
         n = step.node
-        for h in n.op.helpers:
+        for h in helpers(scope.lowered(n)):
             scope.state.helpers.setdefault(h.__name__, h)
         if n in scope.inlined:
             continue
-        if select_zero(n) is not None:
-            scope.state.helpers.setdefault(_where_zero.__name__, _where_zero)
         comment = _provenance_comment(n, scope.names)
         if comment is not None and comment != last_comment:
             lines.append(f"{INDENT}# {comment}")
@@ -301,24 +293,17 @@ def _body(buffer_plan: Plan, scope: Scope) -> list[str]:
 def _statement(step: Step, scope: Scope) -> str:
     n = step.node
     own = scope.name(n)
-    args, attrs = scope.args(n), scope.attrs(n)
+    args, expr = scope.args(n), scope.lowered(n)
     target = args[step.inplace] if step.inplace is not None else \
         scope.name(step.recycle) if step.recycle is not None else \
         scratch_name(step.scratch) if step.scratch is not None else None
-    zero = select_zero(n)
-    if zero is not None:
-        k, x_when_true = zero
-        flag = "" if x_when_true else ", False"
-        return f"{own} = _where_zero({args[0]}, {args[k]}, {target}{flag})"
     if step.takeover is not None:
-        aug = augmented(n, args, step.inplace)
-        return aug if aug is not None else out_call(n, args, attrs, target)
-    if target is not None:
-        return f"{own} = {out_call(n, args, attrs, target)}"
-    expr = n.op.lower(args, **attrs)
-    if n.op.name in PYTHON_SCALAR_OPS:
-        expr = f"np.{n.dtype}({expr})"
-    return f"{own} = {expr}"
+        aug = augmented(n, expr, args, step.inplace)
+        if aug is not None:
+            return aug
+        if printer.returns_out(expr):  # else a helper may return a new array instead
+            return printer.render(expr, args, out=target)
+    return f"{own} = {printer.render(expr, args, out=target)}"
 
 
 def _provenance_comment(n: Node, names: dict[Node, str]) -> str | None:

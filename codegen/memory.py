@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from symdiff.graph import Node
 
 from .printer import out_capable
-from .schedule import VIEW_OPS, is_view, nbytes
+from .schedule import is_view, nbytes
 
 
 @dataclass(eq=False)
@@ -97,8 +97,8 @@ def plan(schedule: list[Node], outputs: list[Node], generic: set[Node],
         steps.append(step)
         variable[n] = n
         if is_view(n):
-            # a known view aliases its first operand; an unknown op may alias any of them
-            sources = n.inputs[:1] if n.op.name in VIEW_OPS else n.inputs
+            # a view aliases its first operand; an op of memory class "alias" any of them
+            sources = n.inputs if n.op.memory_of(n) == "alias" else n.inputs[:1]
             bufs = _unique(b for s in sources for b in storage.get(s, []))
             storage[n] = bufs
             for b in bufs:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from symdiff.graph import Node
+from symdiff.ops.lowering import helper_modules
 
 from . import runtime
 from .emit import ModuleState, docstring, emit_function
@@ -30,12 +31,18 @@ def emit_module(functions: Sequence[Function], *, title: str) -> str:
     namer = Namer()
     names = [namer.fresh(fn.name, "f") for fn in functions]
     bodies = [emit_function(fn, state, name) for fn, name in zip(functions, names, strict=True)]
-    imports = "import threading\n\n" if state.scratch_caches else ""
+    helpers = _helpers(state)
+    modules = {"threading": "threading"} if state.scratch_caches else {}
+    for helper in helpers:
+        modules.update(helper_modules(helper))
+    imports = "".join(f"import {module}\n" if alias == module else
+                      f"import {module} as {alias}\n"
+                      for alias, module in sorted(modules.items()) if alias != "np")
     parts = [_header(title, names),
-             f"from __future__ import annotations\n\n{imports}import numpy as np\n\n"
-             + _globals(state)]
-    for helper in _helpers(state):
-        parts.append(helper)
+             f"from __future__ import annotations\n\n{imports + chr(10) if imports else ''}"
+             "import numpy as np\n\n" + _globals(state)]
+    for helper in helpers:
+        parts.append(inspect.getsource(helper))
     parts.extend(bodies)
     return "\n\n\n".join(p.rstrip("\n") for p in parts) + "\n"
 
@@ -70,12 +77,12 @@ def _constant_lines(node: Node, name: str) -> list[str]:
             f"{name}.flags.writeable = False"]
 
 
-def _helpers(state: ModuleState) -> list[str]:
-    """Source of the helpers the functions call, runtime ones first, each once, by name."""
+def _helpers(state: ModuleState) -> list:
+    """The helpers the functions call, runtime ones first, each once, by name."""
     found: dict[str, object] = {h.__name__: h for h in RUNTIME_HELPERS}
     for name in sorted(state.helpers):
         helper = state.helpers[name]
         if name in found and found[name] is not helper:
             raise ValueError(f"two different helpers are both named {name!r}")
         found[name] = helper
-    return [inspect.getsource(h) for h in found.values()]
+    return list(found.values())

@@ -1,7 +1,8 @@
 """Source text for one node: its op's lowering, with literals, symbolic dims and `out=`.
 
-The expression always comes from the op definition (`op.lower(args, **attrs)`). This
-module adds what the op cannot know: how an operand that is a scalar constant is spelled
+The expression always comes from the op definition: a structured lowering
+(symdiff/ops/lowering.py) that this module prints. It adds what the op cannot know: how
+an operand that is a scalar constant is spelled
 (an inline literal only where NumPy's weak typing of Python scalars gives exactly the
 graph's dtype, else a typed module-level constant), how a symbolic dim in a `shape`
 attribute is spelled (the local bound at entry), and how to write the result into an
@@ -10,21 +11,29 @@ existing buffer (`out=`, or an augmented assignment such as `a += b`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from symdiff.graph import Node
+from symdiff.indexing import index_source
+from symdiff.ops.lowering import (
+    A0,
+    A1,
+    Arg,
+    ArgList,
+    Attribute,
+    Call,
+    Infix,
+    Method,
+    Name,
+    Prefix,
+    Subscript,
+    Value,
+    writes_into,
+)
 from symdiff.shapes import is_float
-
-# ufunc name -> augmented assignment operator (a op= b is ufunc(a, b, out=a) for arrays).
-AUGMENTED = {"add": "+=", "subtract": "-=", "multiply": "*=", "divide": "/=",
-             "power": "**="}
-COMMUTATIVE = frozenset({"add", "multiply"})
-
-_NP_CALL = re.compile(r"np\.[A-Za-z_][A-Za-z0-9_]*\((.*)\)", re.DOTALL)
 
 
 class DimRef:
@@ -93,7 +102,8 @@ def literal_ok(op_node: Node, operand: Node) -> bool:
     the literal gives the same computation dtype as the typed constant would."""
     if not op_node.op.elementwise:
         return False
-    dtype_args = op_node.inputs[1:] if op_node.op.name == "where" else op_node.inputs
+    promotes = op_node.op.promotes
+    dtype_args = op_node.inputs if promotes is None else [op_node.inputs[i] for i in promotes]
     if operand not in dtype_args:
         return False  # the condition of where: a bool literal there is fine only typed
     typed = [i for i in dtype_args if not _is_scalar_const(i)]
@@ -136,69 +146,86 @@ def array_text(value: np.ndarray, dtype: str) -> str:
             f".astype(np.{np_dtype}).reshape({value.shape!r})")
 
 
-# -- writing into an existing buffer --------------------------------------------------------
+# -- structured lowerings --------------------------------------------------------------------
 
-def ufunc_name(node: Node) -> str | None:
-    """The NumPy ufunc behind the node's op, when its implementation is one."""
-    impl = node.op.impl
-    return impl.__name__ if isinstance(impl, np.ufunc) else None
-
-
-def out_call(node: Node, args: list[str], attrs: Mapping[str, Any], target: str) -> str | None:
-    """The node's computation written into `target` (`np.f(..., out=target)`), or None
-    when the lowering cannot take `out=`."""
-    name = ufunc_name(node)
-    if name is not None:
-        return f"np.{name}({', '.join(args)}, out={target})"
-    if node.op.ufunc:
-        text = node.op.lower(args, **attrs)
-        if _NP_CALL.fullmatch(text) and _balanced(text[text.index("(") + 1:-1]):
-            return f"{text[:-1]}, out={target})"
-    return None
+def render(expr: Value, args: list[str], out: str | None = None) -> str:
+    """Source of a lowering with the operands spelled `args`; with `out`, the form that
+    writes into that array (only for lowerings that can, see `writes_into`)."""
+    if out is not None:
+        if isinstance(expr, Call):
+            return _call(expr, args, f"out={out}")
+        ufunc = expr.ufunc
+        operands = [expr.left, expr.right] if isinstance(expr, Infix) else [expr.operand]
+        return f"{ufunc}({', '.join(_text(v, args) for v in operands)}, out={out})"
+    return _text(expr, args)
 
 
-def _balanced(text: str) -> bool:
-    depth = 0
-    for ch in text:
-        depth += {"(": 1, ")": -1, "[": 1, "]": -1}.get(ch, 0)
-        if depth < 0:
-            return False
-    return depth == 0
+def _text(value: Value, args: list[str], nested: bool = False) -> str:
+    if isinstance(value, Arg):
+        return args[value.index]
+    if isinstance(value, ArgList):
+        return f"[{', '.join(args)}]"
+    if isinstance(value, Name):
+        return value.text
+    if isinstance(value, Call):
+        return _call(value, args)
+    if isinstance(value, Method):
+        parts = [_text(v, args) for v in value.args] + \
+            [f"{k}={_text(v, args)}" for k, v in value.kwargs]
+        return f"{_text(value.obj, args, True)}.{value.name}({', '.join(parts)})"
+    if isinstance(value, Infix):
+        text = f"{_text(value.left, args, True)} {value.symbol} {_text(value.right, args, True)}"
+        return f"({text})" if nested else text
+    if isinstance(value, Prefix):
+        return f"{value.symbol}{_text(value.operand, args, True)}"
+    if isinstance(value, Subscript):
+        index = value.index if isinstance(value.index, int) else \
+            index_source(value.index) or ":"
+        return f"{_text(value.obj, args, True)}[{index}]"
+    if isinstance(value, Attribute):
+        return f"{_text(value.obj, args, True)}.{value.name}"
+    return repr(value)
 
 
-def select_zero(node: Node) -> tuple[int, bool] | None:
-    """For where(c, x, 0.0) or where(c, 0.0, x) with x a float array of the result's shape
-    and type: (index of x, whether x is taken where c holds). Codegen prints these with the
-    branch-free helper `_where_zero`, which can also write into a buffer."""
-    if node.op.name != "where" or not node.shape or not is_float(node.dtype):
-        return None
-    cond, a, b = node.inputs
-    if cond.kind == "const" or cond.shape != node.shape:
-        return None
-    for k, (x, zero) in ((1, (a, b)), (2, (b, a))):
-        if x.kind != "const" and x.shape == node.shape and x.dtype == node.dtype \
-                and _is_scalar_const(zero) and zero.value == 0 and not np.signbit(zero.value):
-            return k, k == 1
-    return None
+def _call(call: Call, args: list[str], extra: str | None = None) -> str:
+    fn = call.fn if isinstance(call.fn, str) else call.fn.__name__
+    parts = [_text(v, args) for v in call.args] + \
+        [f"{k}={_text(v, args)}" for k, v in call.kwargs] + ([extra] if extra else [])
+    return f"{fn}({', '.join(parts)})"
+
+
+def lowered(node: Node, dims: Mapping[str, str] | None = None) -> Value:
+    """The node's lowering, its symbolic dims spelled by the locals in `dims` (default:
+    their own names)."""
+    if dims is None:
+        dims = {d: d for d in node.shape if isinstance(d, str)} \
+            | {d: d for d in node.attrs.get("shape", ()) if isinstance(d, str)}
+    return node.op.lowered(node, render_attrs(node.attrs, dims))
+
+
+def returns_out(expr: Value) -> bool:
+    """Whether writing into `out=` is sure to fill that array (a NumPy ufunc does; a helper
+    may return a new array instead, so its result must be assigned)."""
+    return not (isinstance(expr, Call) and callable(expr.fn))
 
 
 def out_capable(node: Node) -> bool:
     """Whether the node's lowering can write its result into a given buffer (`out=`)."""
-    if select_zero(node) is not None:
-        return True
-    args = [f"a{i}" for i in range(len(node.inputs))]
-    attrs = render_attrs(node.attrs, {d: d for d in node.shape if isinstance(d, str)}
-                         | {d: d for d in node.attrs.get("shape", ()) if isinstance(d, str)})
-    return out_call(node, args, attrs, "out") is not None
+    return writes_into(lowered(node))
 
 
-def augmented(node: Node, args: list[str], target_index: int) -> str | None:
-    """`a += b` for a binary ufunc writing into operand `target_index`, if there is one."""
-    name = ufunc_name(node)
-    if name not in AUGMENTED or len(args) != 2:
+# Python's augmented assignments for the arithmetic operators (a op= b is the ufunc with
+# out=a for arrays).
+AUGMENTED = frozenset({"+", "-", "*", "/", "**"})
+
+
+def augmented(node: Node, expr: Value, args: list[str], target_index: int) -> str | None:
+    """`a += b` for a binary operator writing into operand `target_index`, if there is one."""
+    if not isinstance(expr, Infix) or expr.symbol not in AUGMENTED or len(args) != 2 \
+            or (expr.left, expr.right) != (A0, A1):
         return None
     if target_index == 0:
-        return f"{args[0]} {AUGMENTED[name]} {args[1]}"
-    if name in COMMUTATIVE:
-        return f"{args[1]} {AUGMENTED[name]} {args[0]}"
+        return f"{args[0]} {expr.symbol}= {args[1]}"
+    if node.op.commutative:
+        return f"{args[1]} {expr.symbol}= {args[0]}"
     return None

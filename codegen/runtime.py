@@ -32,22 +32,6 @@ def _shape_error(name, got, shape, dims, origin):
     return ValueError(f"argument {name!r} must have shape {shape}, got shape {got}{bound}")
 
 
-def _where_zero(cond, x, out, x_when_true=True):
-    """np.where(cond, x, 0) (or np.where(cond, 0, x)) for a float array x, into `out` when
-    given. Large arrays take x's bits ANDed with a mask of all ones or all zeros made from
-    cond: exact for every x (NaN, infinities, -0.0 pass through or become +0.0 just as with
-    np.where) and free of the branches that make np.where slow on unpredictable masks."""
-    if x.size < 512:
-        return np.where(cond, x, 0) if x_when_true else np.where(cond, 0, x)
-    flags = cond.view(np.int8)
-    mask = np.negative(flags) if x_when_true else np.subtract(flags, 1)
-    if out is None:
-        out = np.empty_like(x)
-    ints = np.dtype(f"i{x.itemsize}")
-    np.bitwise_and(x.view(ints), mask, out=out.view(ints))
-    return out
-
-
 def _scratch(cache, key, make):
     """The scratch arrays of one generated function for this thread and these symbolic dims
     (`key`): made by `make()` on first use, then reused, so large temporaries cost no

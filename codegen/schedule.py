@@ -21,23 +21,11 @@ from symdiff.graph import Node, topo_order
 
 SYMBOLIC_SIZE = 256
 
-# Ops whose NumPy lowering may return a view of (or the very array of) an input.
-VIEW_OPS = frozenset({"transpose", "reshape", "broadcast_to", "expand_dims", "getitem"})
-# Non-elementwise ops whose lowering always returns a new array (or a scalar).
-FRESH_OPS = frozenset({"matmul", "sum", "mean", "max", "min", "prod", "logsumexp", "softmax",
-                       "log_softmax", "astype", "concatenate", "stack", "unindex", "zeros",
-                       "eye", "dim_size"})
-
 
 def is_view(node: Node) -> bool:
-    """True when the lowering of `node` may alias its inputs' memory. Unknown ops count as
-    views, the safe assumption; einsum of one operand can be a pure transpose."""
-    name = node.op.name
-    if name in VIEW_OPS:
-        return True
-    if name == "einsum":
-        return len(node.inputs) < 2
-    return not (node.op.elementwise or name in FRESH_OPS)
+    """True when the value of `node` may share memory with its inputs (its op's memory
+    class: a view, a read-only view, or an alias of any operand)."""
+    return node.op.memory_of(node) != "fresh"
 
 
 def nbytes(node: Node) -> int:

@@ -90,15 +90,12 @@ def backprop(outputs: Sequence[Node], cotangents: Sequence[Node], wrt: Sequence[
             continue
         g = adjoint[node]
         for i, inp in enumerate(node.inputs):
-            if inp not in relevant:
-                continue
-            rule = node.op.vjp[0] if node.op.variadic else node.op.vjp[i]
+            rule = node.op.vjp_rule(i) if inp in relevant else None
             if rule is None:
                 continue
-            extra = {"index": i} if node.op.variadic else {}
             prov = Provenance("vjp", f"{node.op.name}.vjp[arg {i}]", node, of, inp)
             with derivative_context(prov):
-                c = rule(g, *node.inputs, out=node, **node.attrs, **extra)
+                c = rule(g, *node.inputs, out=node, **node.attrs)
                 if c is not None:
                     incoming.setdefault(inp, []).append(_fit(lift(c, g), inp))
     return adjoint
@@ -171,19 +168,15 @@ def jvp(y: Node | Sequence[Node], wrt: Node | Sequence[Node],
         if all(t is None for t in ins):
             continue
         parts: list[Node] = []
-        if node.op.variadic:
-            with derivative_context(Provenance("jvp", f"{node.op.name}.jvp", node, of, node)):
-                parts.append(node.op.jvp[0](ins, *node.inputs, out=node, **node.attrs))
-        else:
-            for i, t in enumerate(ins):
-                rule = node.op.jvp[i]
-                if t is None or rule is None:
-                    continue
-                prov = Provenance("jvp", f"{node.op.name}.jvp[arg {i}]", node, of, node)
-                with derivative_context(prov):
-                    c = rule(t, *node.inputs, out=node, **node.attrs)
-                    if c is not None:
-                        parts.append(c)
+        for i, t in enumerate(ins):
+            rule = node.op.jvp_rule(i) if t is not None else None
+            if rule is None:
+                continue
+            prov = Provenance("jvp", f"{node.op.name}.jvp[arg {i}]", node, of, node)
+            with derivative_context(prov):
+                c = rule(t, *node.inputs, out=node, **node.attrs)
+                if c is not None:
+                    parts.append(c)
         if not parts:
             continue
         with derivative_context(Provenance("jvp", "accumulate", node, of, node)):

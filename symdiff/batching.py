@@ -4,7 +4,7 @@ axis, as if the whole graph had been evaluated once per slice along that axis.
 It is what lets `jacobian` and `hessian` push a whole basis of tangents or cotangents
 through the derivative rules at once, so their graphs do not grow with the number of
 elements. Each op says how it batches (`Op.batch`); elementwise ops and reductions share
-the family rules below.
+their family's rule (ops/elementwise.py, ops/reductions.py).
 """
 
 from __future__ import annotations
@@ -13,33 +13,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .errors import SymdiffError
-from .graph import Node, apply, derivative_context, topo_order
+from .graph import Node, derivative_context, topo_order
+from .ops import add_batch
 from .ops.base import Op
-from .ops.structure import add_batch, batch_align
-
-
-def elementwise_batch(args: Sequence[Node], batched: Sequence[bool], out: Node,
-                      **attrs: Any) -> Node:
-    """Broadcasting ops: line each batched operand's axes up with the output's."""
-    aligned = [batch_align(a, out.ndim) if b else a for a, b in zip(args, batched, strict=True)]
-    return apply(out.op, aligned, **attrs)
-
-
-def reduction_batch(args: Sequence[Node], batched: Sequence[bool], out: Node, *, axis: Any,
-                    keepdims: bool) -> Node:
-    """Reductions: the same reduction over the shifted axes."""
-    axes = range(out.inputs[0].ndim) if axis is None else axis
-    return apply(out.op, args, axis=tuple(a + 1 for a in axes), keepdims=keepdims)
 
 
 def batch_rule(op: Op) -> Any:
-    if op.batch is not None:
-        return op.batch
-    if op.elementwise:
-        return elementwise_batch
-    if op.reduction:
-        return reduction_batch
-    raise SymdiffError(f"op {op.name} has no batching rule")
+    """The op's batching rule (each family's default is set where the family is defined)."""
+    if op.batch is None:
+        raise SymdiffError(f"op {op.name} has no batching rule, so jacobian and hessian "
+                           "cannot pass through it")
+    return op.batch
 
 
 def vmap(outputs: Sequence[Node], substitutions: Mapping[Node, Node]) -> list[Node]:

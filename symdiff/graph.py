@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
 
 from .errors import SymdiffError
-from .operators import TensorOperators
 from .shapes import Shape, TensorType, canonical_dtype, canonical_shape, fmt_shape
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from .ops.base import Op
 
 
@@ -66,11 +66,15 @@ _serial = itertools.count()
 _interned: weakref.WeakValueDictionary[tuple, Node] = weakref.WeakValueDictionary()
 
 
-class Node(TensorOperators):
-    """One tensor-valued node of the graph. Build nodes with the `symdiff` functions."""
+class Node:
+    """One tensor-valued node of the graph. Build nodes with the `symdiff` functions.
+
+    The NumPy operator syntax (+ - * / ** @, x.T, x[...]) is attached by the op library
+    (symdiff/ops/operators.py) and notebook displays by symdiff/inspect, so that this
+    module depends on neither."""
 
     __slots__ = ("op", "inputs", "attrs", "type", "name", "value", "id", "label",
-                 "provenance", "is_constant", "__weakref__")
+                 "provenance", "is_constant", "uid", "__weakref__")
 
     op: Op | None
     inputs: tuple[Node, ...]
@@ -150,6 +154,15 @@ class Node(TensorOperators):
 
     __array_priority__ = 1000  # so that ndarray + node gives node.__radd__
 
+    def __reduce__(self) -> tuple:
+        """Pickle as the graph below this node, flat (no recursion, so any depth works);
+        unpickling rebuilds it through interning, so it is the same node again wherever
+        that node still exists, labels and provenance included."""
+        return _unpickle, (_flatten(self),)
+
+    def __iter__(self):
+        raise TypeError("a symdiff node is not iterable; index it explicitly, e.g. x[0]")
+
 
 def _new(op: Op | None, inputs: tuple[Node, ...], attrs: Mapping[str, Any], ttype: TensorType,
          name: str | None = None, value: np.ndarray | None = None) -> Node:
@@ -165,6 +178,7 @@ def _new(op: Op | None, inputs: tuple[Node, ...], attrs: Mapping[str, Any], ttyp
     node.provenance = _provenance.get()
     node.is_constant = value is not None or (op is not None and all(i.is_constant
                                                                      for i in inputs))
+    node.uid = None
     return node
 
 
@@ -242,6 +256,8 @@ def topo_order(roots: Iterable[Node]) -> list[Node]:
 
 def to_digraph(roots: Iterable[Node]) -> nx.MultiDiGraph:
     """The graph below `roots` as a networkx MultiDiGraph; edges carry the argument index."""
+    import networkx as nx
+
     g = nx.MultiDiGraph()
     for node in topo_order(roots):
         g.add_node(node)
@@ -263,3 +279,56 @@ def nodes_between(sources: Iterable[Node], roots: Iterable[Node]) -> set[Node]:
 def variables(roots: Iterable[Node]) -> list[Node]:
     """The variables the roots depend on, in first-use order."""
     return [n for n in topo_order(roots) if n.kind == "var"]
+
+
+# -- pickling --------------------------------------------------------------------------------
+
+_variables: weakref.WeakValueDictionary[str, Node] = weakref.WeakValueDictionary()
+
+
+def _uid(node: Node) -> str:
+    """A variable's identity across pickling: made on first use, unique across processes."""
+    if node.uid is None:
+        import uuid
+
+        node.uid = uuid.uuid4().hex
+        _variables[node.uid] = node
+    return node.uid
+
+
+def _flatten(root: Node) -> list[tuple]:
+    """The graph below `root` as records in topological order, inputs by position."""
+    order = topo_order([root])
+    position = {n: i for i, n in enumerate(order)}
+    records: list[tuple] = []
+    for n in order:
+        if n.kind == "var":
+            records.append(("var", n.name, n.shape, n.dtype, _uid(n)))
+        elif n.kind == "const":
+            records.append(("const", n.value, n.dtype))
+        else:
+            records.append(("op", n.op, tuple(position[i] for i in n.inputs), dict(n.attrs),
+                            n.label, n.provenance))
+    return records
+
+
+def _unpickle(records: list[tuple]) -> Node:
+    built: list[Node] = []
+    for record in records:
+        if record[0] == "var":
+            _, name, shape, dtype, uid = record
+            node = _variables.get(uid)
+            if node is None:
+                node = var(name, shape, dtype)
+                node.uid = uid
+                _variables[uid] = node
+        elif record[0] == "const":
+            node = const(record[1], record[2])
+        else:
+            _, op, positions, attrs, label, provenance = record
+            with derivative_context(provenance):
+                node = apply(op, [built[i] for i in positions], **attrs)
+            if label is not None and node.label is None:
+                node.label = label
+        built.append(node)
+    return built[-1]

@@ -141,6 +141,7 @@ for name, dist, ref in UNARY:
     case(name, "matrix", fn, [(3, 4)], each(dist), [0], ref)
     case(name, "scalar", fn, [()], each(dist), [0], ref)
 case("sign", "matrix", ops.sign, [(3, 4)], each(nonzero), [], np.sign)
+case("stop_gradient", "matrix", ops.stop_gradient, [(3, 4)], each(normal), [], lambda x: x)
 
 # Broadcasting pairs for every binary op: equal shapes, (3,1) with (1,4), scalar with
 # matrix (both ways) and a vector against a matrix.

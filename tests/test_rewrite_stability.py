@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import symdiff as sd
+from codegen.printer import lowered, render
 from symdiff.graph import topo_order
-from symdiff.ops import REGISTRY
 from symdiff.ops.elementwise import _sigmoid
 from symdiff.ops.reductions import _logsumexp
 
@@ -169,9 +169,10 @@ def test_library_softplus_sigmoid_logsumexp_are_stable(dtype: str, big: float) -
 
 
 def test_library_lowerings_use_the_stable_helpers() -> None:
-    assert "logaddexp" in REGISTRY["softplus"].lower(["x"])
-    assert REGISTRY["sigmoid"].lower(["x"]) == "_sigmoid(x)"
-    assert REGISTRY["logsumexp"].lower(["x"], axis=None, keepdims=False).startswith("_logsumexp")
+    x = sd.var("x", (2,))
+    assert render(lowered(sd.softplus(x)), ["x"]) == "np.logaddexp(0.0, x)"
+    assert render(lowered(sd.sigmoid(x)), ["x"]) == "_sigmoid(x)"
+    assert render(lowered(sd.logsumexp(x)), ["x"]) == "_logsumexp(x)"
     big = np.array([-1000.0, 1000.0])
     with np.errstate(over="raise", invalid="raise"):
         np.testing.assert_array_equal(_sigmoid(big), [0.0, 1.0])

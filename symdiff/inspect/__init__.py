@@ -1,11 +1,40 @@
 """Inspecting a graph and its derivative: the text listing, networkx and Graphviz, SymPy
 and LaTeX, cost figures. All printers share one numbering, so `%7` in `show` is `%7` in
-the picture and in the networkx graph."""
+the picture and in the networkx graph. SymPy, networkx and pydot are imported by the
+functions that use them, not here, so that `import symdiff` stays light."""
+
+from __future__ import annotations
+
+from typing import Any
 
 from .dot import GraphvizNotFoundError, render, to_dot, to_networkx
 from .listing import show
+from .notebook import install as _install_notebook_reprs
 from .stats import Stats, stats
-from .sympy_bridge import from_sympy, latex, to_sympy
+
+# The SymPy bridge loads SymPy, so it is imported on first use.
+
+def to_sympy(nodes: Any, symbols: Any = None) -> Any:
+    """The SymPy expression of a scalar or elementwise graph (see sympy_bridge.to_sympy)."""
+    from .sympy_bridge import to_sympy
+
+    return to_sympy(nodes, symbols)
+
+
+def latex(node: Any, symbols: Any = None) -> str:
+    """LaTeX of a scalar or elementwise graph (see sympy_bridge.latex)."""
+    from .sympy_bridge import latex
+
+    return latex(node, symbols)
+
+
+def from_sympy(expr: Any, mapping: Any) -> Any:
+    """A graph node computing a SymPy expression (see sympy_bridge.from_sympy)."""
+    from .sympy_bridge import from_sympy
+
+    return from_sympy(expr, mapping)
+
+_install_notebook_reprs()
 
 __all__ = [
     "GraphvizNotFoundError", "Stats", "from_sympy", "latex", "render", "show", "stats",

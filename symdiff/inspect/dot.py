@@ -13,13 +13,15 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
-
-import networkx as nx
-import pydot
+from typing import TYPE_CHECKING
 
 from ..errors import SymdiffError
 from ..graph import Node
 from .naming import Numbering, constant_summary, format_attrs, is_scalar_constant, number
+
+if TYPE_CHECKING:
+    import networkx as nx
+    import pydot
 
 SVG_NODE_LIMIT = 400  # notebooks draw graphs up to this many nodes; larger ones print as text
 RENDER_FORMATS = ("svg", "png", "pdf", "dot")
@@ -68,6 +70,8 @@ def _kind_key(node: Node) -> str:
 
 
 def _graph(numbering: Numbering) -> nx.DiGraph:
+    import networkx as nx
+
     g = nx.DiGraph(outputs=[numbering.ids[r] for r in numbering.roots])
     for node in numbering.order:
         ident = numbering.ids[node]
@@ -121,6 +125,8 @@ def quote(text: str) -> str:
 
 def to_pydot(nodes: Node | Sequence[Node]) -> pydot.Dot:
     """The graph as a pydot.Dot (see to_dot for the drawing conventions)."""
+    import pydot
+
     numbering = number(nodes)
     g = _graph(numbering)
     dot = pydot.Dot("symdiff", graph_type="digraph")

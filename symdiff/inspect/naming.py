@@ -100,7 +100,7 @@ def format_attr(key: str, value: Any) -> str:
     if key == "shape":
         return f"shape={fmt_shape(value)}"
     if key == "index":
-        from ..ops.structure import index_source
+        from ..indexing import index_source
 
         return f"index=[{index_source(value)}]"
     if key == "axis" and isinstance(value, tuple) and len(value) == 1:

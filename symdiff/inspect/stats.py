@@ -1,7 +1,8 @@
 """Cost figures of a graph (`sd.stats`): node counts and a flop estimate for the forward
 part and the derivative part, and how much the derivative adds.
 
-The flop model, per op family (sizes are element counts):
+Each op record gives its flop count as a function of the shapes; the defaults per family
+(sizes are element counts):
 - elementwise ops (arithmetic, math functions, comparisons, where): size of the output;
 - matmul: 2 * size(output) * k, k the contracted dim (2*m*k*n per batch entry);
 - einsum: (number of operands) * the product of every index's size (one multiply per
@@ -23,56 +24,33 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-
-import sympy
+from typing import TYPE_CHECKING
 
 from ..errors import SymdiffError
 from ..graph import Node, topo_order
-from ..shapes import Shape
 from .naming import as_roots, var_free
 
+if TYPE_CHECKING:
+    import sympy
+
 DEFAULT_DIM = 100
-STRUCTURE_OPS = frozenset({"transpose", "reshape", "broadcast_to", "expand_dims", "getitem",
-                           "unindex", "concatenate", "stack", "astype", "zeros", "dim_size"})
-INPUT_SIZED_OPS = frozenset({"sum", "mean", "max", "min", "prod", "logsumexp", "softmax",
-                             "log_softmax"})
 
 
 def _dim(d: int | str) -> sympy.Expr:
+    import sympy
+
     return sympy.Integer(d) if isinstance(d, int) else sympy.Symbol(d, positive=True,
                                                                     integer=True)
 
 
-def _size(shape: Shape) -> sympy.Expr:
-    return sympy.Mul(*[_dim(d) for d in shape])
-
-
-def _einsum_flops(node: Node) -> sympy.Expr:
-    ins = node.attrs["subscripts"].split("->")[0].split(",")
-    sizes: dict[str, int | str] = {}
-    for sub, x in zip(ins, node.inputs, strict=True):
-        for letter, d in zip(sub, x.shape, strict=True):
-            sizes.setdefault(letter, d)
-    return len(node.inputs) * sympy.Mul(*[_dim(d) for d in sizes.values()])
-
-
 def flops(node: Node) -> sympy.Expr:
-    """The flop estimate of one node (see the module docstring for the model)."""
+    """The flop estimate of one node: its op record's count (see the module docstring)."""
+    import sympy
+
     if node.op is None:
         return sympy.Integer(0)
-    name = node.op.name
-    if name == "matmul":
-        k = node.inputs[0].shape[-1]
-        return 2 * _size(node.shape) * _dim(k)
-    if name == "einsum":
-        return _einsum_flops(node)
-    if name in INPUT_SIZED_OPS:
-        return _size(node.inputs[0].shape)
-    if name in STRUCTURE_OPS:
-        return sympy.Integer(0)
-    if node.op.elementwise:
-        return _size(node.shape)
-    return _size(node.shape)  # an op outside the families above: one flop per output
+    coefficient, dims = node.op.flop_count(node)
+    return coefficient * sympy.Mul(*[_dim(d) for d in dims])
 
 
 @dataclass(frozen=True)
@@ -111,6 +89,8 @@ class Stats:
         return self.derivative_flops / self.forward_flops
 
     def __str__(self) -> str:
+        import sympy
+
         rows = [("forward", self.forward_nodes, self.forward_flops, self.forward_formula),
                 ("derivative", self.derivative_nodes, self.derivative_flops,
                  self.derivative_formula),
@@ -163,6 +143,8 @@ def stats(nodes: Node | Sequence[Node], dims: Mapping[str, int] | None = None, *
     forward node below `nodes` or below the outputs they are derivatives of, so
     `stats(sd.grad(loss, params))` compares the gradient with the whole loss.
     """
+    import sympy
+
     roots = as_roots(nodes, "stats")
     dims = dict(dims or {})
     for key, value in dims.items():

@@ -7,6 +7,8 @@ expression is walked by its classes, never sympified or evaluated).
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any
@@ -17,64 +19,15 @@ import sympy
 from .. import ops
 from ..errors import SymdiffError
 from ..graph import Node, const, topo_order
-from ..ops.base import lift
+from ..ops.base import REGISTRY, lift
 from .naming import as_roots
 
 LATEX_TREE_LIMIT = 400  # notebooks show LaTeX for expression trees up to this many nodes
 
 # -- symdiff -> SymPy ----------------------------------------------------------------------
-
-
-def _sigmoid(x: sympy.Expr) -> sympy.Expr:
-    return 1 / (1 + sympy.exp(-x))
-
-
-def _where(c: sympy.Basic, x: sympy.Expr, y: sympy.Expr) -> sympy.Expr:
-    return sympy.Piecewise((x, c), (y, True))
-
-
-def _astype(x: sympy.Basic, dtype: str) -> sympy.Basic:
-    if isinstance(x, sympy.logic.boolalg.Boolean) and dtype != "bool":
-        return sympy.Piecewise((1, x), (0, True))
-    return x
-
-
-TO_SYMPY: dict[str, Callable[..., sympy.Basic]] = {
-    "neg": lambda x: -x,
-    "add": lambda x, y: x + y,
-    "sub": lambda x, y: x - y,
-    "mul": lambda x, y: x * y,
-    "div": lambda x, y: x / y,
-    "pow": lambda x, y: x ** y,
-    "exp": sympy.exp,
-    "log": sympy.log,
-    "log1p": lambda x: sympy.log(1 + x),
-    "expm1": lambda x: sympy.exp(x) - 1,
-    "sqrt": sympy.sqrt,
-    "square": lambda x: x ** 2,
-    "sign": sympy.sign,
-    "abs": sympy.Abs,
-    "sin": sympy.sin,
-    "cos": sympy.cos,
-    "tan": sympy.tan,
-    "tanh": sympy.tanh,
-    "sigmoid": _sigmoid,
-    "softplus": lambda x: sympy.log(1 + sympy.exp(x)),
-    "relu": lambda x: sympy.Max(x, 0),
-    "maximum": sympy.Max,
-    "minimum": sympy.Min,
-    "less": sympy.Lt,
-    "less_equal": sympy.Le,
-    "greater": sympy.Gt,
-    "greater_equal": sympy.Ge,
-    "equal": sympy.Eq,
-    "not_equal": sympy.Ne,
-    "where": _where,
-}
-# ops that move elements but keep each element's expression (on scalar or elementwise
-# graphs they only add or drop unit axes, or broadcast)
-PASS_THROUGH = ("broadcast_to", "expand_dims")
-REDUCTIONS = ("sum", "mean", "max", "min", "prod")
+# Each op's record gives its formula (`Op.to_sympy`): the name of a SymPy function, or a
+# function of the sympy module, the node and the operands' expressions (None where the op
+# mixes elements).
 
 
 def number(value: Any) -> sympy.Expr:
@@ -118,30 +71,15 @@ def _not_elementwise(node: Node, why: str) -> SymdiffError:
 
 
 def _convert(node: Node, args: list[sympy.Basic]) -> sympy.Basic:
-    name = node.op.name
-    if name in TO_SYMPY:
-        return TO_SYMPY[name](*args)
-    if name in PASS_THROUGH:
-        return args[0]
-    if name == "astype":
-        return _astype(args[0], node.attrs["dtype"])
-    if name == "reshape" and _same_elements(node.inputs[0].shape, node.shape):
-        return args[0]
-    if name in REDUCTIONS and _reduces_nothing(node):
-        return args[0]
-    raise _not_elementwise(node, "is not elementwise")
-
-
-def _same_elements(a: tuple, b: tuple) -> bool:
-    """Shapes that differ only by unit axes, so a reshape keeps every element in place."""
-    return [d for d in a if d != 1] == [d for d in b if d != 1]
-
-
-def _reduces_nothing(node: Node) -> bool:
-    shape = node.inputs[0].shape
-    axes = node.attrs.get("axis")
-    axes = range(len(shape)) if axes is None else axes
-    return all(shape[a] == 1 for a in axes)
+    rule = node.op.to_sympy
+    result = None
+    if isinstance(rule, str):
+        result = getattr(sympy, rule)(*args)
+    elif rule is not None:
+        result = rule(sympy, node, *args)
+    if result is None:
+        raise _not_elementwise(node, "is not elementwise")
+    return result
 
 
 def to_sympy(nodes: Node | Sequence[Node], symbols: Mapping[Node, sympy.Symbol] | None = None) \
@@ -223,31 +161,26 @@ def _heaviside(args: list[Node]) -> Node:
                                                      lift(0.0, x)))
 
 
-FROM_SYMPY: dict[type, Callable[[list[Node]], Node]] = {
-    sympy.exp: _unary(ops.exp),
-    sympy.log: _unary(ops.log),
-    sympy.sin: _unary(ops.sin),
-    sympy.cos: _unary(ops.cos),
-    sympy.tan: _unary(ops.tan),
-    sympy.tanh: _unary(ops.tanh),
-    sympy.sinh: _unary(lambda x: (ops.exp(x) - ops.exp(-x)) / 2),
-    sympy.cosh: _unary(lambda x: (ops.exp(x) + ops.exp(-x)) / 2),
-    sympy.Abs: _unary(ops.abs),
-    sympy.sign: _unary(ops.sign),
-    sympy.Max: _fold(ops.maximum),
-    sympy.Min: _fold(ops.minimum),
-    sympy.Heaviside: _heaviside,
-    sympy.StrictLessThan: _fold(ops.less),
-    sympy.LessThan: _fold(ops.less_equal),
-    sympy.StrictGreaterThan: _fold(ops.greater),
-    sympy.GreaterThan: _fold(ops.greater_equal),
-    sympy.Equality: _fold(ops.equal),
-    sympy.Unequality: _fold(ops.not_equal),
-    sympy.And: _fold(lambda p, q: ops.where(p, q, False)),
-    sympy.Or: _fold(lambda p, q: ops.where(p, True, q)),
-    sympy.Not: _unary(lambda p: ops.where(p, False, True)),
-    sympy.ITE: lambda args: ops.where(*args),
-}
+@functools.cache
+def _from_sympy_table() -> dict[type, Callable[[list[Node]], Node]]:
+    """SymPy classes -> builders: every op whose record names a SymPy function, folded over
+    the arguments (Max(a, b, c), Eq(a, b)), and SymPy's own compositions of them."""
+    table: dict[type, Callable[[list[Node]], Node]] = {}
+    for op in REGISTRY.values():
+        cls = getattr(sympy, op.to_sympy, None) if isinstance(op.to_sympy, str) else None
+        if isinstance(cls, type) and op.public is not None and op.module is None:
+            table[cls] = _fold(op.public) if len(inspect.signature(op.public).parameters) > 1 \
+                else _unary(op.public)
+    table.update({
+        sympy.sinh: _unary(lambda x: (ops.exp(x) - ops.exp(-x)) / 2),
+        sympy.cosh: _unary(lambda x: (ops.exp(x) + ops.exp(-x)) / 2),
+        sympy.Heaviside: _heaviside,
+        sympy.And: _fold(lambda p, q: ops.where(p, q, False)),
+        sympy.Or: _fold(lambda p, q: ops.where(p, True, q)),
+        sympy.Not: _unary(lambda p: ops.where(p, False, True)),
+        sympy.ITE: lambda args: ops.where(*args),
+    })
+    return table
 
 
 Value = Node | float | bool  # numbers stay Python scalars, so they stay weakly typed
@@ -308,12 +241,12 @@ class _Builder:
             # Max(a, 0) -> relu(a); Max(a, b, 0) -> relu(maximum(a, b))
             rest = [self.build(x) for x in expr.args if x != 0]
             return ops.relu(_fold(ops.maximum)(rest))
-        builder = FROM_SYMPY.get(type(expr))
+        builder = _from_sympy_table().get(type(expr))
         if builder is None:
             raise SymdiffError(f"from_sympy: {type(expr).__name__} ({expr}) has no symdiff "
                                "counterpart; supported: +, *, **, numbers, symbols, "
                                "Piecewise, comparisons and "
-                               + ", ".join(sorted(f.__name__ for f in FROM_SYMPY)))
+                               + ", ".join(sorted(f.__name__ for f in _from_sympy_table())))
         return builder([self.build(a) for a in expr.args])
 
     def _symbol(self, expr: sympy.Symbol) -> Node:

@@ -1,72 +1,20 @@
-"""The op library. Each op is defined once, in the module of its family; this package
-re-exports the public constructors."""
+"""The op library. Each op is defined once, in the module of its family, and registered in
+REGISTRY; its public constructor is registered in PUBLIC (the names `symdiff` exports and
+specs may call). This package also re-exports the internal constructors rules build with."""
 
-from .base import REGISTRY, Op, lift
-from .elementwise import (
-    abs,
-    add,
-    cos,
-    div,
-    equal,
-    exp,
-    expm1,
-    greater,
-    greater_equal,
-    less,
-    less_equal,
-    log,
-    log1p,
-    maximum,
-    minimum,
-    mul,
-    neg,
-    not_equal,
-    pow,
-    relu,
-    sigmoid,
-    sign,
-    sin,
-    softplus,
-    sqrt,
-    square,
-    sub,
-    tan,
-    tanh,
-    where,
-)
-from .linalg import dot, einsum, matmul
-from .reductions import (
-    log_softmax,
-    logsumexp,
-    max,
-    mean,
-    min,
-    prod,
-    softmax,
-    sum,
-    sum_to,
-)
-from .structure import (
-    astype,
-    broadcast_to,
-    concatenate,
-    dim_size,
-    expand_dims,
-    eye,
-    getitem,
-    reshape,
-    stack,
-    transpose,
-    unindex,
-    zeros,
-)
+from . import custom, elementwise, joins, linalg, operators, reductions, structure
+from .base import PUBLIC, REGISTRY, Op, lift, spec_functions
+from .custom import define_op, stop_gradient
+from .elementwise import add, div, mul, neg, pow, sub
+from .joins import concatenate, stack
+from .reductions import add_batch, broadcast_to, dim_size, sum_to
+from .structure import batch_align, getitem, unindex, zeros
 
-__all__ = [
-    "REGISTRY", "Op", "lift",
-    "abs", "add", "cos", "div", "equal", "exp", "expm1", "greater", "greater_equal", "less",
-    "less_equal", "log", "log1p", "maximum", "minimum", "mul", "neg", "not_equal", "pow",
-    "relu", "sigmoid", "sign", "sin", "softplus", "sqrt", "square", "sub", "tan", "tanh",
-    "where", "dot", "einsum", "matmul", "log_softmax", "logsumexp", "max", "mean", "min",
-    "prod", "softmax", "sum", "sum_to", "astype", "broadcast_to", "concatenate", "dim_size",
-    "expand_dims", "eye", "getitem", "reshape", "stack", "transpose", "unindex", "zeros",
-]
+globals().update(PUBLIC)  # every public constructor: ops.exp, ops.matmul, ...
+
+__all__ = ["PUBLIC", "REGISTRY", "Op", "lift", "spec_functions", "define_op",
+           "stop_gradient", "add", "div", "mul", "neg", "pow", "sub", "concatenate", "stack",
+           "add_batch", "broadcast_to", "dim_size", "sum_to", "batch_align", "getitem",
+           "unindex", "zeros", "custom", "elementwise", "joins", "linalg", "operators",
+           "reductions", "structure"]
+__all__ += [name for name in PUBLIC if name not in __all__]

@@ -1,14 +1,17 @@
 """The op record: everything about one op in one place, plus the shape-rule factories.
 
 An op has a name, a shape-and-dtype rule, a NumPy reference implementation, one VJP and
-one JVP rule per argument (written with graph ops so they can be differentiated again),
-and a NumPy lowering for code generation.
+one JVP rule per argument (written with graph ops so they can be differentiated again), a
+structured NumPy lowering (symdiff/ops/lowering.py), and every property a pass asks about
+(memory class, foldable, commutative, finite or positive results, flops, SymPy mapping),
+with defaults from its family. Passes read these fields; none keeps a table of op names.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -16,6 +19,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..graph import Node, apply, const
 from ..shapes import (
+    Shape,
     TensorType,
     broadcast_shapes,
     float_of,
@@ -25,33 +29,44 @@ from ..shapes import (
     promote,
     reduced_shape,
 )
+from .lowering import Expr
 
 # A VJP rule maps (cotangent of the output, *inputs, out=node, **attrs) to the cotangent of
 # one argument, or None for "no contribution". A JVP rule maps (tangent of one argument,
-# *inputs, out=node, **attrs) to that argument's contribution to the output's tangent.
+# *inputs, out=node, **attrs) to that argument's contribution to the output's tangent. The
+# one rule of a variadic op also takes `index=`, the argument.
 Rule = Callable[..., Node | None]
 ShapeRule = Callable[..., TensorType]
-Lowering = Callable[..., str]
+Lowering = Callable[..., Expr]
+Flops = tuple[int, Shape]  # coefficient times the product of these dims
 
 REGISTRY: dict[str, Op] = {}
+
+FAMILIES = ("elementwise", "reduction", "normalizer", "movement", "contraction", "join",
+            "source", "other")
+# How a node's value relates to memory: "fresh" (a new array or a scalar), "view" (may
+# share memory with operand 0), "readonly" (a read-only view of operand 0 that may repeat
+# elements, as np.broadcast_to gives), "alias" (may share memory with any operand).
+MEMORY_CLASSES = ("fresh", "view", "readonly", "alias")
 
 
 @dataclass(frozen=True, eq=False)
 class Op:
-    """One op of the library.
+    """One op of the library: its rules, its lowering and the properties passes read.
 
-    `vjp`/`jvp` hold a rule per argument (None: not differentiable in that argument). A
-    `variadic` op has one VJP rule, called with `index=` the argument, and one JVP rule
-    taking the list of tangents (None where absent). `batch(args, batched, out, **attrs)`
-    rebuilds the op over operands of which those flagged in `batched` carry an extra
-    leading axis, and returns the result with that axis in front (the batching transform
-    behind jacobian and hessian); elementwise ops and reductions get it from their family
-    (symdiff/batching.py). `taylor(series, out, **attrs)` maps the inputs' truncated
-    Taylor series to the output's (see ops/series.py; elementwise ops only, for
-    `derivative`). `lower(args, **attrs)` gives the NumPy expression for codegen;
-    `ufunc` says it is one NumPy ufunc call, so codegen may add `out=`. `helpers` are
-    module-level functions the lowering calls (codegen copies their source into the
-    generated module, and `impl` is usually one of them)."""
+    Fields with family defaults (filled by `define`): `memory` (a class above, or a
+    function of the node giving one); `flops(node) -> (coefficient, dims)`; `finite(node,
+    finite) -> bool`, whether the result is finite whenever `finite(operand)` holds for the
+    operands it looks at (None: not known to be); `axes_from(node, axes)`, an operand that
+    has the node's dims at `axes` and where they sit in it (None: no such operand).
+    `promotes`: the operands whose dtypes make the result's (None: all). `unit_identity`:
+    a reduction over size-1 axes only is the identity (sum, max; not a variance). `to_sympy`: the
+    name of a SymPy function (`"exp"`) or `fn(sympy, node, *args)`; None: no formula.
+    `batch(args, batched, out, **attrs)` rebuilds the op over operands of which those
+    flagged carry an extra leading axis (jacobian and hessian); `taylor(series, out,
+    **attrs)` maps the inputs' truncated Taylor series to the output's (ops/series.py).
+    `public` is the constructor users call, `module` the module that defined a user's op.
+    """
 
     name: str
     shape_rule: ShapeRule
@@ -59,14 +74,24 @@ class Op:
     vjp: tuple[Rule | None, ...]
     jvp: tuple[Rule | None, ...]
     lower: Lowering
-    ufunc: bool = False
-    elementwise: bool = False
-    helpers: tuple[Callable, ...] = ()
+    family: str = "other"
     variadic: bool = False
-    reduction: bool = False
     batch: Callable[..., Node] | None = None
     taylor: Callable[..., list] | None = None
+    memory: str | Callable[[Node], str] = "fresh"
+    foldable: bool = True
+    commutative: bool = False
+    positive: bool = False
+    finite: Callable[[Node, Callable[[Node], bool]], bool] | None = None
+    flops: Callable[[Node], Flops] | None = None
+    axes_from: Callable[[Node, tuple[int, ...]], tuple[Node, tuple[int, ...]] | None] | None \
+        = None
+    promotes: tuple[int, ...] | None = None
+    unit_identity: bool = False
+    to_sympy: str | Callable[..., Any] | None = None
     doc: str = ""
+    module: str | None = None
+    public: Callable[..., Node] | None = field(default=None, compare=False)
 
     def __call__(self, *inputs: Node, **attrs: Any) -> Node:
         return apply(self, inputs, **attrs)
@@ -74,14 +99,209 @@ class Op:
     def __repr__(self) -> str:
         return f"<op {self.name}>"
 
+    def __reduce__(self) -> tuple:
+        return op_named, (self.name,)
+
+    @property
+    def elementwise(self) -> bool:
+        return self.family == "elementwise"
+
+    @property
+    def movement(self) -> bool:
+        """Only moves or replicates elements: an elementwise op commutes with it."""
+        return self.family == "movement"
+
+    def vjp_rule(self, index: int) -> Rule | None:
+        """The VJP rule for argument `index` (the same call for every op)."""
+        return _for_argument(self.vjp, self.variadic, index)
+
+    def jvp_rule(self, index: int) -> Rule | None:
+        """The JVP rule for argument `index` (the same call for every op)."""
+        return _for_argument(self.jvp, self.variadic, index)
+
+    def memory_of(self, node: Node) -> str:
+        return self.memory(node) if callable(self.memory) else self.memory
+
+    def flop_count(self, node: Node) -> Flops:
+        return self.flops(node) if self.flops is not None else (1, node.shape)
+
+    def lowered(self, node: Node, attrs: dict[str, Any] | None = None) -> Expr:
+        """The node's lowering, with `attrs` (default: the node's own) as printed."""
+        return self.lower(*node.inputs, out=node, **(node.attrs if attrs is None else attrs))
+
+
+def _for_argument(rules: tuple[Rule | None, ...], variadic: bool, index: int) -> Rule | None:
+    if not variadic:
+        return rules[index] if index < len(rules) else None
+    rule = rules[0] if rules else None
+    return None if rule is None else functools.partial(rule, index=index)
+
+
+def op_named(name: str) -> Op:
+    """The registered op called `name` (how ops, and so graphs, are unpickled)."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ShapeError(f"no op named {name!r} is defined in this process (import the "
+                         "module that defines it first)") from None
+
+
+# -- family defaults --------------------------------------------------------------------------
+
+def output_flops(node: Node) -> Flops:
+    """One flop per output element (elementwise ops)."""
+    return 1, node.shape
+
+
+def input_flops(node: Node) -> Flops:
+    """One flop per input element (reductions, softmax)."""
+    return 1, node.inputs[0].shape
+
+
+def no_flops(node: Node) -> Flops:
+    """Moves data without arithmetic."""
+    return 0, ()
+
+
+def pass_through_sympy(sp: Any, node: Node, x: Any) -> Any:
+    """The element's formula is the operand's (an op that only adds unit axes or
+    broadcasts)."""
+    return x
+
+
+def always_finite(node: Node, finite: Callable[[Node], bool]) -> bool:
+    return True
+
+
+def finite_if_operands(node: Node, finite: Callable[[Node], bool]) -> bool:
+    """Finite when the operands that make the value (see `promotes`) are."""
+    chosen = node.op.promotes
+    operands = node.inputs if chosen is None else [node.inputs[i] for i in chosen]
+    return all(finite(i) for i in operands)
+
+
+def broadcast_axes_from(node: Node, axes: tuple[int, ...]) \
+        -> tuple[Node, tuple[int, ...]] | None:
+    """Elementwise ops: an operand that is not broadcast along `axes`."""
+    for i in node.inputs:
+        off = node.ndim - i.ndim
+        if all(a >= off and i.shape[a - off] == node.shape[a] for a in axes):
+            return i, tuple(a - off for a in axes)
+    return None
+
+
+def reduced_axes_from(node: Node, axes: tuple[int, ...]) -> tuple[Node, tuple[int, ...]]:
+    """Reductions: the kept axes of the operand."""
+    src = node.inputs[0]
+    if node.attrs["keepdims"]:
+        return src, axes
+    reduced = range(src.ndim) if node.attrs["axis"] is None else node.attrs["axis"]
+    kept = [i for i in range(src.ndim) if i not in reduced]
+    return src, tuple(sorted(kept[a] for a in axes))
+
+
+def same_axes_from(node: Node, axes: tuple[int, ...]) -> tuple[Node, tuple[int, ...]]:
+    """Ops whose result has operand 0's shape."""
+    return node.inputs[0], axes
+
+
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "elementwise": {"flops": output_flops, "axes_from": broadcast_axes_from},
+    "reduction": {"flops": input_flops, "axes_from": reduced_axes_from},
+    "normalizer": {"flops": input_flops, "axes_from": same_axes_from},
+    "movement": {"flops": no_flops, "memory": "view", "finite": finite_if_operands},
+    "join": {"flops": no_flops},
+    "source": {"flops": no_flops, "finite": always_finite},
+}
+
 
 def define(name: str, **fields: Any) -> Op:
-    """Create and register an op; names are unique across the library."""
+    """Create and register an op, filling unset properties from its family; names are
+    unique across the library."""
     if name in REGISTRY:
         raise ValueError(f"op {name!r} is defined twice")
+    family = fields.get("family", "other")
+    if family not in FAMILIES:
+        raise ValueError(f"op {name!r}: unknown family {family!r} (one of {FAMILIES})")
+    for key, value in _DEFAULTS.get(family, {}).items():
+        fields.setdefault(key, value)
+    memory = fields.get("memory", "fresh")
+    if not callable(memory) and memory not in MEMORY_CLASSES:
+        raise ValueError(f"op {name!r}: unknown memory class {memory!r}")
     op = Op(name=name, **fields)
     REGISTRY[name] = op
     return op
+
+
+# -- public constructors and how a spec calls them ----------------------------------------------
+
+# The static (literal) parameter kinds a spec can write, by parameter name: what fits, and
+# whether string literals are allowed there.
+STATIC_KINDS: dict[str, tuple[str, bool]] = {
+    "axis": ("an int, a tuple of ints or None", False),
+    "axes": ("a tuple of ints or None", False),
+    "keepdims": ("True or False", False),
+    "shape": ("a tuple of ints and symbolic dim names", True),
+    "subscripts": ("a string such as 'ij,jk->ik'", True),
+    "dtype": ("a dtype name such as 'float32'", True),
+}
+
+
+@dataclass(frozen=True)
+class Signature:
+    """How a spec calls a public function: `lists` are lists of tensor expressions,
+    `statics` literal parameters (name -> (what fits, strings allowed)), every other
+    parameter a tensor expression."""
+
+    lists: tuple[str, ...] = ()
+    statics: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    spec: bool = True
+
+    def kind(self, param: str) -> str:
+        if param in self.statics:
+            return "static"
+        return "list" if param in self.lists else "tensor"
+
+
+PUBLIC: dict[str, Callable[..., Node]] = {}  # name -> public constructor, with .signature
+
+
+def export(fn: Callable[..., Node] | None = None, *, name: str | None = None,
+           lists: Sequence[str] = (), statics: Sequence[str] | dict[str, tuple[str, bool]] = (),
+           spec: bool = True, op: Op | None = None) -> Any:
+    """Register a public constructor (symdiff.<name>), with how a spec calls it. Static
+    parameters named in STATIC_KINDS need no description."""
+
+    def register(f: Callable[..., Node]) -> Callable[..., Node]:
+        public = name or f.__name__
+        kinds = statics if isinstance(statics, dict) else {s: STATIC_KINDS[s] for s in statics}
+        f.signature = Signature(tuple(lists), dict(kinds), spec)  # type: ignore[attr-defined]
+        if op is not None:
+            f.op = op  # type: ignore[attr-defined]
+            object.__setattr__(op, "public", f)
+        if public in PUBLIC and PUBLIC[public] is not f:
+            raise ValueError(f"the public name {public!r} is taken")
+        PUBLIC[public] = f
+        return f
+
+    return register(fn) if fn is not None else register
+
+
+def spec_functions(modules: Sequence[Any] = ()) -> dict[str, Callable[..., Node]]:
+    """The functions a spec may call: the library's, and the user ops that the given
+    modules define (a spec sees a user's op only when its module is named)."""
+    table = {n: f for n, f in PUBLIC.items() if f.signature.spec and _builtin(f)}
+    for module in modules:
+        for value in vars(module).values():
+            op = getattr(value, "op", None)
+            if isinstance(op, Op) and op.module is not None and op.public is value:
+                table[op.name] = value
+    return table
+
+
+def _builtin(fn: Callable[..., Node]) -> bool:
+    op = getattr(fn, "op", None)
+    return not (isinstance(op, Op) and op.module is not None)
 
 
 # -- lifting Python values into the graph ----------------------------------------------
@@ -114,13 +334,14 @@ def names(inputs: Sequence[Node]) -> list[str]:
 
 # -- shape-rule factories --------------------------------------------------------------
 
-def broadcasting_rule(name: str, result: str = "promote") -> ShapeRule:
-    """Elementwise op over broadcast operands. result: 'promote' (common dtype), 'float'
-    (common dtype made float), 'bool' (comparisons)."""
+def broadcasting_rule(name: str, result: str = "promote",
+                      promotes: tuple[int, ...] | None = None) -> ShapeRule:
+    """Elementwise op over broadcast operands. result: 'promote' (common dtype of the
+    operands in `promotes`, default all), 'float' (that made float), 'bool' (comparisons)."""
 
     def rule(types: Sequence[TensorType], inputs: Sequence[Node], **_: Any) -> TensorType:
         shape = broadcast_shapes([t.shape for t in types], names(inputs), name)
-        operands = types[1:] if name == "where" else types
+        operands = types if promotes is None else [types[i] for i in promotes]
         dtype = promote(*[t.dtype for t in operands])
         if result == "float":
             dtype = float_of(dtype)
@@ -131,15 +352,17 @@ def broadcasting_rule(name: str, result: str = "promote") -> ShapeRule:
     return rule
 
 
-def reduction_rule(name: str, float_result: bool = False) -> ShapeRule:
-    """Reduction over `axis` (int, tuple or None) with `keepdims`."""
+def reduction_rule(name: str, float_result: bool = False, bool_counts: bool = False) \
+        -> ShapeRule:
+    """Reduction over `axis` (int, tuple or None) with `keepdims`. With `bool_counts`, a
+    bool operand gives int64 (sum and prod, as NumPy; max and min stay bool)."""
 
     def rule(types: Sequence[TensorType], inputs: Sequence[Node], *, axis: Any,
              keepdims: bool) -> TensorType:
         (t,) = types
         axes = normalize_axes(axis, t.ndim, name)
         dtype = float_of(t.dtype) if float_result else t.dtype
-        if t.dtype == "bool" and name in ("sum", "prod"):  # as NumPy; max and min stay bool
+        if t.dtype == "bool" and bool_counts:
             dtype = "int64"
         return TensorType(reduced_shape(t.shape, axes, keepdims), dtype)
 
@@ -177,17 +400,3 @@ def shape_mismatch(name: str, inputs: Sequence[Node], why: str) -> ShapeError:
     return ShapeError(f"{name}: {why} (operands {parts})")
 
 
-# -- lowering helpers ------------------------------------------------------------------
-
-def call(fn: str) -> Lowering:
-    """Lowering as a plain call `fn(a, b, ...)`."""
-    return lambda args, **_: f"{fn}({', '.join(args)})"
-
-
-def infix(symbol: str) -> Lowering:
-    return lambda args, **_: f"{args[0]} {symbol} {args[1]}"
-
-
-def reduce_args(axis: Any, keepdims: bool) -> str:
-    text = "" if axis is None else f", axis={axis[0] if len(axis) == 1 else axis}"
-    return text + (", keepdims=True" if keepdims else "")

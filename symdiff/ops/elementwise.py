@@ -6,116 +6,157 @@ which both the VJP (g * partial) and the JVP (t * partial) follow.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ..graph import Node, const
-from ..shapes import TensorType
+from ..shapes import TensorType, is_float
 from . import series as ts
 from .base import (
     Op,
     broadcasting_rule,
-    call,
     define,
-    infix,
+    export,
+    finite_if_operands,
     lift,
     lift_pair,
     refuse_bool,
     require_float,
 )
+from .lowering import A0, A1, Arg, Call, Fixed, Infix, Prefix, kwargs
+from .structure import batch_align
 
 Partial = Callable[..., Node]
 
 
-def _from_partials(partials: tuple[Partial | None, ...]) -> tuple[tuple, tuple]:
-    """VJP and JVP rules for an elementwise op, from its partial derivatives."""
+# -- rules from partial derivatives, the family's batching rule --------------------------------
 
-    def make(partial: Partial | None) -> Any:
-        if partial is None:
-            return None
-        return lambda g, *inputs, out: g * partial(*inputs, out)
-
-    rules = tuple(make(p) for p in partials)
-    return rules, rules
+def times_partial(g: Node, *inputs: Node, out: Node, partial: Partial) -> Node:
+    """An elementwise VJP or JVP: the cotangent (or tangent) times d(out)/d(arg)."""
+    return g * partial(*inputs, out)
 
 
-def _series_rule(rule: Callable | None) -> Callable | None:
-    """Taylor rules are written over the operands' series: rule(u, out) or rule(a, b, out)."""
-    if rule is None:
-        return None
-    return lambda series, out, **_: rule(*series, out)
+def _from_partials(partials: tuple[Partial | None, ...]) -> tuple[Any, ...]:
+    return tuple(None if p is None else functools.partial(times_partial, partial=p)
+                 for p in partials)
 
 
-def _constant_series(*operands: Any) -> list:
+def over_series(series: list, out: Node, *, rule: Callable, **attrs: Any) -> list:
+    """A Taylor rule written over the operands' series: rule(u, out) or rule(a, b, out)."""
+    return rule(*series, out)
+
+
+def constant_series(*operands: Any) -> list:
     """Ops whose value is locally constant (sign, comparisons): no higher coefficients."""
     *series, out = operands
     return [out] + [None] * (len(series[0]) - 1)
 
 
-def _public(op: Op, nargs: int) -> Callable[..., Node]:
+def elementwise_batch(args: list[Node], batched: list[bool], out: Node, **attrs: Any) -> Node:
+    """Broadcasting ops: line each batched operand's axes up with the output's."""
+    aligned = [batch_align(a, out.ndim) if b else a for a, b in zip(args, batched, strict=True)]
+    return out.op(*aligned, **attrs)
+
+
+def _public(op: Op, nargs: int, name: str | None) -> Callable[..., Node]:
     if nargs == 1:
         def fn(x: object) -> Node:
             return op(lift(x))
     else:
         def fn(x: object, y: object) -> Node:
             return op(*lift_pair(x, y))
-    fn.__name__ = op.name
-    fn.__qualname__ = op.name
+    fn.__name__ = fn.__qualname__ = op.name
     fn.__doc__ = op.doc
     fn.op = op  # type: ignore[attr-defined]
+    if name is not None:
+        export(fn, name=name, op=op)
+    else:
+        object.__setattr__(op, "public", fn)
     return fn
 
 
-def unary(name: str, impl: Callable, partial: Partial | None, *, lower: Callable | None = None,
-          ufunc: bool = True, accepts: str = "float", rule: Callable | None = None,
-          helpers: tuple = (), taylor: Callable | None = None, doc: str = "") \
-        -> Callable[..., Node]:
+def unary(name: str, impl: Callable, partial: Partial | None, *, lower: Any = None,
+          accepts: str = "float", rule: Callable | None = None, taylor: Callable | None = None,
+          public: bool = True, **props: Any) -> Callable[..., Node]:
     """Define a unary elementwise op; `partial(x, out)` is d(out)/dx. Where g * partial
     is wasteful, `rule(g, x, out)` gives the product directly (serving VJP and JVP alike,
     as an elementwise derivative is its own transpose). `accepts`: "float" operands only,
     "number" (int or float, as NumPy has no bool negation or square), or "any"."""
+    shape_rule = functools.partial(_unary_rule, name=name, accepts=accepts)
+    rules = (rule,) if rule is not None else _from_partials((partial,))
+    op = define(name, family="elementwise", shape_rule=shape_rule, impl=impl, vjp=rules,
+                jvp=rules, lower=lower or Fixed(Call(f"np.{impl.__name__}", (A0,), out=True)),
+                batch=elementwise_batch,
+                taylor=None if taylor is None else functools.partial(over_series, rule=taylor),
+                **props)
+    return _public(op, 1, name if public else None)
 
-    def shape_rule(types: list[TensorType], inputs: list[Node], **_: Any) -> TensorType:
-        if accepts == "float":
-            require_float(name, inputs)
-        elif accepts == "number":
-            refuse_bool(name, inputs)
-        return types[0]
 
-    if rule is not None:
-        vjp = jvp = (rule,)
-    else:
-        vjp, jvp = _from_partials((partial,))
-    op = define(name, shape_rule=shape_rule, impl=impl, vjp=vjp, jvp=jvp,
-                lower=lower or call(f"np.{impl.__name__}"), ufunc=ufunc, elementwise=True,
-                helpers=helpers, taylor=_series_rule(taylor), doc=doc)
-    return _public(op, 1)
+def _unary_rule(types: list[TensorType], inputs: list[Node], *, name: str, accepts: str,
+                **attrs: Any) -> TensorType:
+    if accepts == "float":
+        require_float(name, inputs)
+    elif accepts == "number":
+        refuse_bool(name, inputs)
+    return types[0]
 
 
 def binary(name: str, impl: Callable, partials: tuple[Partial | None, Partial | None], *,
-           lower: Callable, result: str = "promote", ufunc: bool = True,
-           vjp: tuple | None = None, taylor: Callable | None = None, bool_ok: bool = True,
-           doc: str = "") -> Callable[..., Node]:
-    """Define a broadcasting binary op from its two partials (or explicit linear rules).
-    With `bool_ok` false, two bool operands are refused (NumPy has no bool subtraction,
-    and bool ** bool is int8)."""
-    rules = (vjp, vjp) if vjp is not None else _from_partials(partials)
+           symbol: str | None = None, result: str = "promote", vjp: tuple | None = None,
+           taylor: Callable | None = None, bool_ok: bool = True, public: bool = True,
+           **props: Any) -> Callable[..., Node]:
+    """Define a broadcasting binary op from its two partials (or explicit linear rules),
+    lowered as `a symbol b` or else as the ufunc `impl`. With `bool_ok` false, two bool
+    operands are refused (NumPy has no bool subtraction, and bool ** bool is int8)."""
+    rules = vjp if vjp is not None else _from_partials(partials)
     if result == "bool":
-        taylor = _constant_series
+        taylor = constant_series
+    ufunc = f"np.{impl.__name__}"
+    lower = Fixed(Infix(symbol, A0, A1, ufunc) if symbol else Call(ufunc, (A0, A1), out=True))
     shape_rule = broadcasting_rule(name, result)
     if not bool_ok:
-        promoting = shape_rule
+        shape_rule = functools.partial(_no_two_bools, name=name, promoting=shape_rule)
+    op = define(name, family="elementwise", shape_rule=shape_rule, impl=impl, vjp=rules,
+                jvp=rules, lower=lower, batch=elementwise_batch,
+                taylor=None if taylor is None else functools.partial(over_series, rule=taylor),
+                **props)
+    return _public(op, 2, name if public else None)
 
-        def shape_rule(types: list[TensorType], inputs: list[Node], **attrs: Any) -> TensorType:
-            if all(t.dtype == "bool" for t in types):
-                refuse_bool(name, inputs)
-            return promoting(types, inputs, **attrs)
-    op = define(name, shape_rule=shape_rule, impl=impl, vjp=rules[0],
-                jvp=rules[1], lower=lower, ufunc=ufunc, elementwise=True,
-                taylor=_series_rule(taylor), doc=doc)
-    return _public(op, 2)
+
+def _no_two_bools(types: list[TensorType], inputs: list[Node], *, name: str,
+                  promoting: Callable, **attrs: Any) -> TensorType:
+    if all(t.dtype == "bool" for t in types):
+        refuse_bool(name, inputs)
+    return promoting(types, inputs, **attrs)
+
+
+def _sympy_fn(name: str) -> Callable[..., Any]:
+    """A SymPy mapping written as a function of the sympy module and the operands."""
+    return functools.partial(_sympy_call, name=name)
+
+
+def _sympy_call(sp: Any, node: Node, *args: Any, name: str) -> Any:
+    return _SYMPY_FORMULAS[name](sp, *args)
+
+
+_SYMPY_FORMULAS: dict[str, Callable[..., Any]] = {
+    "neg": lambda sp, x: -x,
+    "add": lambda sp, x, y: x + y,
+    "sub": lambda sp, x, y: x - y,
+    "mul": lambda sp, x, y: x * y,
+    "div": lambda sp, x, y: x / y,
+    "pow": lambda sp, x, y: x ** y,
+    "log1p": lambda sp, x: sp.log(1 + x),
+    "expm1": lambda sp, x: sp.exp(x) - 1,
+    "square": lambda sp, x: x ** 2,
+    "sigmoid": lambda sp, x: 1 / (1 + sp.exp(-x)),
+    "softplus": lambda sp, x: sp.log(1 + sp.exp(x)),
+    "relu": lambda sp, x: sp.Max(x, 0),
+    "where": lambda sp, c, x, y: sp.Piecewise((x, c), (y, True)),
+}
 
 
 # -- reference implementations that need care for stability ------------------------------
@@ -134,82 +175,239 @@ def _relu(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, np.zeros((), dtype=x.dtype))
 
 
-# -- unary math ---------------------------------------------------------------------------
+# -- partial derivatives and Taylor rules of the unary ops --------------------------------------
 
-neg = unary("neg", np.negative, None, lower=lambda a, **_: f"-{a[0]}", accepts="number",
-            rule=lambda g, x, out: -g, taylor=lambda u, out: ts.linear(u, out, neg),
-            doc="Elementwise -x.")
-exp = unary("exp", np.exp, lambda x, out: out, doc="Elementwise e**x.",
-            taylor=lambda u, out: ts.solve_ode(u, out, lambda y, k: y[k]))
-log = unary("log", np.log, lambda x, out: 1 / x, doc="Natural logarithm.",
-            taylor=lambda u, out: ts.logarithm(u, out, u[0]))
-log1p = unary("log1p", np.log1p, lambda x, out: 1 / (1 + x), doc="log(1 + x), accurate near 0.",
-              taylor=lambda u, out: ts.logarithm(u, out, 1 + u[0]))
-expm1 = unary("expm1", np.expm1, lambda x, out: out + 1, doc="exp(x) - 1, accurate near 0.",
-              taylor=lambda u, out: ts.solve_ode(u, out, lambda y, k: y[k] + 1 if k == 0
-                                                 else y[k]))
-sqrt = unary("sqrt", np.sqrt, lambda x, out: 0.5 / out, doc="Square root.",
-             taylor=ts.sqrt_series)
-square = unary("square", np.square, lambda x, out: 2 * x, accepts="number", doc="x * x.",
-               taylor=lambda u, out: [out] + [ts.cauchy(u, u, k) for k in range(1, len(u))])
-sign = unary("sign", np.sign, None, accepts="number", doc="Sign; derivative 0 everywhere.",
-             taylor=_constant_series)
-abs = unary("abs", np.abs, lambda x, out: sign(x), accepts="any",  # noqa: A001
-            taylor=lambda u, out: ts.linear(u, out, lambda c: sign(u[0]) * c),
-            doc="Absolute value; derivative sign(x), so 0 at 0.")
-sin = unary("sin", np.sin, lambda x, out: cos(x), doc="Sine.",
-            taylor=lambda u, out: ts.sin_cos(u, out, cos(u[0]))[0])
-cos = unary("cos", np.cos, lambda x, out: -sin(x), doc="Cosine.",
-            taylor=lambda u, out: ts.sin_cos(u, sin(u[0]), out)[1])
-tan = unary("tan", np.tan, lambda x, out: 1 + square(out), doc="Tangent.",
-            taylor=lambda u, out: ts.solve_ode(u, out, lambda y, k: 1 + square(y[0]) if k == 0
-                                               else ts.cauchy(y, y, k)))
-tanh = unary("tanh", np.tanh, lambda x, out: 1 - square(out), doc="Hyperbolic tangent.",
-             taylor=lambda u, out: ts.solve_ode(u, out, lambda y, k: 1 - square(y[0]) if k == 0
-                                                else ts.scaled(ts.cauchy(y, y, k), -1)))
+def _neg_rule(g: Node, x: Node, out: Node) -> Node:
+    return -g
+
+
+def _neg_series(u: ts.Series, out: Node) -> ts.Series:
+    return ts.linear(u, out, neg)
+
+
+def _exp_partial(x: Node, out: Node) -> Node:
+    return out
+
+
+def _exp_series(u: ts.Series, out: Node) -> ts.Series:
+    return ts.solve_ode(u, out, _exp_ode)
+
+
+def _exp_ode(y: ts.Series, k: int) -> Node | None:
+    return y[k]
+
+
+def _log_partial(x: Node, out: Node) -> Node:
+    return 1 / x
+
+
+def _log_series(u: ts.Series, out: Node) -> ts.Series:
+    return ts.logarithm(u, out, u[0])
+
+
+def _log1p_partial(x: Node, out: Node) -> Node:
+    return 1 / (1 + x)
+
+
+def _log1p_series(u: ts.Series, out: Node) -> ts.Series:
+    return ts.logarithm(u, out, 1 + u[0])
+
+
+def _expm1_partial(x: Node, out: Node) -> Node:
+    return out + 1
+
+
+def _expm1_series(u: ts.Series, out: Node) -> ts.Series:
+    return ts.solve_ode(u, out, _expm1_ode)
+
+
+def _expm1_ode(y: ts.Series, k: int) -> Node | None:
+    return y[k] + 1 if k == 0 else y[k]
+
+
+def _sqrt_partial(x: Node, out: Node) -> Node:
+    return 0.5 / out
+
+
+def _square_partial(x: Node, out: Node) -> Node:
+    return 2 * x
+
+
+def _square_series(u: ts.Series, out: Node) -> ts.Series:
+    return [out] + [ts.cauchy(u, u, k) for k in range(1, len(u))]
+
+
+def _abs_partial(x: Node, out: Node) -> Node:
+    return sign(x)
+
+
+def _abs_series(u: ts.Series, out: Node) -> ts.Series:
+    return ts.linear(u, out, functools.partial(mul, sign(u[0])))
+
+
+def _sin_partial(x: Node, out: Node) -> Node:
+    return cos(x)
+
+
+def _sin_series(u: ts.Series, out: Node) -> ts.Series:
+    return ts.sin_cos(u, out, cos(u[0]))[0]
+
+
+def _cos_partial(x: Node, out: Node) -> Node:
+    return -sin(x)
+
+
+def _cos_series(u: ts.Series, out: Node) -> ts.Series:
+    return ts.sin_cos(u, sin(u[0]), out)[1]
+
+
+def _tan_partial(x: Node, out: Node) -> Node:
+    return 1 + square(out)
+
+
+def _tan_series(u: ts.Series, out: Node) -> ts.Series:
+    return ts.solve_ode(u, out, _tan_ode)
+
+
+def _tan_ode(y: ts.Series, k: int) -> Node | None:
+    return 1 + square(y[0]) if k == 0 else ts.cauchy(y, y, k)
+
+
+def _tanh_partial(x: Node, out: Node) -> Node:
+    return 1 - square(out)
+
+
+def _tanh_series(u: ts.Series, out: Node) -> ts.Series:
+    return ts.solve_ode(u, out, _tanh_ode)
+
+
+def _tanh_ode(y: ts.Series, k: int) -> Node | None:
+    return 1 - square(y[0]) if k == 0 else ts.scaled(ts.cauchy(y, y, k), -1)
+
+
+def _sigmoid_partial(x: Node, out: Node) -> Node:
+    return out * (1 - out)
 
 
 def _sigmoid_series(u: ts.Series, out: Node) -> ts.Series:
     """sigma' = sigma (1 - sigma) = sigma - sigma^2."""
-    return ts.solve_ode(u, out, lambda y, k: y[0] * (1 - y[0]) if k == 0
-                        else ts.total([y[k], ts.scaled(ts.cauchy(y, y, k), -1)]))
+    return ts.solve_ode(u, out, _sigmoid_ode)
+
+
+def _sigmoid_ode(y: ts.Series, k: int) -> Node | None:
+    return y[0] * (1 - y[0]) if k == 0 else ts.total([y[k], ts.scaled(ts.cauchy(y, y, k), -1)])
+
+
+def _softplus_partial(x: Node, out: Node) -> Node:
+    return sigmoid(x)
 
 
 def _softplus_series(u: ts.Series, out: Node) -> ts.Series:
     """softplus' = sigmoid."""
     slope = _sigmoid_series(u, sigmoid(u[0]))
-    return ts.solve_ode(u, out, lambda y, k: slope[k])
+    return ts.solve_ode(u, out, functools.partial(_coefficient, slope))
 
 
-sigmoid = unary("sigmoid", _sigmoid, lambda x, out: out * (1 - out), ufunc=False,
-                lower=call("_sigmoid"), helpers=(_sigmoid,), taylor=_sigmoid_series,
+def _coefficient(series: ts.Series, y: ts.Series, k: int) -> Node | None:
+    return series[k]
+
+
+def _relu_rule(g: Node, x: Node, out: Node) -> Node:
+    return where(x > 0, g, lift(0, g))
+
+
+def _relu_series(u: ts.Series, out: Node) -> ts.Series:
+    return choose(u[0] > 0, u, [None] * len(u), out)
+
+
+# -- unary math ---------------------------------------------------------------------------
+
+neg = unary("neg", np.negative, None, lower=Fixed(Prefix("-", A0, "np.negative")),
+            accepts="number", rule=_neg_rule, taylor=_neg_series, public=False,
+            to_sympy=_sympy_fn("neg"), doc="Elementwise -x.")
+exp = unary("exp", np.exp, _exp_partial, taylor=_exp_series, positive=True, to_sympy="exp",
+            doc="Elementwise e**x.")
+log = unary("log", np.log, _log_partial, taylor=_log_series, to_sympy="log",
+            doc="Natural logarithm.")
+log1p = unary("log1p", np.log1p, _log1p_partial, taylor=_log1p_series,
+              to_sympy=_sympy_fn("log1p"), doc="log(1 + x), accurate near 0.")
+expm1 = unary("expm1", np.expm1, _expm1_partial, taylor=_expm1_series,
+              to_sympy=_sympy_fn("expm1"), doc="exp(x) - 1, accurate near 0.")
+sqrt = unary("sqrt", np.sqrt, _sqrt_partial, taylor=ts.sqrt_series, to_sympy="sqrt",
+             doc="Square root.")
+square = unary("square", np.square, _square_partial, accepts="number", taylor=_square_series,
+               to_sympy=_sympy_fn("square"), doc="x * x.")
+sign = unary("sign", np.sign, None, accepts="number", taylor=constant_series, to_sympy="sign",
+             doc="Sign; derivative 0 everywhere.")
+abs = unary("abs", np.abs, _abs_partial, accepts="any", taylor=_abs_series,  # noqa: A001
+            to_sympy="Abs", doc="Absolute value; derivative sign(x), so 0 at 0.")
+sin = unary("sin", np.sin, _sin_partial, taylor=_sin_series, to_sympy="sin", doc="Sine.")
+cos = unary("cos", np.cos, _cos_partial, taylor=_cos_series, to_sympy="cos", doc="Cosine.")
+tan = unary("tan", np.tan, _tan_partial, taylor=_tan_series, to_sympy="tan", doc="Tangent.")
+tanh = unary("tanh", np.tanh, _tanh_partial, taylor=_tanh_series, to_sympy="tanh",
+             doc="Hyperbolic tangent.")
+sigmoid = unary("sigmoid", _sigmoid, _sigmoid_partial, lower=Fixed(Call(_sigmoid, (A0,))),
+                taylor=_sigmoid_series, positive=True, to_sympy=_sympy_fn("sigmoid"),
                 doc="Logistic function 1 / (1 + exp(-x)), stable.")
-softplus = unary("softplus", _softplus, lambda x, out: sigmoid(x),
-                 taylor=lambda u, out: _softplus_series(u, out),
-                 lower=lambda a, **_: f"np.logaddexp(0.0, {a[0]})",
+softplus = unary("softplus", _softplus, _softplus_partial, taylor=_softplus_series,
+                 lower=Fixed(Call("np.logaddexp", (0.0, A0), out=True)), positive=True,
+                 to_sympy=_sympy_fn("softplus"),
                  doc="log(1 + exp(x)), computed stably as logaddexp(0, x).")
-relu = unary("relu", _relu, None, rule=lambda g, x, out: where(x > 0, g, lift(0, g)),
-             accepts="any",
-             taylor=lambda u, out: ts.choose(u[0] > 0, u, [None] * len(u), out),
-             lower=lambda a, **_: f"np.maximum({a[0]}, 0)",
+relu = unary("relu", _relu, None, rule=_relu_rule, accepts="any", taylor=_relu_series,
+             lower=Fixed(Call("np.maximum", (A0, 0), out=True)), to_sympy=_sympy_fn("relu"),
              doc="max(x, 0); derivative 1 for x > 0 and 0 for x <= 0 (so 0 at 0).")
 
 # -- binary arithmetic --------------------------------------------------------------------
 
-add = binary("add", np.add, (None, None), lower=infix("+"),
-             vjp=(lambda g, x, y, out: g, lambda g, x, y, out: g),
-             taylor=lambda a, b, out: [out] + [ts.total(p) for p in zip(a[1:], b[1:], strict=True)],
+
+def _identity_rule(g: Node, x: Node, y: Node, out: Node) -> Node:
+    return g
+
+
+def _negated_rule(g: Node, x: Node, y: Node, out: Node) -> Node:
+    return -g
+
+
+def _add_series(a: ts.Series, b: ts.Series, out: Node) -> ts.Series:
+    return [out] + [ts.total(p) for p in zip(a[1:], b[1:], strict=True)]
+
+
+def _sub_series(a: ts.Series, b: ts.Series, out: Node) -> ts.Series:
+    return [out] + [ts.total([p, ts.scaled(q, -1)]) for p, q in zip(a[1:], b[1:], strict=True)]
+
+
+def _mul_partial_x(x: Node, y: Node, out: Node) -> Node:
+    return y
+
+
+def _mul_partial_y(x: Node, y: Node, out: Node) -> Node:
+    return x
+
+
+def _mul_series(a: ts.Series, b: ts.Series, out: Node) -> ts.Series:
+    return [out] + [ts.cauchy(a, b, k) for k in range(1, len(a))]
+
+
+def _div_partial_x(x: Node, y: Node, out: Node) -> Node:
+    return 1 / y
+
+
+def _div_partial_y(x: Node, y: Node, out: Node) -> Node:
+    return -out / y
+
+
+add = binary("add", np.add, (None, None), symbol="+", vjp=(_identity_rule, _identity_rule),
+             taylor=_add_series, commutative=True, public=False, to_sympy=_sympy_fn("add"),
              doc="x + y.")
-sub = binary("sub", np.subtract, (None, None), lower=infix("-"),
-             vjp=(lambda g, x, y, out: g, lambda g, x, y, out: -g),
-             taylor=lambda a, b, out: [out] + [ts.total([p, ts.scaled(q, -1)])
-                                               for p, q in zip(a[1:], b[1:], strict=True)],
-             bool_ok=False, doc="x - y.")
-mul = binary("mul", np.multiply, (lambda x, y, out: y, lambda x, y, out: x), lower=infix("*"),
-             taylor=lambda a, b, out: [out] + [ts.cauchy(a, b, k) for k in range(1, len(a))],
+sub = binary("sub", np.subtract, (None, None), symbol="-",
+             vjp=(_identity_rule, _negated_rule), taylor=_sub_series, bool_ok=False,
+             public=False, to_sympy=_sympy_fn("sub"), doc="x - y.")
+mul = binary("mul", np.multiply, (_mul_partial_x, _mul_partial_y), symbol="*",
+             taylor=_mul_series, commutative=True, public=False, to_sympy=_sympy_fn("mul"),
              doc="x * y.")
-div = binary("div", np.divide, (lambda x, y, out: 1 / y, lambda x, y, out: -out / y),
-             lower=infix("/"), result="float", taylor=ts.divide, doc="x / y (true division).")
+div = binary("div", np.divide, (_div_partial_x, _div_partial_y), symbol="/", result="float",
+             taylor=ts.divide, public=False, to_sympy=_sympy_fn("div"),
+             doc="x / y (true division).")
 
 
 def _pow_series(a: ts.Series, b: ts.Series, out: Node) -> ts.Series:
@@ -236,55 +434,63 @@ def _pow_base_partial(x: Node, y: Node, out: Node) -> Node:
     return y * x ** const(y.value - 1)
 
 
-pow = binary("pow", np.power,  # noqa: A001
-             (_pow_base_partial, lambda x, y, out: out * log(_nonzero(x))),
-             lower=infix("**"), taylor=_pow_series, bool_ok=False,
+def _pow_exponent_partial(x: Node, y: Node, out: Node) -> Node:
+    return out * log(_nonzero(x))
+
+
+pow = binary("pow", np.power, (_pow_base_partial, _pow_exponent_partial),  # noqa: A001
+             symbol="**", taylor=_pow_series, bool_ok=False, public=False,
+             to_sympy=_sympy_fn("pow"),
              doc="x ** y; d/dy is out * log(x) for x > 0 and 0 at x == 0 (where 0 ** y is "
                  "constant for y > 0), as in JAX.")
 
 
-def _choose_partial(wins: Callable[[Node, Node], Node], first: bool) -> Partial:
+def _greater(a: Node, b: Node) -> Node:
+    return a > b
+
+
+def _less(a: Node, b: Node) -> Node:
+    return a < b
+
+
+def _choose_partial(x: Node, y: Node, out: Node, *, wins: Callable, first: bool) -> Node:
     """maximum/minimum: the winner takes the whole derivative, a tie splits it 1/2 and 1/2."""
-
-    def partial(x: Node, y: Node, out: Node) -> Node:
-        mine, other = (x, y) if first else (y, x)
-        half = where(equal(x, y), lift(0.5, out), lift(0, out))
-        return where(wins(mine, other), lift(1, out), half)
-
-    return partial
+    mine, other = (x, y) if first else (y, x)
+    half = where(equal(x, y), lift(0.5, out), lift(0, out))
+    return where(wins(mine, other), lift(1, out), half)
 
 
-def _choose_series(wins: Callable[[Node, Node], Node]) -> Callable:
+def _choose_series(a: ts.Series, b: ts.Series, out: Node, *, wins: Callable) -> ts.Series:
     """maximum/minimum follow the winner's series; a tie takes the mean of both."""
-
-    def rule(a: ts.Series, b: ts.Series, out: Node) -> ts.Series:
-        half = [None if p is None and q is None else ts.scaled(ts.total([p, q]), 0.5)
-                for p, q in zip(a, b, strict=True)]
-        return ts.choose(wins(a[0], b[0]), a, ts.choose(equal(a[0], b[0]), half, b, out), out)
-
-    return rule
+    half = [None if p is None and q is None else ts.scaled(ts.total([p, q]), 0.5)
+            for p, q in zip(a, b, strict=True)]
+    return choose(wins(a[0], b[0]), a, choose(equal(a[0], b[0]), half, b, out), out)
 
 
 maximum = binary("maximum", np.maximum,
-                 (_choose_partial(lambda a, b: a > b, True),
-                  _choose_partial(lambda a, b: a > b, False)), lower=call("np.maximum"),
-                 taylor=_choose_series(lambda a, b: a > b),
-                 doc="Elementwise maximum; a tie splits the derivative evenly.")
+                 (functools.partial(_choose_partial, wins=_greater, first=True),
+                  functools.partial(_choose_partial, wins=_greater, first=False)),
+                 taylor=functools.partial(_choose_series, wins=_greater), commutative=True,
+                 to_sympy="Max", doc="Elementwise maximum; a tie splits the derivative evenly.")
 minimum = binary("minimum", np.minimum,
-                 (_choose_partial(lambda a, b: a < b, True),
-                  _choose_partial(lambda a, b: a < b, False)), lower=call("np.minimum"),
-                 taylor=_choose_series(lambda a, b: a < b),
-                 doc="Elementwise minimum; a tie splits the derivative evenly.")
+                 (functools.partial(_choose_partial, wins=_less, first=True),
+                  functools.partial(_choose_partial, wins=_less, first=False)),
+                 taylor=functools.partial(_choose_series, wins=_less), commutative=True,
+                 to_sympy="Min", doc="Elementwise minimum; a tie splits the derivative evenly.")
 
 # -- comparisons (not differentiable: their derivative is zero) ---------------------------
 
-less = binary("less", np.less, (None, None), lower=infix("<"), result="bool")
-less_equal = binary("less_equal", np.less_equal, (None, None), lower=infix("<="), result="bool")
-greater = binary("greater", np.greater, (None, None), lower=infix(">"), result="bool")
-greater_equal = binary("greater_equal", np.greater_equal, (None, None), lower=infix(">="),
-                       result="bool")
-equal = binary("equal", np.equal, (None, None), lower=infix("=="), result="bool")
-not_equal = binary("not_equal", np.not_equal, (None, None), lower=infix("!="), result="bool")
+less = binary("less", np.less, (None, None), symbol="<", result="bool", to_sympy="Lt")
+less_equal = binary("less_equal", np.less_equal, (None, None), symbol="<=", result="bool",
+                    to_sympy="Le")
+greater = binary("greater", np.greater, (None, None), symbol=">", result="bool",
+                 to_sympy="Gt")
+greater_equal = binary("greater_equal", np.greater_equal, (None, None), symbol=">=",
+                       result="bool", to_sympy="Ge")
+equal = binary("equal", np.equal, (None, None), symbol="==", result="bool", commutative=True,
+               to_sympy="Eq")
+not_equal = binary("not_equal", np.not_equal, (None, None), symbol="!=", result="bool",
+                   commutative=True, to_sympy="Ne")
 
 
 # -- where ----------------------------------------------------------------------------------
@@ -293,23 +499,69 @@ def _where_impl(cond: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where(cond, x, y)
 
 
+def _where_zero(cond, x, x_when_true=True, out=None):
+    """np.where(cond, x, 0) (or np.where(cond, 0, x)) for a float array x, into `out` when
+    given. Large arrays take x's bits ANDed with a mask of all ones or all zeros made from
+    cond: exact for every x (NaN, infinities, -0.0 pass through or become +0.0 just as with
+    np.where) and free of the branches that make np.where slow on unpredictable masks."""
+    if x.size < 512:
+        return np.where(cond, x, 0) if x_when_true else np.where(cond, 0, x)
+    flags = cond.view(np.int8)
+    mask = np.negative(flags) if x_when_true else np.subtract(flags, 1)
+    if out is None:
+        out = np.empty_like(x)
+    ints = np.dtype(f"i{x.itemsize}")
+    np.bitwise_and(x.view(ints), mask, out=out.view(ints))
+    return out
+
+
+def _is_zero_literal(node: Node) -> bool:
+    return node.value is not None and node.value.ndim == 0 and node.value == 0 \
+        and not np.signbit(node.value)
+
+
+def _where_lower(cond: Node, x: Node, y: Node, out: Node) -> Any:
+    """where(c, x, 0.0) and where(c, 0.0, x), with x a float array of the result's shape
+    and type, print as the branch-free helper `_where_zero`, which can also write into a
+    buffer; everything else as np.where."""
+    if out.shape and is_float(out.dtype) and cond.value is None and cond.shape == out.shape:
+        for k, (kept, zero) in ((1, (x, y)), (2, (y, x))):
+            if kept.value is None and kept.shape == out.shape and kept.dtype == out.dtype \
+                    and _is_zero_literal(zero):
+                flag = None if k == 1 else False
+                return Call(_where_zero, (A0, Arg(k)), kwargs(x_when_true=flag), out=True)
+    return Call("np.where", (A0, A1, Arg(2)))
+
+
+def _where_vjp_x(g: Node, c: Node, x: Node, y: Node, out: Node) -> Node:
+    return where(c, g, lift(0, g))
+
+
+def _where_vjp_y(g: Node, c: Node, x: Node, y: Node, out: Node) -> Node:
+    return where(c, lift(0, g), g)
+
+
+def _where_series(series: list, out: Node) -> list:
+    return choose(series[0][0], series[1], series[2], out)
+
+
+def choose(cond: Node, a: ts.Series, b: ts.Series, out: Node) -> ts.Series:
+    """where(cond, a, b) coefficient by coefficient (cond fixed along the series)."""
+    zero = lift(0, out)
+    return [out] + [None if x is None and y is None else
+                    where(cond, zero if x is None else x, zero if y is None else y)
+                    for x, y in zip(a[1:], b[1:], strict=True)]
+
+
 where_op = define(
-    "where",
-    shape_rule=broadcasting_rule("where"),
-    impl=_where_impl,
-    vjp=(None,
-         lambda g, c, x, y, out: where(c, g, lift(0, g)),
-         lambda g, c, x, y, out: where(c, lift(0, g), g)),
-    jvp=(None,
-         lambda t, c, x, y, out: where(c, t, lift(0, t)),
-         lambda t, c, x, y, out: where(c, lift(0, t), t)),
-    lower=call("np.where"),
-    taylor=lambda series, out: ts.choose(series[0][0], series[1], series[2], out),
-    elementwise=True,
-    doc="where(cond, x, y): x where cond is true, else y.",
-)
+    "where", family="elementwise", shape_rule=broadcasting_rule("where", promotes=(1, 2)),
+    impl=_where_impl, vjp=(None, _where_vjp_x, _where_vjp_y),
+    jvp=(None, _where_vjp_x, _where_vjp_y), lower=_where_lower, batch=elementwise_batch,
+    taylor=_where_series, promotes=(1, 2), finite=finite_if_operands,
+    to_sympy=_sympy_fn("where"), doc="where(cond, x, y): x where cond is true, else y.")
 
 
+@export(op=where_op)
 def where(cond: object, x: object, y: object) -> Node:
     """Elementwise choice: x where cond holds, else y (broadcast together)."""
     x_node, y_node = lift_pair(x, y)

@@ -10,9 +10,10 @@ import numpy as np
 from ..errors import ShapeError
 from ..graph import Node
 from ..shapes import TensorType, broadcast_shapes, promote
-from .base import define, lift, lift_pair, shape_mismatch
-from .reductions import sum_to
-from .structure import batch_align, broadcast_to, expand_dims, reshape, transpose
+from .base import Flops, define, export, lift, lift_pair, shape_mismatch
+from .lowering import A0, A1, Arg, Call, Fixed, Infix, kwargs
+from .reductions import broadcast_to, sum_to
+from .structure import batch_align, expand_dims, reshape, transpose
 
 # -- matmul ---------------------------------------------------------------------------------
 
@@ -95,20 +96,33 @@ def _matmul_batch(args: list[Node], batched: list[bool], out: Node) -> Node:
     return reshape(matmul(mat_a, mat_b), (size,) + out.shape)
 
 
+def _matmul_jvp_a(t: Node, a: Node, b: Node, out: Node) -> Node:
+    return matmul(t, b)
+
+
+def _matmul_jvp_b(t: Node, a: Node, b: Node, out: Node) -> Node:
+    return matmul(a, t)
+
+
+def _matmul_flops(node: Node) -> Flops:
+    """2 * m * k * n per batch entry: one multiply and one add per product term."""
+    return 2, node.shape + (node.inputs[0].shape[-1],)
+
+
 matmul_op = define(
-    "matmul", shape_rule=_matmul_rule, impl=np.matmul,
-    vjp=(_matmul_vjp_a, _matmul_vjp_b),
-    jvp=(lambda t, a, b, out: matmul(t, b), lambda t, a, b, out: matmul(a, t)),
-    batch=_matmul_batch,
-    lower=lambda a: f"{a[0]} @ {a[1]}",
+    "matmul", family="contraction", shape_rule=_matmul_rule, impl=np.matmul,
+    vjp=(_matmul_vjp_a, _matmul_vjp_b), jvp=(_matmul_jvp_a, _matmul_jvp_b),
+    batch=_matmul_batch, lower=Fixed(Infix("@", A0, A1, "np.matmul")), flops=_matmul_flops,
     doc="Matrix product with NumPy semantics: vectors, matrices, broadcast batches.")
 
 
+@export(op=matmul_op)
 def matmul(a: object, b: object) -> Node:
     """a @ b as np.matmul."""
     return matmul_op(*lift_pair(a, b))
 
 
+@export
 def dot(a: object, b: object) -> Node:
     """np.dot for operands of rank at most 2 (scalars multiply); use matmul or einsum above."""
     a, b = lift_pair(a, b)
@@ -177,13 +191,9 @@ def _einsum_vjp(g: Node, *xs: Node, out: Node, subscripts: str, index: int) -> N
     return result
 
 
-def _einsum_jvp(tangents: list[Node | None], *xs: Node, out: Node, subscripts: str) -> Node:
-    terms = [einsum(subscripts, *xs[:i], t, *xs[i + 1:])
-             for i, t in enumerate(tangents) if t is not None]
-    total = terms[0]
-    for term in terms[1:]:
-        total = total + term
-    return total
+def _einsum_jvp(t: Node, *xs: Node, out: Node, subscripts: str, index: int) -> Node:
+    """Linear in each operand: the same contraction with the tangent in its place."""
+    return einsum(subscripts, *xs[:index], t, *xs[index + 1:])
 
 
 def _einsum_batch(args: list[Node], batched: list[bool], out: Node, subscripts: str) -> Node:
@@ -194,11 +204,28 @@ def _einsum_batch(args: list[Node], batched: list[bool], out: Node, subscripts: 
     return einsum(f"{spec}->{letter}{rhs}", *args)
 
 
-def _lower_einsum(args: list[str], subscripts: str) -> str:
-    ins, rhs = _parse(subscripts, len(args))
+def _einsum_lower(*xs: Node, out: Node, subscripts: str) -> Call:
+    ins, rhs = _parse(subscripts, len(xs))
     contracted = {c for c in set("".join(ins)) - set(rhs) if sum(c in s for s in ins) > 1}
-    opt = ", optimize=True" if len(args) > 2 or contracted else ""
-    return f"np.einsum({subscripts!r}, {', '.join(args)}{opt})"
+    optimize = True if len(xs) > 2 or contracted else None
+    return Call("np.einsum", (subscripts, *[Arg(i) for i in range(len(xs))]),
+                kwargs(optimize=optimize))
+
+
+def _einsum_memory(node: Node) -> str:
+    """einsum of one operand can be a pure transpose (a view)."""
+    return "view" if len(node.inputs) < 2 else "fresh"
+
+
+def _einsum_flops(node: Node) -> Flops:
+    """(number of operands) * the product of every index's size: one multiply per operand
+    pair and one add per index point (2*m*k*n for a matrix product)."""
+    ins = node.attrs["subscripts"].split("->")[0].split(",")
+    sizes: dict[str, int | str] = {}
+    for sub, x in zip(ins, node.inputs, strict=True):
+        for letter, d in zip(sub, x.shape, strict=True):
+            sizes.setdefault(letter, d)
+    return len(node.inputs), tuple(sizes.values())
 
 
 def _einsum_impl(*xs: np.ndarray, subscripts: str) -> np.ndarray:
@@ -206,12 +233,13 @@ def _einsum_impl(*xs: np.ndarray, subscripts: str) -> np.ndarray:
 
 
 einsum_op = define(
-    "einsum", shape_rule=_einsum_rule, impl=_einsum_impl,
-    vjp=(_einsum_vjp,), jvp=(_einsum_jvp,), batch=_einsum_batch, lower=_lower_einsum,
-    variadic=True,
+    "einsum", family="contraction", shape_rule=_einsum_rule, impl=_einsum_impl,
+    vjp=(_einsum_vjp,), jvp=(_einsum_jvp,), batch=_einsum_batch, lower=_einsum_lower,
+    variadic=True, memory=_einsum_memory, flops=_einsum_flops,
     doc="Einstein summation with named axes (no ellipsis, no repeated letter per operand).")
 
 
+@export(op=einsum_op, statics=("subscripts",))
 def einsum(subscripts: str, *operands: object) -> Node:
     """np.einsum over nodes; the subscripts are stored in explicit 'ij,jk->ik' form."""
     nodes = [lift(x) for x in operands]

@@ -1,22 +1,156 @@
-"""Reductions (sum mean max min prod logsumexp) and the normalizers softmax, log_softmax.
+"""Reductions (sum mean max min prod logsumexp), their adjoint broadcast_to, sizes
+(dim_size), and the normalizers softmax and log_softmax.
 
 Each reduction takes `axis` (int, tuple or None for all) and `keepdims`. A rule first puts
 the reduced axes back (`_expand`) so the cotangent broadcasts against the input.
+broadcast_to and sum are each other's VJP, which is why they live together.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ..graph import Node
-from ..shapes import normalize_axes
-from .base import define, lift, reduce_args, reduction_rule, require_float, same_type_rule
+from ..shapes import (
+    Shape,
+    TensorType,
+    broadcast_shapes,
+    canonical_dtype,
+    canonical_shape,
+    float_of,
+    fmt_shape,
+    normalize_axes,
+)
+from .base import (
+    always_finite,
+    define,
+    export,
+    lift,
+    no_flops,
+    pass_through_sympy,
+    reduction_rule,
+    require_float,
+    same_type_rule,
+    shape_mismatch,
+)
 from .elementwise import equal, exp, where
-from .structure import broadcast_to, dim_size, expand_dims
+from .lowering import A0, Attribute, Call, Infix, Method, Subscript, kwargs
+from .structure import batch_align, expand_dims
 
+# -- broadcast_to and sum_to, its adjoint ---------------------------------------------------
+
+
+def _broadcast_rule(types: list[TensorType], inputs: list[Node], *, shape: Shape) -> TensorType:
+    (t,) = types
+    result = broadcast_shapes([t.shape, shape], [inputs[0].display_name, "target"],
+                              "broadcast_to")
+    if result != shape:
+        raise shape_mismatch("broadcast_to", inputs, f"cannot broadcast to {fmt_shape(shape)}")
+    return TensorType(shape, t.dtype)
+
+
+def _broadcast_impl(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    return np.broadcast_to(x, shape)
+
+
+def _broadcast_vjp(g: Node, x: Node, out: Node, shape: Shape) -> Node:
+    return sum_to(g, x.shape)
+
+
+def _broadcast_jvp(t: Node, x: Node, out: Node, shape: Shape) -> Node:
+    return broadcast_to(t, shape)
+
+
+def _broadcast_batch(args: list[Node], batched: list[bool], out: Node, shape: Shape) -> Node:
+    return broadcast_to(batch_align(args[0], len(shape)), args[0].shape[:1] + shape)
+
+
+def _broadcast_lower(x: Node, out: Node, shape: Shape) -> Any:
+    return Call("np.broadcast_to", (A0, shape))
+
+
+broadcast_to_op = define(
+    "broadcast_to", family="movement", memory="readonly", shape_rule=_broadcast_rule,
+    impl=_broadcast_impl, vjp=(_broadcast_vjp,), jvp=(_broadcast_jvp,),
+    batch=_broadcast_batch, lower=_broadcast_lower, to_sympy=pass_through_sympy,
+    doc="Broadcast to a shape, as np.broadcast_to; its VJP sums over the broadcast axes.")
+
+
+@export(op=broadcast_to_op, statics=("shape",))
+def broadcast_to(x: object, shape: Sequence[int | str]) -> Node:
+    """Broadcast x to `shape` with NumPy's rules."""
+    x = lift(x)
+    shape = canonical_shape(shape)
+    if x.shape == shape:
+        return x
+    return broadcast_to_op(x, shape=shape)
+
+
+def sum_to(x: Node, shape: tuple) -> Node:
+    """Sum x down to `shape`, the shape it was broadcast from (the adjoint of broadcasting)."""
+    if x.shape == tuple(shape):
+        return x
+    lead = x.ndim - len(shape)
+    if lead > 0:
+        x = sum(x, tuple(range(lead)))
+    axes = tuple(i for i, (a, b) in enumerate(zip(x.shape, shape, strict=True))
+                 if b == 1 and a != 1)
+    return sum(x, axes, keepdims=True) if axes else x
+
+
+def add_batch(x: Node, size: Any) -> Node:
+    """An unbatched node repeated along a new leading axis (a broadcast, not a copy)."""
+    return broadcast_to(expand_dims(x, 0), (size,) + x.shape)
+
+
+# -- dim_size ---------------------------------------------------------------------------------
+
+def _dim_size_rule(types: list[TensorType], inputs: list[Node], *, axis: tuple[int, ...]) \
+        -> TensorType:
+    return TensorType((), float_of(types[0].dtype))
+
+
+def _dim_size_impl(x: np.ndarray, axis: tuple[int, ...]) -> np.ndarray:
+    return np.asarray(math.prod(x.shape[a] for a in axis),
+                      dtype=float_of(canonical_dtype(x.dtype)))
+
+
+def _dim_size_batch(args: list[Node], batched: list[bool], out: Node,
+                    axis: tuple[int, ...]) -> Node:
+    return broadcast_to(dim_size(args[0], [a + 1 for a in axis]), args[0].shape[:1])
+
+
+def size_of(x: Any, axes: Sequence[int]) -> Any:
+    """`x.shape[a] * x.shape[b] ...` as an expression (a product of sizes)."""
+    terms = [Subscript(Attribute(x, "shape"), a) for a in axes]
+    total = terms[0] if terms else 1
+    for term in terms[1:]:
+        total = Infix("*", total, term)
+    return total
+
+
+def _dim_size_lower(x: Node, out: Node, axis: tuple[int, ...]) -> Any:
+    return Call(f"np.{out.dtype}", (size_of(A0, axis),))
+
+
+dim_size_op = define(
+    "dim_size", shape_rule=_dim_size_rule, impl=_dim_size_impl, vjp=(None,), jvp=(None,),
+    batch=_dim_size_batch, lower=_dim_size_lower, flops=no_flops, finite=always_finite,
+    doc="Number of elements along the given axes, as a float scalar (for means over "
+        "symbolic dims).")
+
+
+def dim_size(x: Node, axis: Sequence[int]) -> Node:
+    """The product of x's sizes along `axis`, known only at run time for symbolic dims."""
+    return dim_size_op(x, axis=tuple(axis))
+
+
+# -- the reduction family ---------------------------------------------------------------------
 
 def _axes(x: Node, axis: Any, name: str) -> tuple[int, ...] | None:
     """Canonical axis attribute: a sorted tuple, or None when every axis is reduced."""
@@ -44,12 +178,40 @@ def _count(x: Node, axis: tuple[int, ...] | None) -> Node:
     return dim_size(x, _all(x, axis))
 
 
+def _axis_value(axis: tuple[int, ...] | None) -> Any:
+    """How an axis attribute is printed: 1 rather than (1,)."""
+    return axis[0] if axis is not None and len(axis) == 1 else axis
+
+
+def reduce_kwargs(axis: tuple[int, ...] | None, keepdims: bool) -> tuple:
+    return kwargs(axis=_axis_value(axis), keepdims=True if keepdims else None)
+
+
+def method_lowering(x: Node, out: Node, axis: Any, keepdims: bool) -> Any:
+    """x.sum(...), x.max(...): the method saves a dispatch over np.sum."""
+    return Method(A0, out.op.name, (), reduce_kwargs(axis, keepdims))
+
+
+def reduction_batch(args: list[Node], batched: list[bool], out: Node, *, axis: Any,
+                    keepdims: bool) -> Node:
+    """Reductions: the same reduction over the shifted axes."""
+    axes = range(out.inputs[0].ndim) if axis is None else axis
+    return out.op(*args, axis=tuple(a + 1 for a in axes), keepdims=keepdims)
+
+
+def _sympy_if_nothing_reduced(sp: Any, node: Node, x: Any) -> Any:
+    """A reduction over unit axes only keeps each element's formula; others mix elements."""
+    shape = node.inputs[0].shape
+    axes = range(len(shape)) if node.attrs["axis"] is None else node.attrs["axis"]
+    return x if all(shape[a] == 1 for a in axes) else None
+
+
 def _reducer(name: str, impl: Any, vjp: Any, jvp: Any, *, float_result: bool = False,
-             lower: Any = None, helpers: tuple = (), doc: str = "") -> Any:
-    op = define(name, shape_rule=reduction_rule(name, float_result), impl=impl, vjp=(vjp,),
-                jvp=(jvp,), lower=lower or (lambda a, axis, keepdims:  # x.sum(...): no dispatch
-                                            f"{a[0]}.{name}({reduce_args(axis, keepdims)[2:]})"),
-                helpers=helpers, reduction=True, doc=doc)
+             lower: Any = method_lowering, bool_counts: bool = False, doc: str = "") -> Any:
+    op = define(name, family="reduction",
+                shape_rule=reduction_rule(name, float_result, bool_counts), impl=impl,
+                vjp=(vjp,), jvp=(jvp,), lower=lower, batch=reduction_batch,
+                unit_identity=True, to_sympy=_sympy_if_nothing_reduced, doc=doc)
 
     def fn(x: object, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Node:
         x = lift(x)
@@ -59,12 +221,11 @@ def _reducer(name: str, impl: Any, vjp: Any, jvp: Any, *, float_result: bool = F
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
-    fn.op = op  # type: ignore[attr-defined]
-    return fn
+    return export(fn, op=op, statics=("axis", "keepdims"))
 
 
-def _np_reduce(fn: Any) -> Any:
-    return lambda x, axis, keepdims: np.asarray(fn(x, axis=axis, keepdims=keepdims))
+def _np_reduce(x: np.ndarray, axis: Any, keepdims: bool, *, fn: Any) -> np.ndarray:
+    return np.asarray(fn(x, axis=axis, keepdims=keepdims))
 
 
 def _tie_mask(x: Node, out: Node, axis: Any, keepdims: bool) -> Node:
@@ -74,26 +235,40 @@ def _tie_mask(x: Node, out: Node, axis: Any, keepdims: bool) -> Node:
     return ones / sum(ones, axis, keepdims=True)
 
 
+def _sum_vjp(g: Node, x: Node, out: Node, axis: Any, keepdims: bool) -> Node:
+    return broadcast_to(_expand(g, x, axis, keepdims), x.shape)
+
+
+def _sum_jvp(t: Node, x: Node, out: Node, axis: Any, keepdims: bool) -> Node:
+    return sum(t, axis, keepdims)
+
+
 sum = _reducer(  # noqa: A001
-    "sum", _np_reduce(np.sum),
-    lambda g, x, out, axis, keepdims: broadcast_to(_expand(g, x, axis, keepdims), x.shape),
-    lambda t, x, out, axis, keepdims: sum(t, axis, keepdims),
+    "sum", functools.partial(_np_reduce, fn=np.sum), _sum_vjp, _sum_jvp, bool_counts=True,
     doc="Sum over axis (None: all).")
-def _lower_mean(a: list[str], axis: Any, keepdims: bool) -> str:
+
+
+def _mean_lower(x: Node, out: Node, axis: Any, keepdims: bool) -> Any:
     """x.sum(...) / count: np.mean's own arithmetic (a sum, then one true division) at a
     third of its call overhead."""
-    count = f"{a[0]}.size" if axis is None else \
-        " * ".join(f"{a[0]}.shape[{i}]" for i in axis) or "1"
-    count = f"({count})" if axis is not None and len(axis) > 1 else count
-    return f"{a[0]}.sum({reduce_args(axis, keepdims)[2:]}) / {count}"
+    count = Attribute(A0, "size") if axis is None else size_of(A0, axis)
+    return Infix("/", Method(A0, "sum", (), reduce_kwargs(axis, keepdims)), count)
+
+
+def _mean_vjp(g: Node, x: Node, out: Node, axis: Any, keepdims: bool) -> Node:
+    """Divide the small cotangent, then broadcast."""
+    return broadcast_to(_expand(g / _count(x, axis), x, axis, keepdims), x.shape)
+
+
+def _mean_jvp(t: Node, x: Node, out: Node, axis: Any, keepdims: bool) -> Node:
+    return mean(t, axis, keepdims)
 
 
 mean = _reducer(
-    "mean", _np_reduce(np.mean),
-    lambda g, x, out, axis, keepdims:  # divide the small cotangent, then broadcast
-        broadcast_to(_expand(g / _count(x, axis), x, axis, keepdims), x.shape),
-    lambda t, x, out, axis, keepdims: mean(t, axis, keepdims),
-    float_result=True, lower=_lower_mean, doc="Mean over axis (None: all).")
+    "mean", functools.partial(_np_reduce, fn=np.mean), _mean_vjp, _mean_jvp,
+    float_result=True, lower=_mean_lower, doc="Mean over axis (None: all).")
+
+
 def _chooser_vjp(g: Node, x: Node, out: Node, axis: Any, keepdims: bool) -> Node:
     """max/min: the cotangent goes to the elements that attain the extreme, split evenly."""
     return _expand(g, x, axis, keepdims) * _tie_mask(x, out, axis, keepdims)
@@ -103,10 +278,14 @@ def _chooser_jvp(t: Node, x: Node, out: Node, axis: Any, keepdims: bool) -> Node
     return sum(t * _tie_mask(x, out, axis, keepdims), axis, keepdims)
 
 
-max = _reducer("max", _np_reduce(np.max), _chooser_vjp, _chooser_jvp,  # noqa: A001
+max = _reducer("max", functools.partial(_np_reduce, fn=np.max),  # noqa: A001
+               _chooser_vjp, _chooser_jvp,
                doc="Maximum over axis; ties share the derivative evenly.")
-min = _reducer("min", _np_reduce(np.min), _chooser_vjp, _chooser_jvp,  # noqa: A001
+min = _reducer("min", functools.partial(_np_reduce, fn=np.min),  # noqa: A001
+               _chooser_vjp, _chooser_jvp,
                doc="Minimum over axis; ties share the derivative evenly.")
+
+
 def _prod_others(x: Node, axis: Any) -> Node:
     """d prod / d x_i, the product of the other elements, exact where x has zeros. With
     S = x with zeros made 1 and Z = x with nonzeros made 1, a nonzero x_i gets
@@ -124,11 +303,16 @@ def _prod_others(x: Node, axis: Any) -> Node:
     return where(zero, at_zero, elsewhere)
 
 
-prod = _reducer(
-    "prod", _np_reduce(np.prod),
-    lambda g, x, out, axis, keepdims: _expand(g, x, axis, keepdims) * _prod_others(x, axis),
-    lambda t, x, out, axis, keepdims: sum(t * _prod_others(x, axis), axis, keepdims),
-    doc="Product over axis; its derivative is exact at zeros too.")
+def _prod_vjp(g: Node, x: Node, out: Node, axis: Any, keepdims: bool) -> Node:
+    return _expand(g, x, axis, keepdims) * _prod_others(x, axis)
+
+
+def _prod_jvp(t: Node, x: Node, out: Node, axis: Any, keepdims: bool) -> Node:
+    return sum(t * _prod_others(x, axis), axis, keepdims)
+
+
+prod = _reducer("prod", functools.partial(_np_reduce, fn=np.prod), _prod_vjp, _prod_jvp,
+                bool_counts=True, doc="Product over axis; its derivative is exact at zeros too.")
 
 
 def _logsumexp(x: np.ndarray, axis: int | tuple[int, ...] | None = None,
@@ -140,27 +324,21 @@ def _logsumexp(x: np.ndarray, axis: int | tuple[int, ...] | None = None,
     return s if keepdims else np.squeeze(s, axis=axis)
 
 
-logsumexp = _reducer(
-    "logsumexp", _logsumexp,
-    lambda g, x, out, axis, keepdims:
-        _expand(g, x, axis, keepdims) * exp(x - _expand(out, x, axis, keepdims)),
-    lambda t, x, out, axis, keepdims:
-        sum(t * exp(x - _expand(out, x, axis, keepdims)), axis, keepdims),
-    float_result=True, helpers=(_logsumexp,),
-    lower=lambda a, axis, keepdims: f"_logsumexp({a[0]}{reduce_args(axis, keepdims)})",
-    doc="log(sum(exp(x))) over axis, computed stably.")
+def _logsumexp_vjp(g: Node, x: Node, out: Node, axis: Any, keepdims: bool) -> Node:
+    return _expand(g, x, axis, keepdims) * exp(x - _expand(out, x, axis, keepdims))
 
 
-def sum_to(x: Node, shape: tuple) -> Node:
-    """Sum x down to `shape`, the shape it was broadcast from (the adjoint of broadcasting)."""
-    if x.shape == tuple(shape):
-        return x
-    lead = x.ndim - len(shape)
-    if lead > 0:
-        x = sum(x, tuple(range(lead)))
-    axes = tuple(i for i, (a, b) in enumerate(zip(x.shape, shape, strict=True))
-                 if b == 1 and a != 1)
-    return sum(x, axes, keepdims=True) if axes else x
+def _logsumexp_jvp(t: Node, x: Node, out: Node, axis: Any, keepdims: bool) -> Node:
+    return sum(t * exp(x - _expand(out, x, axis, keepdims)), axis, keepdims)
+
+
+def _logsumexp_lower(x: Node, out: Node, axis: Any, keepdims: bool) -> Any:
+    return Call(_logsumexp, (A0,), reduce_kwargs(axis, keepdims))
+
+
+logsumexp = _reducer("logsumexp", _logsumexp, _logsumexp_vjp, _logsumexp_jvp,
+                     float_result=True, lower=_logsumexp_lower,
+                     doc="log(sum(exp(x))) over axis, computed stably.")
 
 
 # -- normalizers along an axis ------------------------------------------------------------
@@ -175,31 +353,40 @@ def _log_softmax(x: np.ndarray, axis: int | tuple[int, ...] = -1) -> np.ndarray:
     return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
 
 
-def _shift(axis: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(a + 1 for a in axis)
+def _normalizer_batch(args: list[Node], batched: list[bool], out: Node,
+                      axis: tuple[int, ...]) -> Node:
+    return out.op(args[0], axis=tuple(a + 1 for a in axis))
 
 
-def _axis_arg(axis: tuple[int, ...]) -> str:
-    return str(axis[0] if len(axis) == 1 else axis)
+def _normalizer_lower(x: Node, out: Node, axis: tuple[int, ...]) -> Any:
+    helper = _softmax if out.op.name == "softmax" else _log_softmax
+    return Call(helper, (A0,), kwargs(axis=_axis_value(axis)))
+
+
+def _softmax_vjp(g: Node, x: Node, out: Node, axis: tuple[int, ...]) -> Node:
+    return out * (g - sum(g * out, axis, keepdims=True))
+
+
+def _log_softmax_vjp(g: Node, x: Node, out: Node, axis: tuple[int, ...]) -> Node:
+    return g - exp(out) * sum(g, axis, keepdims=True)
+
+
+def _log_softmax_jvp(t: Node, x: Node, out: Node, axis: tuple[int, ...]) -> Node:
+    return t - sum(exp(out) * t, axis, keepdims=True)
 
 
 softmax_op = define(
-    "softmax", shape_rule=same_type_rule("softmax"), impl=_softmax, helpers=(_softmax,),
-    vjp=(lambda g, x, out, axis: out * (g - sum(g * out, axis, keepdims=True)),),
-    jvp=(lambda t, x, out, axis: out * (t - sum(t * out, axis, keepdims=True)),),
-    batch=lambda args, batched, out, axis: softmax_op(args[0], axis=_shift(axis)),
-    lower=lambda a, axis: f"_softmax({a[0]}, axis={_axis_arg(axis)})",
+    "softmax", family="normalizer", shape_rule=same_type_rule("softmax"), impl=_softmax,
+    vjp=(_softmax_vjp,), jvp=(_softmax_vjp,), batch=_normalizer_batch,
+    lower=_normalizer_lower, positive=True,
     doc="exp(x) / sum(exp(x)) along axis, shifted by the max.")
 log_softmax_op = define(
-    "log_softmax", shape_rule=same_type_rule("log_softmax"), impl=_log_softmax,
-    helpers=(_log_softmax,),
-    vjp=(lambda g, x, out, axis: g - exp(out) * sum(g, axis, keepdims=True),),
-    jvp=(lambda t, x, out, axis: t - sum(exp(out) * t, axis, keepdims=True),),
-    batch=lambda args, batched, out, axis: log_softmax_op(args[0], axis=_shift(axis)),
-    lower=lambda a, axis: f"_log_softmax({a[0]}, axis={_axis_arg(axis)})",
-    doc="x - logsumexp(x) along axis.")
+    "log_softmax", family="normalizer", shape_rule=same_type_rule("log_softmax"),
+    impl=_log_softmax, vjp=(_log_softmax_vjp,), jvp=(_log_softmax_jvp,),
+    batch=_normalizer_batch, lower=_normalizer_lower, doc="x - logsumexp(x) along axis.")
 
 
+@export(op=softmax_op, statics=("axis",))
 def softmax(x: object, axis: int | tuple[int, ...] = -1) -> Node:
     """Softmax along axis (default the last)."""
     x = lift(x)
@@ -207,6 +394,7 @@ def softmax(x: object, axis: int | tuple[int, ...] = -1) -> Node:
     return softmax_op(x, axis=normalize_axes(axis, x.ndim, "softmax"))
 
 
+@export(op=log_softmax_op, statics=("axis",))
 def log_softmax(x: object, axis: int | tuple[int, ...] = -1) -> Node:
     """Log of the softmax along axis, computed without forming the softmax."""
     x = lift(x)

@@ -104,17 +104,3 @@ def power_const(a: Series, p: Node, out: Node) -> Series:
         num = total(terms)
         y.append(None if num is None else num / (k * a[0]))
     return y
-
-
-def choose(cond: Node, a: Series, b: Series, out: Node) -> Series:
-    """where(cond, a, b) coefficient by coefficient (cond fixed along the series)."""
-    zero = lift(0, out)
-    return [out] + [None if x is None and y is None else
-                    _where(cond, zero if x is None else x, zero if y is None else y)
-                    for x, y in zip(a[1:], b[1:], strict=True)]
-
-
-def _where(cond: Node, x: Node, y: Node) -> Node:
-    from .elementwise import where  # elementwise builds on this module
-
-    return where(cond, x, y)

@@ -1,5 +1,6 @@
-"""Ops that move, select or retype elements: transpose, reshape, broadcast_to, expand_dims,
-concatenate, stack, basic indexing (and its adjoint, unindex), astype, zeros, dim_size."""
+"""Ops that move, select or retype elements: transpose, reshape, expand_dims, basic
+indexing (and its adjoint, unindex), astype, zeros, eye. broadcast_to lives with its
+adjoint, sum, and with dim_size in ops/reductions.py; concatenate and stack in ops/joins.py."""
 
 from __future__ import annotations
 
@@ -9,21 +10,27 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ShapeError
 from ..graph import Node
+from ..indexing import FULL, Index, normalize_index, python_index
 from ..shapes import (
     Shape,
     TensorType,
-    broadcast_shapes,
     canonical_dtype,
     canonical_shape,
-    float_of,
     fmt_shape,
     is_float,
     normalize_axes,
-    promote,
 )
-from .base import define, lift, names, shape_mismatch
+from .base import (
+    define,
+    export,
+    lift,
+    no_flops,
+    pass_through_sympy,
+    same_axes_from,
+    shape_mismatch,
+)
+from .lowering import A0, Attribute, Call, Method, Name, Subscript, kwargs
 
 # -- transpose ------------------------------------------------------------------------------
 
@@ -41,21 +48,41 @@ def _inverse(axes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(int(i) for i in np.argsort(axes))
 
 
-def _lower_transpose(a: list[str], axes: tuple[int, ...]) -> str:
+def _transpose_impl(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    return np.transpose(x, axes)
+
+
+def _transpose_vjp(g: Node, x: Node, out: Node, axes: tuple[int, ...]) -> Node:
+    return transpose(g, _inverse(axes))
+
+
+def _transpose_jvp(t: Node, x: Node, out: Node, axes: tuple[int, ...]) -> Node:
+    return transpose(t, axes)
+
+
+def _transpose_batch(args: list[Node], batched: list[bool], out: Node,
+                     axes: tuple[int, ...]) -> Node:
+    return transpose(args[0], (0,) + tuple(a + 1 for a in axes))
+
+
+def _transpose_lower(x: Node, out: Node, axes: tuple[int, ...]) -> Any:
     if axes == tuple(reversed(range(len(axes)))):
-        return f"{a[0]}.T"
-    return f"{a[0]}.transpose({axes})"
+        return Attribute(A0, "T")
+    return Method(A0, "transpose", (axes,))
+
+
+def _transpose_axes_from(node: Node, axes: tuple[int, ...]) -> tuple[Node, tuple[int, ...]]:
+    return node.inputs[0], tuple(sorted(node.attrs["axes"][a] for a in axes))
 
 
 transpose_op = define(
-    "transpose", shape_rule=_transpose_rule,
-    impl=lambda x, axes: np.transpose(x, axes),
-    vjp=(lambda g, x, out, axes: transpose(g, _inverse(axes)),),
-    jvp=(lambda t, x, out, axes: transpose(t, axes),),
-    batch=lambda args, batched, out, axes: transpose(args[0], (0,) + tuple(a + 1 for a in axes)),
-    lower=_lower_transpose, doc="Permute axes (default: reverse them).")
+    "transpose", family="movement", shape_rule=_transpose_rule, impl=_transpose_impl,
+    vjp=(_transpose_vjp,), jvp=(_transpose_jvp,), batch=_transpose_batch,
+    lower=_transpose_lower, axes_from=_transpose_axes_from,
+    doc="Permute axes (default: reverse them).")
 
 
+@export(op=transpose_op, statics=("axes",))
 def transpose(x: object, axes: Sequence[int] | None = None) -> Node:
     """Permute axes as np.transpose; with no axes, reverse them."""
     x = lift(x)
@@ -66,7 +93,7 @@ def transpose(x: object, axes: Sequence[int] | None = None) -> Node:
     return transpose_op(x, axes=axes)
 
 
-# -- reshape, broadcast_to, expand_dims ----------------------------------------------------
+# -- reshape, expand_dims ----------------------------------------------------------------------
 
 def _size_parts(shape: Shape) -> tuple[int, list[str]]:
     ints = math.prod(d for d in shape if isinstance(d, int))
@@ -97,17 +124,44 @@ def _reshape_target(x: Node, shape: Sequence[Any]) -> Shape:
     return known
 
 
+def _reshape_rule(types: list[TensorType], inputs: list[Node], *, shape: Shape) -> TensorType:
+    return TensorType(shape, types[0].dtype)
+
+
+def _reshape_impl(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    return np.reshape(x, shape)
+
+
+def _reshape_vjp(g: Node, x: Node, out: Node, shape: Shape) -> Node:
+    return reshape(g, x.shape)
+
+
+def _reshape_jvp(t: Node, x: Node, out: Node, shape: Shape) -> Node:
+    return reshape(t, shape)
+
+
+def _reshape_batch(args: list[Node], batched: list[bool], out: Node, shape: Shape) -> Node:
+    return reshape(args[0], args[0].shape[:1] + shape)
+
+
+def _reshape_lower(x: Node, out: Node, shape: Shape) -> Any:
+    return Method(A0, "reshape", (shape,))
+
+
+def _reshape_sympy(sp: Any, node: Node, x: Any) -> Any:
+    """Shapes that differ only by unit axes keep every element in place."""
+    same = [d for d in node.inputs[0].shape if d != 1] == [d for d in node.shape if d != 1]
+    return x if same else None
+
+
 reshape_op = define(
-    "reshape",
-    shape_rule=lambda types, inputs, shape: TensorType(shape, types[0].dtype),
-    impl=lambda x, shape: np.reshape(x, shape),
-    vjp=(lambda g, x, out, shape: reshape(g, x.shape),),
-    jvp=(lambda t, x, out, shape: reshape(t, shape),),
-    batch=lambda args, batched, out, shape: reshape(args[0], args[0].shape[:1] + shape),
-    lower=lambda a, shape: f"{a[0]}.reshape({shape!r})",
+    "reshape", family="movement", shape_rule=_reshape_rule, impl=_reshape_impl,
+    vjp=(_reshape_vjp,), jvp=(_reshape_jvp,), batch=_reshape_batch, lower=_reshape_lower,
+    to_sympy=_reshape_sympy,
     doc="Reshape (C order); one entry may be -1; symbolic dims must balance.")
 
 
+@export(op=reshape_op, statics=("shape",))
 def reshape(x: object, shape: Sequence[int | str]) -> Node:
     """Reshape x to `shape` (C order), one entry may be -1."""
     x = lift(x)
@@ -115,41 +169,6 @@ def reshape(x: object, shape: Sequence[int | str]) -> Node:
     if target == x.shape:
         return x
     return reshape_op(x, shape=target)
-
-
-def _broadcast_rule(types: list[TensorType], inputs: list[Node], *, shape: Shape) -> TensorType:
-    (t,) = types
-    result = broadcast_shapes([t.shape, shape], [inputs[0].display_name, "target"],
-                              "broadcast_to")
-    if result != shape:
-        raise shape_mismatch("broadcast_to", inputs, f"cannot broadcast to {fmt_shape(shape)}")
-    return TensorType(shape, t.dtype)
-
-
-def _sum_to_rule(g: Node, x: Node, out: Node, shape: Shape) -> Node:
-    from .reductions import sum_to  # reductions build on this module
-
-    return sum_to(g, x.shape)
-
-
-broadcast_to_op = define(
-    "broadcast_to", shape_rule=_broadcast_rule,
-    impl=lambda x, shape: np.broadcast_to(x, shape),
-    vjp=(_sum_to_rule,),
-    jvp=(lambda t, x, out, shape: broadcast_to(t, shape),),
-    batch=lambda args, batched, out, shape:
-        broadcast_to(batch_align(args[0], len(shape)), args[0].shape[:1] + shape),
-    lower=lambda a, shape: f"np.broadcast_to({a[0]}, {shape!r})",
-    doc="Broadcast to a shape, as np.broadcast_to; its VJP sums over the broadcast axes.")
-
-
-def broadcast_to(x: object, shape: Sequence[int | str]) -> Node:
-    """Broadcast x to `shape` with NumPy's rules."""
-    x = lift(x)
-    shape = canonical_shape(shape)
-    if x.shape == shape:
-        return x
-    return broadcast_to_op(x, shape=shape)
 
 
 def _expand_rule(types: list[TensorType], inputs: list[Node], *, axis: tuple[int, ...]) \
@@ -161,21 +180,36 @@ def _expand_rule(types: list[TensorType], inputs: list[Node], *, axis: tuple[int
     return TensorType(tuple(shape), t.dtype)
 
 
-def _new_axes_index(axis: tuple[int, ...]) -> str:
+def _expand_impl(x: np.ndarray, axis: tuple[int, ...]) -> np.ndarray:
+    return np.expand_dims(x, axis)
+
+
+def _expand_vjp(g: Node, x: Node, out: Node, axis: tuple[int, ...]) -> Node:
+    return reshape(g, x.shape)
+
+
+def _expand_jvp(t: Node, x: Node, out: Node, axis: tuple[int, ...]) -> Node:
+    return expand_dims(t, axis)
+
+
+def _expand_batch(args: list[Node], batched: list[bool], out: Node,
+                  axis: tuple[int, ...]) -> Node:
+    return expand_dims(args[0], tuple(a + 1 for a in axis))
+
+
+def _expand_lower(x: Node, out: Node, axis: tuple[int, ...]) -> Any:
     """x[:, None] for expand_dims(x, 1): indexing is ~15x cheaper per call than np.expand_dims."""
-    return ", ".join("None" if i in axis else ":" for i in range(max(axis) + 1))
+    return Subscript(A0, tuple(None if i in axis else FULL for i in range(max(axis) + 1)))
 
 
 expand_dims_op = define(
-    "expand_dims", shape_rule=_expand_rule,
-    impl=lambda x, axis: np.expand_dims(x, axis),
-    vjp=(lambda g, x, out, axis: reshape(g, x.shape),),
-    jvp=(lambda t, x, out, axis: expand_dims(t, axis),),
-    batch=lambda args, batched, out, axis: expand_dims(args[0], tuple(a + 1 for a in axis)),
-    lower=lambda a, axis: f"{a[0]}[{_new_axes_index(axis)}]",
+    "expand_dims", family="movement", shape_rule=_expand_rule, impl=_expand_impl,
+    vjp=(_expand_vjp,), jvp=(_expand_jvp,), batch=_expand_batch, lower=_expand_lower,
+    to_sympy=pass_through_sympy,
     doc="Insert size-1 axes at the given positions of the result.")
 
 
+@export(op=expand_dims_op, statics=("axis",))
 def expand_dims(x: object, axis: int | Sequence[int]) -> Node:
     """Insert size-1 axes, as np.expand_dims."""
     x = lift(x)
@@ -186,28 +220,6 @@ def expand_dims(x: object, axis: int | Sequence[int]) -> Node:
     return expand_dims_op(x, axis=axes)
 
 
-def _dim_size_rule(types: list[TensorType], inputs: list[Node], *, axis: tuple[int, ...]) \
-        -> TensorType:
-    return TensorType((), float_of(types[0].dtype))
-
-
-dim_size_op = define(
-    "dim_size", shape_rule=_dim_size_rule,
-    impl=lambda x, axis: np.asarray(math.prod(x.shape[a] for a in axis),
-                                    dtype=float_of(canonical_dtype(x.dtype))),
-    vjp=(None,), jvp=(None,),
-    batch=lambda args, batched, out, axis:
-        broadcast_to(dim_size(args[0], [a + 1 for a in axis]), args[0].shape[:1]),
-    lower=lambda a, axis: "float(" + " * ".join(f"{a[0]}.shape[{i}]" for i in axis) + ")",
-    doc="Number of elements along the given axes, as a float scalar (for means over "
-        "symbolic dims).")
-
-
-def dim_size(x: Node, axis: Sequence[int]) -> Node:
-    """The product of x's sizes along `axis`, known only at run time for symbolic dims."""
-    return dim_size_op(x, axis=tuple(axis))
-
-
 def batch_align(x: Node, rank: int) -> Node:
     """A batched operand (batch axis first) padded with unit axes after the batch axis so
     that its other axes line up, by NumPy broadcasting, with a result of `rank` axes."""
@@ -215,131 +227,7 @@ def batch_align(x: Node, rank: int) -> Node:
     return expand_dims(x, tuple(range(1, 1 + missing))) if missing > 0 else x
 
 
-def add_batch(x: Node, size: Any) -> Node:
-    """An unbatched node repeated along a new leading axis (a broadcast, not a copy)."""
-    return broadcast_to(expand_dims(x, 0), (size,) + x.shape)
-
-
-def _all_batched(args: Sequence[Node], batched: Sequence[bool]) -> list[Node]:
-    """Operands of a join with the batch axis given to the unbatched ones too."""
-    size = next(a.shape[0] for a, b in zip(args, batched, strict=True) if b)
-    return [a if b else add_batch(a, size) for a, b in zip(args, batched, strict=True)]
-
-
-# -- concatenate and stack --------------------------------------------------------------------
-
-def _join_rule(name: str, new_axis: bool):
-    def rule(types: list[TensorType], inputs: list[Node], *, axis: int) -> TensorType:
-        first = types[0]
-        dtype = promote(*[t.dtype for t in types])
-        for t in types[1:]:
-            same = t.ndim == first.ndim and all(
-                a == b for i, (a, b) in enumerate(zip(t.shape, first.shape, strict=True))
-                if new_axis or i != axis)
-            if not same:
-                parts = ", ".join(f"{n} {fmt_shape(ty.shape)}"
-                                  for n, ty in zip(names(inputs), types, strict=True))
-                raise ShapeError(f"{name}: operand shapes do not match along the other axes: "
-                                 f"{parts}")
-        shape = list(first.shape)
-        if new_axis:
-            shape.insert(axis, len(types))
-        else:
-            sizes = [t.shape[axis] for t in types]
-            if not all(isinstance(s, int) for s in sizes):
-                raise shape_mismatch(name, inputs, f"axis {axis} has a symbolic size")
-            shape[axis] = sum(sizes)
-        return TensorType(tuple(shape), dtype)
-
-    return rule
-
-
-def _concat_vjp(g: Node, *xs: Node, out: Node, axis: int, index: int) -> Node:
-    start = sum(x.shape[axis] for x in xs[:index])
-    stop = start + xs[index].shape[axis]
-    return getitem(g, (slice(None),) * axis + (slice(start, stop),))
-
-
-def _joint_jvp(join):
-    """Linear in all arguments together: join the tangents, zeros where one is missing."""
-    def rule(tangents: list[Node | None], *xs: Node, out: Node, axis: int) -> Node:
-        return join([t if t is not None else zeros(x.shape, out.dtype)
-                     for t, x in zip(tangents, xs, strict=True)], axis)
-    return rule
-
-
-concatenate_op = define(
-    "concatenate", shape_rule=_join_rule("concatenate", False),
-    impl=lambda *xs, axis: np.concatenate(xs, axis=axis),
-    vjp=(_concat_vjp,), jvp=(_joint_jvp(lambda ts, axis: concatenate(ts, axis)),),
-    batch=lambda args, batched, out, axis: concatenate(_all_batched(args, batched), axis + 1),
-    lower=lambda a, axis: f"np.concatenate([{', '.join(a)}], axis={axis})",
-    variadic=True, doc="Join along an existing axis.")
-
-stack_op = define(
-    "stack", shape_rule=_join_rule("stack", True),
-    impl=lambda *xs, axis: np.stack(xs, axis=axis),
-    vjp=(lambda g, *xs, out, axis, index: getitem(g, (slice(None),) * axis + (index,)),),
-    jvp=(_joint_jvp(lambda ts, axis: stack(ts, axis)),),
-    batch=lambda args, batched, out, axis: stack(_all_batched(args, batched), axis + 1),
-    lower=lambda a, axis: f"np.stack([{', '.join(a)}], axis={axis})",
-    variadic=True, doc="Join along a new axis.")
-
-
-def concatenate(xs: Sequence[object], axis: int = 0) -> Node:
-    """Join nodes along an existing axis."""
-    nodes = [lift(x) for x in xs]
-    if not nodes:
-        raise ShapeError("concatenate: needs at least one operand")
-    if len(nodes) == 1:
-        return nodes[0]
-    (axis,) = normalize_axes(axis, nodes[0].ndim, "concatenate")
-    return concatenate_op(*nodes, axis=axis)
-
-
-def stack(xs: Sequence[object], axis: int = 0) -> Node:
-    """Join nodes along a new axis."""
-    nodes = [lift(x) for x in xs]
-    if not nodes:
-        raise ShapeError("stack: needs at least one operand")
-    (axis,) = normalize_axes(axis, nodes[0].ndim + 1, "stack")
-    return stack_op(*nodes, axis=axis)
-
-
 # -- basic indexing ---------------------------------------------------------------------------
-
-Index = tuple[Any, ...]  # entries: int, None (new axis), or (start, stop, step)
-_FULL = (None, None, None)
-
-
-def _normalize_index(x: Node, index: Any) -> Index:
-    """Basic index as a hashable tuple, Ellipsis expanded and trailing full slices dropped."""
-    items = index if isinstance(index, tuple) else (index,)
-    for item in items:
-        if isinstance(item, Node) or isinstance(item, (list, np.ndarray)) or isinstance(item, bool):
-            raise ShapeError(f"indexing {x.display_name}: only basic indexing (ints, slices, "
-                             f"None, ...) is supported, got {type(item).__name__}")
-        if not (item is None or item is Ellipsis or isinstance(item, (int, np.integer, slice))):
-            raise ShapeError(f"indexing {x.display_name}: unsupported index {item!r}")
-    consumed = sum(1 for i in items if i is not None and i is not Ellipsis)
-    if consumed > x.ndim:
-        raise ShapeError(f"indexing {x.display_name}: too many indices for shape "
-                         f"{fmt_shape(x.shape)}")
-    out: list[Any] = []
-    for item in items:
-        if item is Ellipsis:
-            out.extend([(None, None, None)] * (x.ndim - consumed))
-            consumed = x.ndim
-        elif isinstance(item, slice):
-            out.append((item.start, item.stop, item.step))
-        elif item is None:
-            out.append(None)
-        else:
-            out.append(int(item))
-    while out and out[-1] == (None, None, None):
-        out.pop()
-    return tuple(out)
-
 
 def _getitem_rule(types: list[TensorType], inputs: list[Node], *, index: Index) -> TensorType:
     (t,) = types
@@ -356,7 +244,7 @@ def _getitem_rule(types: list[TensorType], inputs: list[Node], *, index: Index) 
                                                         f"axis {dim} of size {size}")
         elif isinstance(size, int):
             shape.append(len(range(*slice(*item).indices(size))))
-        elif item in ((None, None, None), (None, None, 1)):
+        elif item in (FULL, (None, None, 1)):
             shape.append(size)
         else:
             raise shape_mismatch("getitem", inputs, f"axis {dim} has symbolic size {size}; "
@@ -366,35 +254,36 @@ def _getitem_rule(types: list[TensorType], inputs: list[Node], *, index: Index) 
     return TensorType(tuple(shape), t.dtype)
 
 
-def index_source(index: Index) -> str:
-    """The index as Python subscript text: (1, (None, 3, None), None) -> '1, :3, None'."""
-    def one(item: Any) -> str:
-        if item is None or isinstance(item, int):
-            return str(item)
-        start, stop, step = ("" if v is None else str(v) for v in item)
-        return f"{start}:{stop}" + (f":{step}" if step else "")
-
-    return ", ".join(one(i) for i in index)
+def _getitem_impl(x: np.ndarray, index: Index) -> np.ndarray:
+    return np.asarray(x[python_index(index)])
 
 
-def _to_python_index(index: Index) -> tuple:
-    return tuple(slice(*i) if isinstance(i, tuple) else i for i in index)
+def _getitem_vjp(g: Node, x: Node, out: Node, index: Index) -> Node:
+    return unindex(g, index, x.shape)
+
+
+def _getitem_jvp(t: Node, x: Node, out: Node, index: Index) -> Node:
+    return getitem_op(t, index=index)
+
+
+def _getitem_batch(args: list[Node], batched: list[bool], out: Node, index: Index) -> Node:
+    return getitem_op(args[0], index=(FULL,) + index)
+
+
+def _getitem_lower(x: Node, out: Node, index: Index) -> Any:
+    return Subscript(A0, index)
 
 
 getitem_op = define(
-    "getitem", shape_rule=_getitem_rule,
-    impl=lambda x, index: np.asarray(x[_to_python_index(index)]),
-    vjp=(lambda g, x, out, index: unindex(g, index, x.shape),),
-    jvp=(lambda t, x, out, index: getitem_op(t, index=index),),
-    batch=lambda args, batched, out, index: getitem_op(args[0], index=(_FULL,) + index),
-    lower=lambda a, index: f"{a[0]}[{index_source(index) or ':'}]",
+    "getitem", family="movement", shape_rule=_getitem_rule, impl=_getitem_impl,
+    vjp=(_getitem_vjp,), jvp=(_getitem_jvp,), batch=_getitem_batch, lower=_getitem_lower,
     doc="Basic indexing: ints, slices, None and ...")
 
 
 def getitem(x: object, index: Any) -> Node:
     """x[index] with basic indexing."""
     x = lift(x)
-    norm = _normalize_index(x, index)
+    norm = normalize_index(x.display_name, x.ndim, x.shape, index)
     if not norm:
         return x
     return getitem_op(x, index=norm)
@@ -407,16 +296,35 @@ def _unindex(g: np.ndarray, shape: tuple[int, ...], index: tuple) -> np.ndarray:
     return out
 
 
+def _unindex_rule(types: list[TensorType], inputs: list[Node], *, index: Index,
+                  shape: Shape) -> TensorType:
+    return TensorType(shape, types[0].dtype)
+
+
+def _unindex_impl(g: np.ndarray, index: Index, shape: tuple[int, ...]) -> np.ndarray:
+    return _unindex(g, shape, python_index(index))
+
+
+def _unindex_vjp(g: Node, x: Node, out: Node, index: Index, shape: Shape) -> Node:
+    return getitem_op(g, index=index)
+
+
+def _unindex_jvp(t: Node, x: Node, out: Node, index: Index, shape: Shape) -> Node:
+    return unindex(t, index, shape)
+
+
+def _unindex_batch(args: list[Node], batched: list[bool], out: Node, index: Index,
+                   shape: Shape) -> Node:
+    return unindex(args[0], (FULL,) + index, args[0].shape[:1] + shape)
+
+
+def _unindex_lower(g: Node, out: Node, index: Index, shape: Shape) -> Any:
+    return Call(_unindex, (A0, shape, Subscript(Name("np.s_"), index)))
+
+
 unindex_op = define(
-    "unindex",
-    shape_rule=lambda types, inputs, index, shape: TensorType(shape, types[0].dtype),
-    impl=lambda g, index, shape: _unindex(g, shape, _to_python_index(index)),
-    vjp=(lambda g, x, out, index, shape: getitem_op(g, index=index),),
-    jvp=(lambda t, x, out, index, shape: unindex(t, index, shape),),
-    batch=lambda args, batched, out, index, shape:
-        unindex(args[0], (_FULL,) + index, args[0].shape[:1] + shape),
-    lower=lambda a, index, shape: f"_unindex({a[0]}, {shape!r}, np.s_[{index_source(index)}])",
-    helpers=(_unindex,),
+    "unindex", shape_rule=_unindex_rule, impl=_unindex_impl, vjp=(_unindex_vjp,),
+    jvp=(_unindex_jvp,), batch=_unindex_batch, lower=_unindex_lower, flops=no_flops,
     doc="Zeros of `shape` with the operand placed at a basic index (adjoint of getitem).")
 
 
@@ -426,20 +334,49 @@ def unindex(g: Node, index: Index, shape: Shape) -> Node:
 
 # -- dtype and constants ----------------------------------------------------------------------
 
+def _astype_rule(types: list[TensorType], inputs: list[Node], *, dtype: str) -> TensorType:
+    return TensorType(types[0].shape, dtype)
+
+
+def _astype_impl(x: np.ndarray, dtype: str) -> np.ndarray:
+    return np.asarray(x).astype(dtype)
+
+
+def _astype_vjp(g: Node, x: Node, out: Node, dtype: str) -> Node | None:
+    """A derivative flows only from float to float: a bool or int result carries none."""
+    return astype(g, x.dtype) if is_float(x.dtype) and is_float(dtype) else None
+
+
+def _astype_jvp(t: Node, x: Node, out: Node, dtype: str) -> Node | None:
+    return astype(t, dtype) if is_float(x.dtype) and is_float(dtype) else None
+
+
+def _astype_batch(args: list[Node], batched: list[bool], out: Node, dtype: str) -> Node:
+    return astype(args[0], dtype)
+
+
+def _astype_lower(x: Node, out: Node, dtype: str) -> Any:
+    return Method(A0, "astype", (Name(f"np.{dtype}"),))
+
+
+def _astype_finite(node: Node, finite: Any) -> bool:
+    return node.inputs[0].dtype in ("bool", "int64")
+
+
+def _astype_sympy(sp: Any, node: Node, x: Any) -> Any:
+    if isinstance(x, sp.logic.boolalg.Boolean) and node.attrs["dtype"] != "bool":
+        return sp.Piecewise((1, x), (0, True))
+    return x
+
+
 astype_op = define(
-    "astype",
-    shape_rule=lambda types, inputs, dtype: TensorType(types[0].shape, dtype),
-    impl=lambda x, dtype: np.asarray(x).astype(dtype),
-    # A derivative flows only from float to float: a bool or int result carries none.
-    vjp=(lambda g, x, out, dtype: astype(g, x.dtype) if is_float(x.dtype) and is_float(dtype)
-         else None,),
-    jvp=(lambda t, x, out, dtype: astype(t, dtype) if is_float(x.dtype) and is_float(dtype)
-         else None,),
-    batch=lambda args, batched, out, dtype: astype(args[0], dtype),
-    lower=lambda a, dtype: f"{a[0]}.astype(np.{dtype})",
-    doc="Convert to another dtype.")
+    "astype", shape_rule=_astype_rule, impl=_astype_impl, vjp=(_astype_vjp,),
+    jvp=(_astype_jvp,), batch=_astype_batch, lower=_astype_lower, flops=no_flops,
+    finite=_astype_finite, axes_from=same_axes_from,
+    to_sympy=_astype_sympy, doc="Convert to another dtype.")
 
 
+@export(op=astype_op, statics=("dtype",))
 def astype(x: object, dtype: object) -> Node:
     """Convert x to dtype (bool, int64, float32, float64)."""
     x = lift(x)
@@ -449,15 +386,25 @@ def astype(x: object, dtype: object) -> Node:
     return astype_op(x, dtype=dtype)
 
 
+def _zeros_rule(types: list[TensorType], inputs: list[Node], *, shape: Shape,
+                dtype: str) -> TensorType:
+    return TensorType(shape, dtype)
+
+
+def _zeros_impl(shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    return np.zeros(shape, dtype=dtype)
+
+
+def _zeros_lower(out: Node, shape: Shape, dtype: str) -> Any:
+    return Call("np.zeros", (shape,), kwargs(dtype=Name(f"np.{dtype}")))
+
+
 zeros_op = define(
-    "zeros",
-    shape_rule=lambda types, inputs, shape, dtype: TensorType(shape, dtype),
-    impl=lambda shape, dtype: np.zeros(shape, dtype=dtype),
-    vjp=(), jvp=(),
-    lower=lambda a, shape, dtype: f"np.zeros({shape!r}, dtype=np.{dtype})",
-    doc="A tensor of zeros; its shape may hold symbolic dims.")
+    "zeros", family="source", shape_rule=_zeros_rule, impl=_zeros_impl, vjp=(), jvp=(),
+    lower=_zeros_lower, doc="A tensor of zeros; its shape may hold symbolic dims.")
 
 
+@export(op=zeros_op, spec=False)
 def zeros(shape: Sequence[int | str], dtype: object = "float64") -> Node:
     """Zeros of a (possibly symbolic) shape."""
     return zeros_op(shape=canonical_shape(shape), dtype=canonical_dtype(dtype))
@@ -468,14 +415,21 @@ def _eye_rule(types: list[TensorType], inputs: list[Node], *, n: int, dtype: str
     return TensorType((n, n), dtype)
 
 
+def _eye_impl(n: int, dtype: str) -> np.ndarray:
+    return np.eye(n, dtype=dtype)
+
+
+def _eye_lower(out: Node, n: int, dtype: str) -> Any:
+    return Call("np.eye", (n,), kwargs(dtype=Name(f"np.{dtype}")))
+
+
 eye_op = define(
-    "eye", shape_rule=_eye_rule,
-    impl=lambda n, dtype: np.eye(n, dtype=dtype),
-    vjp=(), jvp=(),
-    lower=lambda a, n, dtype: f"np.eye({n}, dtype=np.{dtype})",
+    "eye", family="source", shape_rule=_eye_rule, impl=_eye_impl, vjp=(), jvp=(),
+    lower=_eye_lower,
     doc="The n x n identity: the basis that jacobian and hessian push through a graph.")
 
 
+@export(op=eye_op, spec=False)
 def eye(n: int, dtype: object = "float64") -> Node:
     """The identity matrix of size n, as an op so rewrites can see it (and no n*n constant
     is stored)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 from ..graph import Node, apply, const
 from ..ops import add, broadcast_to, expand_dims, neg, reshape, sub, transpose
 from .engine import Phase
-from .match import ELEMENTWISE, align, broadcasts, is_op, is_scalar
+from .match import align, broadcasts, commutative, elementwise, is_op, is_scalar
 
 canonicalize = Phase("canonicalize", "one normal form per expression")
 
@@ -28,7 +28,7 @@ def _rank(node: Node) -> int:
 # -- operand order ---------------------------------------------------------------------------
 
 # a + c -> c + a, x * s -> s * x (constants, then scalars, go first in commutative ops)
-@canonicalize.rule("add", "mul", "maximum", "minimum", "equal", "not_equal")
+@canonicalize.rule(when=commutative)
 def operand_order(node: Node) -> Node | None:
     a, b = node.inputs
     if _rank(b) < _rank(a):
@@ -138,7 +138,7 @@ def negation_out_of_linear(node: Node) -> Node | None:
 
 # f(broadcast_to(a, S), b) -> broadcast_to(f(a, b), shape): an elementwise f broadcasts
 # anyway, so it can work on the small operand (and the broadcast disappears when b is full)
-@canonicalize.rule(*ELEMENTWISE)
+@canonicalize.rule(when=elementwise)
 def broadcast_out_of_elementwise(node: Node) -> Node | None:
     if not any(is_op(i, "broadcast_to") for i in node.inputs):
         return None
@@ -167,7 +167,7 @@ def scalar_broadcast_source(node: Node) -> Node | None:
 
 
 # f(a, b) -> f(reshape(a, ()), b) for a of size 1 with no more axes than b: b sets the shape
-@canonicalize.rule(*ELEMENTWISE)
+@canonicalize.rule(when=elementwise)
 def scalar_operand(node: Node) -> Node | None:
     if len(node.inputs) < 2:
         return None

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import SymdiffError
 from ..graph import Node, apply, derivative_context
@@ -27,16 +28,22 @@ class RewriteError(SymdiffError):
 
 @dataclass(frozen=True)
 class Rule:
-    """One identity, applied where its pattern matches. `ops` are the op names it looks at."""
+    """One identity, applied where its pattern matches: to nodes of the ops named in `ops`,
+    and of every op for which `when(op)` holds (a family: `when=lambda op: op.elementwise`),
+    so that ops defined later, users' ops included, are covered too."""
 
     name: str
     phase: str
     ops: tuple[str, ...]
     fn: RuleFn
+    when: Callable[[Any], bool] | None = None
 
     @property
     def qualname(self) -> str:
         return f"{self.phase}.{self.name}"
+
+    def applies_to(self, op: Any) -> bool:
+        return op.name in self.ops or (self.when is not None and self.when(op))
 
 
 @dataclass
@@ -46,15 +53,17 @@ class Phase:
     name: str
     doc: str = ""
     rules: list[Rule] = field(default_factory=list)
-    _by_op: dict[str, list[Rule]] = field(default_factory=dict)
+    _by_op: dict[Any, list[Rule]] = field(default_factory=dict)
 
-    def rule(self, *ops: str) -> Callable[[RuleFn], RuleFn]:
-        """Register the decorated function as a rule for nodes of the given ops."""
-        if not ops:
-            raise ValueError(f"a rule of phase {self.name!r} needs at least one op name")
+    def rule(self, *ops: str, when: Callable[[Any], bool] | None = None) \
+            -> Callable[[RuleFn], RuleFn]:
+        """Register the decorated function as a rule for nodes of the given ops (or of the
+        ops `when` accepts)."""
+        if not ops and when is None:
+            raise ValueError(f"a rule of phase {self.name!r} needs at least one op name, or when=")
 
         def register(fn: RuleFn) -> RuleFn:
-            self.add(Rule(fn.__name__, self.name, tuple(ops), fn))
+            self.add(Rule(fn.__name__, self.name, tuple(ops), fn, when))
             return fn
 
         return register
@@ -62,13 +71,16 @@ class Phase:
     def add(self, rule: Rule) -> None:
         """Append a rule (possibly one of another phase, which keeps its own name)."""
         self.rules.append(rule)
-        for op in rule.ops:
-            self._by_op.setdefault(op, []).append(rule)
+        self._by_op.clear()
 
     def rules_for(self, node: Node) -> Sequence[Rule]:
-        if node.op is None:
+        op = node.op
+        if op is None:
             return ()
-        return self._by_op.get(node.op.name, ())
+        found = self._by_op.get(op)
+        if found is None:
+            found = self._by_op[op] = [r for r in self.rules if r.applies_to(op)]
+        return found
 
 
 def _rebuild(node: Node, memo: dict[Node, Node]) -> Node:

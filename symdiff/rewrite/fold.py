@@ -9,21 +9,15 @@ array is materialized needlessly, nor written into generated code.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from ..graph import Node, const
 from .engine import Phase
-from .match import ELEMENTWISE, static_size
+from .match import static_size
 
 fold = Phase("fold", "constant subgraphs computed once")
-
-# Every op but those that build their result from attributes alone.
-_FOLDABLE = tuple(sorted(set(ELEMENTWISE) | {
-    "sum", "mean", "max", "min", "prod", "logsumexp", "softmax", "log_softmax",
-    "transpose", "reshape", "broadcast_to", "expand_dims", "concatenate", "stack", "getitem",
-    "unindex", "astype", "matmul", "einsum"}))
-
 
 def _evaluated(node: Node, args: list[np.ndarray]) -> Node | None:
     with np.errstate(all="ignore"):
@@ -33,8 +27,12 @@ def _evaluated(node: Node, args: list[np.ndarray]) -> Node | None:
     return const(value, node.dtype)
 
 
+def _foldable(op: Any) -> bool:
+    return op.foldable
+
+
 # f(c1, c2) -> c, for constant inputs whose result is no larger than they are
-@fold.rule(*_FOLDABLE)
+@fold.rule(when=_foldable)
 def constant_inputs(node: Node) -> Node | None:
     if not node.inputs or any(i.value is None for i in node.inputs):
         return None

@@ -5,22 +5,31 @@ from __future__ import annotations
 
 import math
 import weakref
+from typing import Any
 
 import numpy as np
 
 from ..errors import ShapeError
 from ..graph import Node, apply
-from ..ops import REGISTRY, astype, broadcast_to, expand_dims
+from ..ops import astype, broadcast_to, expand_dims
 from ..shapes import Shape, broadcast_shapes
 
-ELEMENTWISE = tuple(name for name, op in REGISTRY.items() if op.elementwise)
-# Ops that only move or replicate elements: an elementwise f commutes with them.
-MOVEMENT = ("reshape", "transpose", "getitem", "expand_dims", "broadcast_to")
-COMMUTATIVE = ("add", "mul", "maximum", "minimum", "equal", "not_equal")
+
+def elementwise(op: Any) -> bool:
+    return op.elementwise
+
+
+def commutative(op: Any) -> bool:
+    return op.commutative
 
 
 def is_op(node: Node, *names: str) -> bool:
     return node.op is not None and node.op.name in names
+
+
+def is_movement(node: Node) -> bool:
+    """Only moves or replicates elements (an elementwise f commutes with it)."""
+    return node.op is not None and node.op.movement
 
 
 def is_scalar(node: Node) -> bool:
@@ -47,7 +56,7 @@ def _const_uniform(node: Node) -> float | None:
 def uniform_value(node: Node) -> float | None:
     """The one value every element of `node` has, when it is known before running: a
     constant with equal elements, zeros, or such a value moved or broadcast."""
-    while is_op(node, *MOVEMENT):
+    while is_movement(node):
         node = node.inputs[0]
     if node.value is not None:
         return _const_uniform(node)
@@ -89,10 +98,10 @@ def align(node: Node, ndim: int) -> Node:
     return expand_dims(node, tuple(range(extra))) if extra > 0 else node
 
 
-def peel(node: Node, movers: tuple[str, ...] = MOVEMENT) -> tuple[Node, list[Node]]:
+def peel(node: Node) -> tuple[Node, list[Node]]:
     """Look through movement ops: (the node below them, the movement nodes outermost first)."""
     chain: list[Node] = []
-    while is_op(node, *movers):
+    while is_movement(node):
         chain.append(node)
         node = node.inputs[0]
     return node, chain

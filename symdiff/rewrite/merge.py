@@ -24,7 +24,7 @@ from ..graph import Node, apply, topo_order
 from ..ops import dim_size, exp, matmul, reshape
 from ..shapes import broadcast_shapes
 from .engine import Phase, Rule, rewrite_pass
-from .match import COMMUTATIVE, fit, is_op
+from .match import commutative, fit, is_op
 from .simplify import factor_common_factor, scaled
 
 # the merge pass's rules, in the order they are tried
@@ -41,7 +41,7 @@ def merge(roots: list[Node], fired: Counter[str]) -> list[Node]:
     phase = Phase("merge", "one node per value")
 
     # a + b, b + a -> one node (the first met), and so for the other commutative ops
-    @phase.rule(*COMMUTATIVE)
+    @phase.rule(when=commutative)
     def commuted_duplicate(node: Node) -> Node | None:
         key = (node.op.name, tuple(sorted(i.id for i in node.inputs)))
         return seen.setdefault(key, node)

@@ -16,6 +16,7 @@ differ only where an intermediate overflows (b inf, x * c inf), which they repai
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,6 @@ from .stabilize import cancels_in_sum
 
 simplify = Phase("simplify", "algebraic identities")
 
-_REDUCTIONS = ("sum", "mean", "max", "min", "prod", "logsumexp")
 
 
 def _axes(node: Node) -> tuple[int, ...]:
@@ -62,18 +62,14 @@ def multiply_by_minus_one(node: Node) -> Node | None:
 
 
 def _always_finite(node: Node) -> bool:
-    """Finite whatever the inputs are: finite constants, zeros, sizes, booleans."""
+    """Finite whatever the inputs are: finite constants, booleans, and what the op record
+    says is finite when its operands are (zeros, sizes, movements of such values)."""
     if node.value is not None:
         return node.value.dtype.kind in "biu" or bool(np.all(np.isfinite(node.value)))
-    if node.dtype == "bool" or is_op(node, "zeros", "dim_size"):
+    if node.dtype == "bool":
         return True
-    if is_op(node, "broadcast_to", "reshape", "transpose", "expand_dims", "getitem"):
-        return _always_finite(node.inputs[0])
-    if is_op(node, "astype"):
-        return node.inputs[0].dtype in ("bool", "int64")
-    if is_op(node, "where"):
-        return _always_finite(node.inputs[1]) and _always_finite(node.inputs[2])
-    return False
+    finite = node.op.finite if node.op is not None else None
+    return finite is not None and finite(node, _always_finite)
 
 
 # x * 0 -> 0, only for an x that is finite whatever the inputs (see the module docstring)
@@ -365,9 +361,13 @@ def power_by_constant(node: Node) -> Node | None:
 
 # -- reductions ---------------------------------------------------------------------------------
 
+def _unit_identity(op: Any) -> bool:
+    return op.unit_identity
+
+
 # sum(x) -> reshape(x) when every reduced axis has size 1 (likewise mean, max, min, prod,
-# logsumexp): there is nothing to reduce
-@simplify.rule(*_REDUCTIONS)
+# logsumexp, every reduction whose record says so): there is nothing to reduce
+@simplify.rule(when=_unit_identity)
 def reduce_over_unit_axes(node: Node) -> Node | None:
     x = node.inputs[0]
     if not all(x.shape[a] == 1 for a in _axes(node)):
@@ -416,28 +416,6 @@ def mean_of_broadcast(node: Node) -> Node | None:
 
 # -- sizes --------------------------------------------------------------------------------------
 
-def _source_axes(x: Node, axes: tuple[int, ...]) -> tuple[Node, tuple[int, ...]] | None:
-    """An input of x that has x's dims at `axes`, and where they sit in it."""
-    name = x.op.name
-    if x.op.elementwise:
-        for i in x.inputs:
-            off = x.ndim - i.ndim
-            if all(a >= off and i.shape[a - off] == x.shape[a] for a in axes):
-                return i, tuple(a - off for a in axes)
-        return None
-    if name in _REDUCTIONS:
-        src = x.inputs[0]
-        if x.attrs["keepdims"]:
-            return src, axes
-        kept = [i for i in range(src.ndim) if i not in _axes(x)]
-        return src, tuple(sorted(kept[a] for a in axes))
-    if name in ("softmax", "log_softmax", "astype"):
-        return x.inputs[0], axes
-    if name == "transpose":
-        return x.inputs[0], tuple(sorted(x.attrs["axes"][a] for a in axes))
-    return None
-
-
 # dim_size(f(x), axes) -> dim_size(x, axes'): reading a size needs only some node that has
 # that axis, so derivative code need not wait for a forward value to read its shape
 @simplify.rule("dim_size")
@@ -445,7 +423,7 @@ def dim_size_of_source(node: Node) -> Node | None:
     x = node.inputs[0]
     if x.op is None:
         return None
-    found = _source_axes(x, node.attrs["axis"])
+    found = x.op.axes_from(x, node.attrs["axis"]) if x.op.axes_from is not None else None
     if found is None or float_of(found[0].dtype) != node.dtype:
         return None
     return dim_size(*found)

@@ -38,7 +38,7 @@ def _one_plus(node: Node) -> Node | None:
 
 def _positive(node: Node) -> bool:
     """Positive in exact arithmetic, yet 0 or inf in floating point for large inputs."""
-    if is_op(node, "exp", "softmax", "sigmoid", "softplus"):
+    if node.op is not None and node.op.positive:
         return True
     if is_op(node, "sub"):
         return has_value(node.inputs[0], 1) and is_op(node.inputs[1], "sigmoid")

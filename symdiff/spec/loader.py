@@ -15,10 +15,14 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+from ..autodiff import grad
 from ..errors import SymdiffError
 from ..graph import Node, var, variables
+from ..higher import hessian, hvp
+from ..ops import spec_functions
 from ..shapes import DTYPES, fmt_shape, is_float
 from .errors import SpecError
 from .parser import Location, is_identifier, parse_expression, referenced_names
@@ -99,8 +103,9 @@ class Spec:
                         f"(known: {', '.join(known)})", file=self.path)
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Read and load a spec file."""
+def load_spec(path: str | Path, ops: Sequence[ModuleType] = ()) -> Spec:
+    """Read and load a spec file. Its expressions may call the library's functions and the
+    user ops (symdiff.define_op) that the modules in `ops` define."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -108,16 +113,17 @@ def load_spec(path: str | Path) -> Spec:
         raise SpecError(f"cannot read the spec: {err.strerror or err}", file=str(path)) from None
     except UnicodeDecodeError as err:
         raise SpecError(f"the spec is not UTF-8 text ({err.reason})", file=str(path)) from None
-    return loads_spec(text, file=str(path))
+    return loads_spec(text, file=str(path), ops=ops)
 
 
-def loads_spec(text: str, file: str | None = None) -> Spec:
-    """Load a spec from TOML text; `file` names it in error messages."""
+def loads_spec(text: str, file: str | None = None, ops: Sequence[ModuleType] = ()) -> Spec:
+    """Load a spec from TOML text; `file` names it in error messages, `ops` as for
+    load_spec."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise _toml_error(err, file) from None
-    return _Loader(data, text, file).load()
+    return _Loader(data, text, file, spec_functions(ops)).load()
 
 
 def _toml_error(err: tomllib.TOMLDecodeError, file: str | None) -> SpecError:
@@ -135,8 +141,10 @@ def _toml_error(err: tomllib.TOMLDecodeError, file: str | None) -> SpecError:
 class _Loader:
     """One spec being loaded: holds the file text (to find key lines) and the nodes so far."""
 
-    def __init__(self, data: dict[str, Any], text: str, file: str | None) -> None:
+    def __init__(self, data: dict[str, Any], text: str, file: str | None,
+                 functions: dict[str, Any]) -> None:
         self.data = data
+        self.functions = functions
         self.lines = text.splitlines()
         self.file = file
         self.inputs: dict[str, Node] = {}
@@ -312,7 +320,7 @@ class _Loader:
             raise self.error(f"expected an expression string, not {_toml_type(text)}",
                              section, key, field_name)
         return parse_expression(text, self.visible(), self.where(section, key, field_name),
-                                allow_tuple=allow_tuple)
+                                allow_tuple=allow_tuple, functions=self.functions)
 
     def arguments(self, roots: Sequence[Node], extra: Sequence[Node] = ()) -> tuple[Node, ...]:
         """The spec symbols the roots depend on, plus `extra`, in declaration order."""
@@ -433,25 +441,23 @@ class _Loader:
                          wrt: tuple[Node, ...], wrt_is_list: bool) \
             -> tuple[Pytree, str, Node | None]:
         """(outputs, docstring, v) of one derivative function."""
-        import symdiff as sd  # the package namespace, for higher-order derivatives
-
         names = ", ".join(w.name for w in wrt)
         if kind in ("grad", "value_and_grad"):
-            grads = sd.grad(of, list(wrt))
+            grads = grad(of, list(wrt))
             shaped = tuple(grads) if wrt_is_list else grads[0]
             if kind == "grad":
                 return shaped, f"Gradient of `{of_text}` with respect to {names}.", None
             return (of, shaped), f"`{of_text}` and its gradient with respect to {names}.", None
         (w,) = wrt
         if kind == "hessian":
-            return sd.hessian(of, w), (f"Hessian of `{of_text}` with respect to {w.name}, "
+            return hessian(of, w), (f"Hessian of `{of_text}` with respect to {w.name}, "
                                        f"shape {fmt_shape(w.shape + w.shape)}."), None
         if HVP_ARGUMENT in {**self.inputs, **self.params}:
             raise self.error(f"kind 'hvp' adds an argument named {HVP_ARGUMENT!r} (the "
                              f"direction), but the spec already has a symbol "
                              f"{HVP_ARGUMENT!r}; rename that symbol", "derivatives", key)
         v = var(HVP_ARGUMENT, w.shape, w.dtype)
-        return sd.hvp(of, w, v), (f"Hessian of `{of_text}` with respect to {w.name}, times "
+        return hvp(of, w, v), (f"Hessian of `{of_text}` with respect to {w.name}, times "
                                   f"the direction v (shaped like {w.name})."), v
 
 

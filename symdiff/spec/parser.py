@@ -22,31 +22,9 @@ import numpy as np
 
 from ..errors import ShapeError, SymdiffError
 from ..graph import Node, const
+from ..ops import spec_functions
 from ..shapes import fmt_shape
 from .errors import SpecError
-
-# The API functions a spec may call, by the name the spec uses.
-FUNCTION_NAMES = (
-    "exp", "log", "log1p", "expm1", "sqrt", "square", "abs", "sign", "sin", "cos", "tan",
-    "tanh", "sigmoid", "softplus", "relu", "maximum", "minimum", "where", "sum", "mean", "max",
-    "min", "prod", "logsumexp", "softmax", "log_softmax", "matmul", "dot", "transpose",
-    "reshape", "broadcast_to", "concatenate", "stack", "einsum", "expand_dims", "astype",
-    "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
-)
-
-# How each parameter of those functions is read: a tensor expression, a list of them, or a
-# static literal (the attribute kinds below say which literals fit).
-TENSOR_PARAMS = frozenset({"x", "y", "cond", "a", "b", "operands"})
-TENSOR_LIST_PARAMS = frozenset({"xs"})
-STATIC_PARAMS = {
-    "axis": "an int, a tuple of ints or None",
-    "axes": "a tuple of ints or None",
-    "keepdims": "True or False",
-    "shape": "a tuple of ints and symbolic dim names",
-    "subscripts": "a string such as 'ij,jk->ik'",
-    "dtype": "a dtype name such as 'float32'",
-}
-STRING_PARAMS = frozenset({"subscripts", "dtype", "shape"})  # where string literals may appear
 
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**",
            ast.MatMult: "@"}
@@ -65,13 +43,6 @@ _DISALLOWED = {
     ast.Starred: "a starred argument", ast.Await: "await", ast.Yield: "yield",
     ast.YieldFrom: "yield", ast.FormattedValue: "an f-string",
 }
-
-
-def api_functions() -> dict[str, Callable[..., Node]]:
-    """The whitelisted API functions, looked up on the `symdiff` package at call time."""
-    import symdiff
-
-    return {name: getattr(symdiff, name) for name in FUNCTION_NAMES}
 
 
 Position = tuple[int, int]  # (1-based line in the expression, byte offset in that line)
@@ -130,12 +101,16 @@ def referenced_names(text: str, where: Location) -> list[tuple[str, ast.AST]]:
 
 
 def parse_expression(text: str, names: Mapping[str, Node], where: Location, *,
-                     allow_tuple: bool = False) -> Node | tuple[Node, ...]:
-    """Build the graph of one spec expression; names are the symbols visible to it.
+                     allow_tuple: bool = False,
+                     functions: Mapping[str, Callable[..., Node]] | None = None) \
+        -> Node | tuple[Node, ...]:
+    """Build the graph of one spec expression; names are the symbols visible to it and
+    `functions` the functions it may call (default: the library's, `spec_functions()`).
     With allow_tuple, a top-level tuple `(a, b)` gives a tuple of nodes."""
     text = _newlines(text)
     body = _syntax_tree(text, where)
-    builder = _Builder(text.strip("\n"), names, where)
+    builder = _Builder(text.strip("\n"), names, where,
+                       spec_functions() if functions is None else functions)
     try:
         if allow_tuple and isinstance(body, ast.Tuple):
             if not body.elts:
@@ -151,12 +126,13 @@ def parse_expression(text: str, names: Mapping[str, Node], where: Location, *,
 class _Builder:
     """Walks one expression's AST, building nodes through the API."""
 
-    def __init__(self, text: str, names: Mapping[str, Node], where: Location) -> None:
+    def __init__(self, text: str, names: Mapping[str, Node], where: Location,
+                 functions: Mapping[str, Callable[..., Node]]) -> None:
         self.text = text
         self.lines = text.split("\n")
         self.names = names
         self.where = where
-        self.functions = api_functions()
+        self.functions = functions
 
     # -- errors ---------------------------------------------------------------------
     def column(self, node: ast.AST, at: Position | None = None) -> tuple[int, int]:
@@ -378,11 +354,12 @@ class _Builder:
         name = node.func.id
         fn = self.functions.get(name)
         if fn is None:
-            close = difflib.get_close_matches(name, FUNCTION_NAMES, n=1)
+            known = sorted(self.functions)
+            close = difflib.get_close_matches(name, known, n=1)
             hint = f"; did you mean {close[0]}()?" if close else ""
             what = f"{name!r} is a symbol, not a function" if name in self.names else \
                 f"unknown function {name}(){hint}"
-            raise self.error(node, f"{what} (functions: {', '.join(FUNCTION_NAMES)})")
+            raise self.error(node, f"{what} (functions: {', '.join(known)})")
         for kw in node.keywords:
             if kw.arg is None:
                 raise self.error(kw.value, "**keyword unpacking is not allowed")
@@ -397,34 +374,35 @@ class _Builder:
         for param, value in bound.arguments.items():
             kind = inspect.signature(fn).parameters[param].kind
             if kind is inspect.Parameter.VAR_POSITIONAL:
-                args.extend(self.argument(name, param, v) for v in value)
+                args.extend(self.argument(fn, param, v) for v in value)
                 tensor_asts.extend(value)
             elif kind is inspect.Parameter.KEYWORD_ONLY:
-                kwargs[param] = self.argument(name, param, value)
+                kwargs[param] = self.argument(fn, param, value)
             else:
-                args.append(self.argument(name, param, value))
+                args.append(self.argument(fn, param, value))
                 tensor_asts.append(value)
         operands = [(value, arg) for value, arg in zip(tensor_asts, args, strict=False)]
         return self.build(node, lambda: fn(*args, **kwargs), operands=operands)
 
-    def argument(self, fname: str, param: str, value: ast.AST) -> Any:
-        """One argument of an API call, read as its parameter requires."""
-        if param in TENSOR_PARAMS:
+    def argument(self, fn: Callable[..., Node], param: str, value: ast.AST) -> Any:
+        """One argument of an API call, read as the function's signature says."""
+        fname = fn.__name__
+        signature = fn.signature
+        kind = signature.kind(param)
+        if kind == "tensor":
             return self.tensor(value)
-        if param in TENSOR_LIST_PARAMS:
+        if kind == "list":
             if not isinstance(value, (ast.List, ast.Tuple)):
                 raise self.error(value, f"{fname}() takes a list of expressions, e.g. "
                                         f"{fname}([a, b], axis=0)")
             return [self.tensor(e) for e in value.elts]
-        if param in STATIC_PARAMS:
-            result = self.literal(value, f"{param}= ({STATIC_PARAMS[param]})",
-                                  allow_str=param in STRING_PARAMS)
-            if param == "keepdims" and not isinstance(result, bool):
-                raise self.error(value, "keepdims= must be True or False")
-            if param == "shape" and not isinstance(result, tuple):
-                result = (result,)
-            return result
-        raise self.error(value, f"{fname}() parameter {param!r} cannot be set from a spec")
+        what, strings = signature.statics[param]
+        result = self.literal(value, f"{param}= ({what})", allow_str=strings)
+        if param == "keepdims" and not isinstance(result, bool):
+            raise self.error(value, "keepdims= must be True or False")
+        if param == "shape" and not isinstance(result, tuple):
+            result = (result,)
+        return result
 
 
 def _is_literal(node: ast.AST) -> bool:

@@ -63,7 +63,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-def _where_zero(cond, x, out, x_when_true=True):
+def _where_zero(cond, x, x_when_true=True, out=None):
     """np.where(cond, x, 0) (or np.where(cond, 0, x)) for a float array x, into `out` when
     given. Large arrays take x's bits ANDed with a mask of all ones or all zeros made from
     cond: exact for every x (NaN, infinities, -0.0 pass through or become +0.0 just as with
@@ -120,7 +120,7 @@ def grad(X, W, w):
     out = h @ w
     softplus_1 = np.logaddexp(0.0, out)
     # d(add)/d(softplus_1) via mean.vjp[arg 0]
-    dim_size_1 = np.float64(float(softplus_1.shape[0]))
+    dim_size_1 = np.float64(softplus_1.shape[0])
     del softplus_1
     div_1 = 1.0 / dim_size_1
     d_add_d_softplus_1 = np.broadcast_to(div_1, (n,))
@@ -135,7 +135,7 @@ def grad(X, W, w):
     d_add_d_h = np.multiply(d_add_d_out[:, None], w, out=h)
     del h, d_add_d_out
     # d(add)/d(matmul_1) via relu.vjp[arg 0]
-    d_add_d_matmul_1 = _where_zero(greater_1, d_add_d_h, d_add_d_h)
+    d_add_d_matmul_1 = _where_zero(greater_1, d_add_d_h, out=d_add_d_h)
     del greater_1, d_add_d_h
     # d(add)/d(W) via matmul.vjp[arg 1]
     matmul_2 = np.matmul(X.T, d_add_d_matmul_1, out=_buf2)

@@ -70,7 +70,7 @@ def xent_grad(logits, labels):
     sum_1 = mul_1.sum(axis=1)
     mean_1 = sum_1.sum() / sum_1.size
     # d(xent)/d(sum_1) via mean.vjp[arg 0]
-    dim_size_1 = np.float32(float(sum_1.shape[0]))
+    dim_size_1 = np.float32(sum_1.shape[0])
     del sum_1
     xent = -mean_1
     # d(xent)/d(sum_1) via mean.vjp[arg 0]

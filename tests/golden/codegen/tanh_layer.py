@@ -121,7 +121,7 @@ def loss_and_grad(X, y, W, b, v):
     pow_1 = sub_1 ** 2.0
     loss = pow_1.sum() / pow_1.size
     # d(loss)/d(pow_1) via mean.vjp[arg 0]
-    dim_size_1 = np.float64(float(pow_1.shape[0]))
+    dim_size_1 = np.float64(pow_1.shape[0])
     del pow_1
     div_1 = 1.0 / dim_size_1
     d_loss_d_pow_1 = np.broadcast_to(div_1, (n,))

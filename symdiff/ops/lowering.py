@@ -1,0 +1,190 @@
+"""Structured lowerings: what an op's NumPy code is, as a small expression tree that each
+code generation target prints in its own way (never a string that a later pass edits).
+
+A lowering is `lower(*inputs, out=node, **attrs) -> Expr`. Operands appear as `Arg(i)`;
+attribute values appear as plain Python values (printed with repr: ints, tuples, strings,
+None, and the target's references to symbolic dims); `Name` is verbatim source for a
+module-level name such as `np.float32`. A `Call` whose function is a Python function (a
+helper) tells the target to copy that function's source into the generated module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Value = Any  # an Expr, or a Python value printed with repr
+
+
+@dataclass(frozen=True)
+class Arg:
+    """Operand `index` of the node."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class ArgList:
+    """Every operand, as a Python list `[a, b, ...]` (concatenate, stack)."""
+
+
+@dataclass(frozen=True)
+class Name:
+    """Verbatim source of a module-level name: `np.float32`, `np.s_`."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Call:
+    """`fn(*args, **kwargs)`; `fn` is dotted source (`np.exp`) or a helper function whose
+    source is copied into the module. With `out`, the call accepts `out=buffer`."""
+
+    fn: str | Callable
+    args: tuple[Value, ...] = ()
+    kwargs: tuple[tuple[str, Value], ...] = ()
+    out: bool = False
+
+
+@dataclass(frozen=True)
+class Method:
+    """`obj.name(*args, **kwargs)`."""
+
+    obj: Value
+    name: str
+    args: tuple[Value, ...] = ()
+    kwargs: tuple[tuple[str, Value], ...] = ()
+
+
+@dataclass(frozen=True)
+class Infix:
+    """`left symbol right`; `ufunc` is the equivalent NumPy call that accepts `out=`."""
+
+    symbol: str
+    left: Value
+    right: Value
+    ufunc: str | None = None
+
+
+@dataclass(frozen=True)
+class Prefix:
+    """`symbol operand` (unary minus); `ufunc` as for Infix."""
+
+    symbol: str
+    operand: Value
+    ufunc: str | None = None
+
+
+@dataclass(frozen=True)
+class Subscript:
+    """`obj[index]`, the index a normalized basic index (see symdiff.indexing) or an int."""
+
+    obj: Value
+    index: Any
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """`obj.name`."""
+
+    obj: Value
+    name: str
+
+
+Expr = Call | Method | Infix | Prefix | Subscript | Attribute | Arg | ArgList | Name
+
+A0 = Arg(0)
+A1 = Arg(1)
+
+
+def kwargs(**items: Value) -> tuple[tuple[str, Value], ...]:
+    """Keyword arguments in the order given, dropping those that are None."""
+    return tuple((k, v) for k, v in items.items() if v is not None)
+
+
+def is_postfix(expr: Expr) -> bool:
+    """A view of operand 0 written after it (`x.T`, `x[:, None]`, `x.reshape(...)`): it
+    reads well, and binds correctly, inside another statement."""
+    return isinstance(expr, (Attribute, Method, Subscript)) and expr.obj == A0
+
+
+def writes_into(expr: Expr) -> bool:
+    """Whether the expression can write its result into a given array (`out=`)."""
+    if isinstance(expr, Call):
+        return expr.out
+    return isinstance(expr, (Infix, Prefix)) and expr.ufunc is not None
+
+
+def helpers(expr: Value) -> list[Callable]:
+    """The helper functions an expression calls (their source goes into the module)."""
+    found: list[Callable] = []
+
+    def walk(value: Value) -> None:
+        if isinstance(value, Call):
+            if callable(value.fn):
+                found.append(value.fn)
+            for v in value.args + tuple(v for _, v in value.kwargs):
+                walk(v)
+        elif isinstance(value, Method):
+            walk(value.obj)
+            for v in value.args + tuple(v for _, v in value.kwargs):
+                walk(v)
+        elif isinstance(value, Infix):
+            walk(value.left)
+            walk(value.right)
+        elif isinstance(value, Prefix):
+            walk(value.operand)
+        elif isinstance(value, (Subscript, Attribute)):
+            walk(value.obj)
+        elif isinstance(value, tuple):
+            for v in value:
+                walk(v)
+
+    walk(expr)
+    return found
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """A lowering that does not depend on the node: `Fixed(Call("np.exp", (A0,), out=True))`."""
+
+    expr: Expr
+
+    def __call__(self, *inputs: Any, out: Any, **attrs: Any) -> Expr:
+        return self.expr
+
+
+def helper_modules(fn: Callable) -> dict[str, str]:
+    """The modules a helper's source refers to, as {name in the source: module name}: what
+    a generated module must import before the helper's copied source. Only NumPy and the
+    standard library may appear, since generated modules need nothing else; anything else
+    the helper reads from its module's globals cannot be copied and raises ValueError."""
+    import dis
+    import sys
+    import types
+
+    found: dict[str, str] = {}
+    codes = [fn.__code__]
+    names: set[str] = set()
+    while codes:
+        code = codes.pop()
+        names.update(i.argval for i in dis.get_instructions(code)
+                     if i.opname in ("LOAD_GLOBAL", "LOAD_NAME"))
+        codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    for name in sorted(names):
+        if name not in fn.__globals__:
+            continue  # a builtin, or an attribute name
+        value = fn.__globals__[name]
+        if isinstance(value, types.ModuleType):
+            root = value.__name__.split(".")[0]
+            if root != "numpy" and root not in sys.stdlib_module_names:
+                raise ValueError(f"{fn.__name__} uses module {value.__name__!r} (as {name!r}); "
+                                 "generated modules may import only NumPy and the standard "
+                                 "library")
+            found[name] = value.__name__
+        elif value is not fn:
+            raise ValueError(f"{fn.__name__} reads the global {name!r} of its module, which "
+                             "a generated module would not have; use only NumPy and the "
+                             "standard library inside it (or pass lower=)")
+    return found
