@@ -8,12 +8,16 @@ or the command line (the message names the file, the key and the column).
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
 from .errors import SymdiffError
+from .ops import spec_functions
 from .spec import Spec, load_spec
 from .spec.compile import flatten, optimized_outputs
 
@@ -38,8 +42,29 @@ class UsageError(SymdiffError):
     """A command line that cannot be carried out as given (exit status 2)."""
 
 
-def _load(path: str, *, needs_functions: bool = False) -> Spec:
-    spec = load_spec(path)
+def import_ops(names: Sequence[str]) -> list[ModuleType]:
+    """The modules named by --ops, imported (the current directory first on the path, as
+    for `python -m`); each must define at least one op with symdiff.define_op."""
+    modules = []
+    for name in names:
+        sys.path.insert(0, os.getcwd())
+        try:
+            module = importlib.import_module(name)
+        except Exception as err:  # noqa: BLE001 - any failure to import is the user's to fix
+            raise UsageError(f"--ops {name}: cannot import the module: "
+                             f"{type(err).__name__}: {err}") from None
+        finally:
+            sys.path.remove(os.getcwd())
+        if not spec_functions([module]).keys() - spec_functions().keys():
+            raise UsageError(f"--ops {name}: the module defines no op (use "
+                             "symdiff.define_op at its top level)")
+        modules.append(module)
+    return modules
+
+
+def _load(args: argparse.Namespace, *, needs_functions: bool = False) -> Spec:
+    path = args.spec
+    spec = load_spec(path, ops=import_ops(args.ops))
     if needs_functions and not spec.functions:
         raise UsageError(f"{path}: the spec has no [outputs] or [derivatives] entries, so "
                          "there is no function to generate")
@@ -52,7 +77,7 @@ def run_compile(args: argparse.Namespace) -> int:
     """Write the generated module (or print it when no -o is given)."""
     from .spec.compile import compile_spec
 
-    spec = _load(args.spec, needs_functions=True)
+    spec = _load(args, needs_functions=True)
     source = compile_spec(spec, optimize=not args.no_optimize)
     if args.output is None:
         sys.stdout.write(source)
@@ -94,7 +119,7 @@ def _shown_nodes(spec: Spec, name: str | None, optimize: bool) -> list:
 
 def run_show(args: argparse.Namespace) -> int:
     """Print (or write) the graph of one function, one definition, or the whole spec."""
-    spec = _load(args.spec)
+    spec = _load(args)
     nodes = _shown_nodes(spec, args.of, not args.no_optimize)
     fmt = args.format
     if fmt in ("svg", "png"):
@@ -151,7 +176,7 @@ def run_check(args: argparse.Namespace) -> int:
     from .spec.check import check_spec, format_table
     from .spec.compile import spec_module
 
-    spec = _load(args.spec, needs_functions=True)
+    spec = _load(args, needs_functions=True)
     if args.size < 1:
         raise UsageError(f"--size must be at least 1, got {args.size}")
     if args.seed < 0:
@@ -183,8 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=formatter)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
+    ops = argparse.ArgumentParser(add_help=False)
+    ops.add_argument("--ops", action="append", default=[], metavar="MODULE",
+                     help="a Python module whose ops (symdiff.define_op) the spec may call "
+                          "(repeatable; without it specs import nothing)")
+
     p = commands.add_parser(
-        "compile", help="compile a spec into a generated NumPy module",
+        "compile", parents=[ops], help="compile a spec into a generated NumPy module",
         formatter_class=formatter,
         description=_wrap("Compile a model spec into a Python module with one NumPy function "
                           "per [outputs] and [derivatives] entry."),
@@ -199,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=run_compile)
 
     p = commands.add_parser(
-        "show", help="show the graph of a function or definition",
+        "show", parents=[ops], help="show the graph of a function or definition",
         formatter_class=formatter,
         description=_wrap("Show the (optimized) graph behind one generated function, a "
                           "[define] entry, or all functions: as a text listing, Graphviz "
@@ -221,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=run_show)
 
     p = commands.add_parser(
-        "check", help="check the generated derivatives against finite differences",
+        "check", parents=[ops], help="check the generated derivatives against finite differences",
         formatter_class=formatter,
         description=_wrap("Compile the spec, call every generated function at random "
                           "arguments (float64 normal samples; symbolic dims of size --size), "

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from .autodiff import _as_list, _check_wrt, grad, jvp, single_node, vjp
 from .batching import vmap
 from .errors import GradError
-from .graph import Node, Provenance, derivative_context, var
-from .ops import eye, reshape, transpose
+from .graph import Node, Provenance, derivative_context, nodes_between, var
+from .ops import eye, reshape, sum, transpose  # noqa: A004
 from .rewrite import optimize
 from .shapes import fmt_shape
 from .taylor import NoTaylorRule, taylor_derivative
@@ -102,6 +102,12 @@ def hessian(y: Node, x: Node, *, mode: str = "fwd") -> Node:
     return _jacobian_one(stable_grad(y, x), x, mode, what)
 
 
+def _elementwise_between(x: Node, y: Node) -> bool:
+    """Every op between x and y is elementwise, so y[i] depends on x[i] alone and the
+    derivative of sum(y) is y's elementwise derivative."""
+    return all(n.op is None or n.op.elementwise for n in nodes_between([x], [y]) if n is not x)
+
+
 def derivative(y: Node, x: Node, order: int = 1) -> Node:
     """The order-k derivative of y with respect to x. For scalar y and scalar x, or for an
     elementwise y (y.shape == x.shape, y[i] depending on x[i] only), it has y's shape and
@@ -118,13 +124,14 @@ def derivative(y: Node, x: Node, order: int = 1) -> Node:
         try:
             return taylor_derivative(y, x, order)
         except NoTaylorRule as missing:
-            if x.ndim:  # grad of sum(y) would silently mix the elements
+            if x.ndim and not _elementwise_between(x, y):
+                # grad of sum(y) would silently mix the elements
                 raise GradError(
                     f"derivative of {y.display_name} needs it elementwise in "
                     f"{x.display_name}, but {missing.args[0]} lies between them; use "
                     "jacobian (or hessian) for the full derivative") from None
-            for _ in range(order):  # a scalar function through non-elementwise ops
-                y = grad(y, x)
+            for _ in range(order):  # elementwise ops without a Taylor rule (users' ops),
+                y = grad(sum(y) if y.ndim else y, x)  # or a scalar function of a scalar
             return y
     if y.shape != ():
         raise GradError(f"derivative handles scalar or elementwise functions; "

@@ -137,6 +137,11 @@ def _for_argument(rules: tuple[Rule | None, ...], variadic: bool, index: int) ->
     return None if rule is None else functools.partial(rule, index=index)
 
 
+def library_ops() -> dict[str, Op]:
+    """The library's own ops (without those users defined with symdiff.define_op)."""
+    return {name: op for name, op in REGISTRY.items() if op.module is None}
+
+
 def op_named(name: str) -> Op:
     """The registered op called `name` (how ops, and so graphs, are unpickled)."""
     try:
@@ -338,47 +343,50 @@ def broadcasting_rule(name: str, result: str = "promote",
                       promotes: tuple[int, ...] | None = None) -> ShapeRule:
     """Elementwise op over broadcast operands. result: 'promote' (common dtype of the
     operands in `promotes`, default all), 'float' (that made float), 'bool' (comparisons)."""
+    return functools.partial(_broadcasting, name=name, result=result, promotes=promotes)
 
-    def rule(types: Sequence[TensorType], inputs: Sequence[Node], **_: Any) -> TensorType:
-        shape = broadcast_shapes([t.shape for t in types], names(inputs), name)
-        operands = types if promotes is None else [types[i] for i in promotes]
-        dtype = promote(*[t.dtype for t in operands])
-        if result == "float":
-            dtype = float_of(dtype)
-        elif result == "bool":
-            dtype = "bool"
-        return TensorType(shape, dtype)
 
-    return rule
+def _broadcasting(types: Sequence[TensorType], inputs: Sequence[Node], *, name: str,
+                  result: str, promotes: tuple[int, ...] | None, **attrs: Any) -> TensorType:
+    shape = broadcast_shapes([t.shape for t in types], names(inputs), name)
+    operands = types if promotes is None else [types[i] for i in promotes]
+    dtype = promote(*[t.dtype for t in operands])
+    if result == "float":
+        dtype = float_of(dtype)
+    elif result == "bool":
+        dtype = "bool"
+    return TensorType(shape, dtype)
 
 
 def reduction_rule(name: str, float_result: bool = False, bool_counts: bool = False) \
         -> ShapeRule:
     """Reduction over `axis` (int, tuple or None) with `keepdims`. With `bool_counts`, a
     bool operand gives int64 (sum and prod, as NumPy; max and min stay bool)."""
+    return functools.partial(_reduction, name=name, float_result=float_result,
+                             bool_counts=bool_counts)
 
-    def rule(types: Sequence[TensorType], inputs: Sequence[Node], *, axis: Any,
-             keepdims: bool) -> TensorType:
-        (t,) = types
-        axes = normalize_axes(axis, t.ndim, name)
-        dtype = float_of(t.dtype) if float_result else t.dtype
-        if t.dtype == "bool" and bool_counts:
-            dtype = "int64"
-        return TensorType(reduced_shape(t.shape, axes, keepdims), dtype)
 
-    return rule
+def _reduction(types: Sequence[TensorType], inputs: Sequence[Node], *, name: str,
+               float_result: bool, bool_counts: bool, axis: Any, keepdims: bool) -> TensorType:
+    (t,) = types
+    axes = normalize_axes(axis, t.ndim, name)
+    dtype = float_of(t.dtype) if float_result else t.dtype
+    if t.dtype == "bool" and bool_counts:
+        dtype = "int64"
+    return TensorType(reduced_shape(t.shape, axes, keepdims), dtype)
 
 
 def same_type_rule(name: str, float_result: bool = True) -> ShapeRule:
     """Output has the input's shape (softmax along an axis, for example)."""
+    return functools.partial(_same_type, name=name, float_result=float_result)
 
-    def rule(types: Sequence[TensorType], inputs: Sequence[Node], **attrs: Any) -> TensorType:
-        (t,) = types
-        if "axis" in attrs:
-            normalize_axes(attrs["axis"], t.ndim, name)
-        return TensorType(t.shape, float_of(t.dtype) if float_result else t.dtype)
 
-    return rule
+def _same_type(types: Sequence[TensorType], inputs: Sequence[Node], *, name: str,
+               float_result: bool, **attrs: Any) -> TensorType:
+    (t,) = types
+    if "axis" in attrs:
+        normalize_axes(attrs["axis"], t.ndim, name)
+    return TensorType(t.shape, float_of(t.dtype) if float_result else t.dtype)
 
 
 def require_float(name: str, inputs: Sequence[Node]) -> None:

@@ -4,6 +4,7 @@ identity with a zero derivative of every order."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 import keyword
 import sys
@@ -26,7 +27,7 @@ from .base import (
     lift,
     pass_through_sympy,
 )
-from .elementwise import constant_series, elementwise_batch
+from .elementwise import constant_series, elementwise_batch, over_series
 from .lowering import A0, Arg, Call, helper_modules
 
 # -- stop_gradient -----------------------------------------------------------------------------
@@ -43,7 +44,8 @@ def _identity_lower(x: Node, out: Node) -> Arg:
 stop_gradient_op = define(
     "stop_gradient", family="elementwise", memory="view", shape_rule=broadcasting_rule(
         "stop_gradient"), impl=_identity, vjp=(None,), jvp=(None,), lower=_identity_lower,
-    batch=elementwise_batch, taylor=constant_series, finite=finite_if_operands,
+    batch=elementwise_batch, taylor=functools.partial(over_series, rule=constant_series),
+    finite=finite_if_operands,
     to_sympy=pass_through_sympy,
     doc="The value of x, with a zero derivative of every order.")
 
