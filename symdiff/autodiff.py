@@ -5,7 +5,9 @@ constructors, so every derivative can be differentiated again. Reverse mode foll
 general back-propagation algorithm (Goodfellow et al., algorithms 6.5 and 6.6): keep the
 nodes on a path from `wrt` to the output, visit them in reverse topological order, and
 sum the contributions that reach a node along several paths. Broadcasting, dtypes and
-missing (zero) contributions are handled here, once, and not in the op rules.
+missing (zero) contributions are handled here, once, and not in the op rules. Both walks
+differentiate the stabilized form of the graph (rewrite/stabilize.py), so a derivative is
+as stable as the library's ops wherever a fragile pattern such as log(sigmoid(x)) sits.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 from .errors import GradError
 from .graph import Node, Provenance, derivative_context, nodes_between, topo_order
 from .ops import astype, broadcast_to, lift, sum_to, zeros
+from .rewrite.stabilize import stabilized
 from .shapes import fmt_shape, is_float
 
 Disconnected = Literal["zeros", "raise"]
@@ -125,7 +128,8 @@ def vjp(y: Node, wrt: Node | Sequence[Node], cotangent: object, *,
     if ct.shape != y.shape:
         raise GradError(f"the cotangent has shape {fmt_shape(ct.shape)} but "
                         f"{y.display_name} has shape {fmt_shape(y.shape)}")
-    adjoint = backprop([y], [_fit(ct, y)], wrt_list)
+    (stable,) = stabilized([y])
+    adjoint = backprop([stable], [_fit(ct, y)], wrt_list)
     return _results(adjoint, wrt_list, single, disconnected, y)
 
 
@@ -160,6 +164,7 @@ def jvp(y: Node | Sequence[Node], wrt: Node | Sequence[Node],
                             f"expected {fmt_shape(w.shape)}")
         tangent_of[w] = astype(t, w.dtype)  # astype of the same dtype is t itself
     of = wrt_list[0]
+    ys = stabilized(ys)
     relevant = nodes_between(wrt_list, ys)
     for node in topo_order(ys):
         if node not in relevant or node in tangent_of or node.op is None:

@@ -1,8 +1,6 @@
 """Higher-order derivatives built from grad, vjp, jvp and the batching transformation.
 
 - hvp: forward over reverse, jvp(grad(f, x), x, v): a small constant times the gradient.
-  The gradient is optimized before it is differentiated again (`stable_grad`): one stage
-  reaching forward into the rewrites, for numerical stability.
 - jacobian, hessian: one vjp (or jvp) graph with a placeholder cotangent (tangent), then
   batched over the identity basis. The graph's size does not depend on the number of
   elements; the basis is an `eye` op, which the rewrites can fold into the matrix
@@ -22,22 +20,14 @@ from .batching import vmap
 from .errors import GradError
 from .graph import Node, Provenance, derivative_context, nodes_between, var
 from .ops import eye, reshape, sum, transpose  # noqa: A004
-from .rewrite import optimize
 from .shapes import fmt_shape
 from .taylor import NoTaylorRule, taylor_derivative
-
-
-def stable_grad(y: Node, x: Node | Sequence[Node]) -> Node | list[Node]:
-    """The gradient, rewritten before it is differentiated again: the stabilizing rewrites
-    see the first derivative's patterns (log(sigmoid) gives y/p, which overflows where p
-    underflows), which they no longer recognise once a second derivative is built on them."""
-    return optimize(grad(y, x))
 
 
 def hvp(y: Node, x: Node | Sequence[Node], v: object | Sequence[object]) -> Node | list[Node]:
     """Hessian-vector product H(y, x) @ v by forward-over-reverse; never forms H."""
     _require_scalar(y, "hvp")
-    return jvp(stable_grad(y, x), x, v)
+    return jvp(grad(y, x), x, v)
 
 
 def _require_scalar(y: Node, what: str) -> None:
@@ -99,7 +89,7 @@ def hessian(y: Node, x: Node, *, mode: str = "fwd") -> Node:
     x = single_node(x, "wrt")
     _check_wrt([x])
     what = Provenance("hessian", f"hessian ({mode} over reverse, batched)", y, y, x)
-    return _jacobian_one(stable_grad(y, x), x, mode, what)
+    return _jacobian_one(grad(y, x), x, mode, what)
 
 
 def _elementwise_between(x: Node, y: Node) -> bool:
@@ -137,7 +127,7 @@ def derivative(y: Node, x: Node, order: int = 1) -> Node:
         raise GradError(f"derivative handles scalar or elementwise functions; "
                         f"{y.display_name} has shape {fmt_shape(y.shape)} and wrt "
                         f"{x.display_name} {fmt_shape(x.shape)}: use jacobian")
-    result = stable_grad(y, x)
+    result = grad(y, x)
     for _ in range(order - 1):
         result = jacobian(result, x)
     return result

@@ -12,6 +12,7 @@ import math
 
 from .graph import Node, Provenance, derivative_context, nodes_between, topo_order
 from .ops import broadcast_to, lift
+from .rewrite.stabilize import stabilized
 
 
 class NoTaylorRule(Exception):
@@ -20,6 +21,7 @@ class NoTaylorRule(Exception):
 
 def taylor_coefficients(y: Node, x: Node, order: int) -> list[Node | None]:
     """[y, y_1, ..., y_order]: Taylor coefficients of y along x + t (None: exactly zero)."""
+    (y,) = stabilized([y])  # as grad does: the stable form of fragile patterns
     relevant = nodes_between([x], [y])
     series: dict[Node, list] = {x: [x, lift(1.0, x)] + [None] * (order - 1)}
     for node in topo_order([y]):

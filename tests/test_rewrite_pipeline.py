@@ -186,9 +186,11 @@ def test_logistic_regression_hessian_of_the_optimized_gradient() -> None:
     p = sd.sigmoid(X @ w)
     loss = -sd.mean(y * sd.log(p) + (1 - y) * sd.log(1 - p))
     H = optimize(sd.jacobian(optimize(sd.grad(loss, w)), w))
-    # X^T diag(p (1 - p)) X / n: the targets and the identity basis are gone.
-    assert _ops([H]) == Counter({"matmul": 2, "transpose": 1, "sigmoid": 1, "sub": 1,
-                                 "mul": 2, "div": 1, "dim_size": 1})
+    # X^T diag(sigmoid(z) sigmoid(-z) (y + (1 - y))) X / n: the identity basis is gone, and
+    # p (1 - p) is taken as sigmoid(z) sigmoid(-z), exact where p rounds to 1 (y + (1 - y)
+    # stays: it is 1 only for finite targets).
+    assert _ops([H]) == Counter({"matmul": 2, "transpose": 1, "sigmoid": 2, "neg": 1,
+                                 "sub": 1, "add": 1, "mul": 3, "div": 1, "dim_size": 1})
     rng = np.random.default_rng(0)
     Xv, wv = rng.normal(size=(6, 3)), rng.normal(size=3)
     pv = 1 / (1 + np.exp(-Xv @ wv))

@@ -35,8 +35,20 @@ Partial = Callable[..., Node]
 # -- rules from partial derivatives, the family's batching rule --------------------------------
 
 def times_partial(g: Node, *inputs: Node, out: Node, partial: Partial) -> Node:
-    """An elementwise VJP or JVP: the cotangent (or tangent) times d(out)/d(arg)."""
-    return g * partial(*inputs, out)
+    """An elementwise VJP or JVP: the cotangent (or tangent) times d(out)/d(arg). A
+    cotangent masked by where (the derivative of where(c, f(x), 0)) keeps its mask outside
+    the product: the branch where does not take contributes exactly 0, even where f's
+    derivative is inf or NaN there (sqrt at x < 0), as JAX's double-where idiom gives."""
+    d = partial(*inputs, out)
+    if g.op is where_op:
+        c, a, b = g.inputs
+        for kept, zero, first in ((a, b, True), (b, a, False)):
+            if not _is_zero_literal(zero):
+                continue
+            product = kept * d
+            if product.shape == g.shape:
+                return where_op(c, product, zero) if first else where_op(c, zero, product)
+    return g * d
 
 
 def _from_partials(partials: tuple[Partial | None, ...]) -> tuple[Any, ...]:
@@ -286,16 +298,18 @@ def _tanh_ode(y: ts.Series, k: int) -> Node | None:
 
 
 def _sigmoid_partial(x: Node, out: Node) -> Node:
-    return out * (1 - out)
+    """sigma(x) sigma(-x), not sigma (1 - sigma): exact where sigma rounds to 1."""
+    return out * sigmoid(-x)
 
 
 def _sigmoid_series(u: ts.Series, out: Node) -> ts.Series:
-    """sigma' = sigma (1 - sigma) = sigma - sigma^2."""
-    return ts.solve_ode(u, out, _sigmoid_ode)
+    """sigma' = sigma (1 - sigma) = sigma - sigma^2, with 1 - sigma(u) taken as
+    sigma(-u), exact where sigma rounds to 1."""
+    return ts.solve_ode(u, out, functools.partial(_sigmoid_ode, sigmoid(-u[0])))
 
 
-def _sigmoid_ode(y: ts.Series, k: int) -> Node | None:
-    return y[0] * (1 - y[0]) if k == 0 else ts.total([y[k], ts.scaled(ts.cauchy(y, y, k), -1)])
+def _sigmoid_ode(rest: Node, y: ts.Series, k: int) -> Node | None:
+    return y[0] * rest if k == 0 else ts.total([y[k], ts.scaled(ts.cauchy(y, y, k), -1)])
 
 
 def _softplus_partial(x: Node, out: Node) -> Node:

@@ -14,12 +14,23 @@ by `a`, where `a` (exp, softmax, sigmoid, softplus, 1 - sigmoid) is positive but
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
+
 from ..graph import Node, apply, const
 from ..ops import REGISTRY, astype, exp, expm1, log1p, neg, sigmoid, softplus
-from .engine import Phase
+from .engine import Phase, rewrite_pass
 from .match import factors_of, fit, has_value, is_op, peel, product, replay, uniform_value
 
 stabilize = Phase("stabilize", "numerically stable equivalents")
+
+
+def stabilized(nodes: Sequence[Node]) -> list[Node]:
+    """`nodes` with their numerically fragile patterns replaced by stable equivalents (this
+    phase alone). Derivatives are taken of this form (symdiff.autodiff), so that a gradient
+    is as stable as the library's ops wherever the pattern sits, not only where it would
+    survive into the derivative graph (log(sigmoid(x)) differentiates as -softplus(-x))."""
+    return rewrite_pass(list(nodes), stabilize, Counter())
 
 _log_softmax = REGISTRY["log_softmax"]
 _logsumexp = REGISTRY["logsumexp"]
@@ -165,6 +176,22 @@ def sigmoid_from_exp(node: Node) -> Node | None:
     if has_value(num, 1) and is_op(e.inputs[0], "neg"):
         return fit(sigmoid(e.inputs[0].inputs[0]), node)
     return None
+
+
+# exp(x) / sum(exp(x), axis, keepdims=True) -> softmax(x, axis): a softmax written out,
+# which overflows at logits near 1e3 (and log of it then becomes log_softmax)
+@stabilize.rule("div")
+def softmax_by_hand(node: Node) -> Node | None:
+    num, den = node.inputs
+    total, _ = peel(den)
+    if not (is_op(num, "exp") and is_op(total, "sum") and total.inputs[0] is num):
+        return None
+    axis = total.attrs["axis"]
+    axes = tuple(range(num.ndim)) if axis is None else axis
+    if total.shape != tuple(1 if a in axes else d for a, d in enumerate(num.shape)) \
+            and not (axis is None and total.ndim == 0):
+        return None
+    return fit(apply(REGISTRY["softmax"], (num.inputs[0],), axis=axes), node)
 
 
 # -- derivative patterns ---------------------------------------------------------------------
