@@ -1,6 +1,7 @@
 """Compile time of symdiff: grad + optimize (+ codegen when the `codegen` package is there)
 for deep MLPs, and the graph sizes of an MLP gradient and Hessian-vector product before
-and after optimize.
+and after optimize; and the start-up cost of `import symdiff` and of the `symdiff compile`
+command against `import numpy`.
 
     python3 benchmarks/compile_time.py
 
@@ -10,10 +11,17 @@ Times grow with graph size; the per-layer columns show whether that growth is li
 from __future__ import annotations
 
 import gc
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import symdiff as sd
 from symdiff.graph import topo_order
+
+ROOT = Path(__file__).resolve().parents[1]
 
 try:
     import codegen
@@ -92,6 +100,35 @@ def mlp_784_table() -> None:
               f"{report.nodes_after:>8} {report.ops_after:>5} {1000 * report.seconds:>11.1f}")
 
 
+def _wall(argv: list[str], repeats: int = 7) -> float:
+    """Median wall time of a fresh process running `argv` (seconds)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(argv, check=True, capture_output=True, cwd=ROOT)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def startup_table() -> None:
+    """`import symdiff` against `import numpy`, and the whole `symdiff compile` command, each
+    in fresh processes, interleaved (aims: at most 0.3 s over NumPy, and under 0.6 s)."""
+    print("\nStartup (fresh processes, medians of 7)")
+    python = sys.executable
+    with tempfile.TemporaryDirectory() as tmp:
+        out = str(Path(tmp) / "out.py")
+        rows = [("python -c 'import numpy'", [python, "-c", "import numpy"]),
+                ("python -c 'import symdiff'", [python, "-c", "import symdiff"]),
+                ("symdiff compile mlp_relu_xent.toml",
+                 [python, "-m", "symdiff", "compile", "examples/mlp_relu_xent.toml", "-o", out])]
+        times = {name: _wall(argv) for name, argv in rows}
+    for name, seconds in times.items():
+        print(f"{name:<36} {seconds:>6.3f} s")
+    extra = times["python -c 'import symdiff'"] - times["python -c 'import numpy'"]
+    print(f"{'import symdiff - import numpy':<36} {extra:>6.3f} s")
+
+
 if __name__ == "__main__":
     deep_mlp_table()
     mlp_784_table()
+    startup_table()

@@ -75,6 +75,14 @@ def test_python_tour_runs(scratch):
     assert "-- derivative --" in result.stdout and "Hessian of `loss`" in result.stdout
 
 
+def test_adding_an_op_example_runs(scratch):
+    (example,) = [b for b in blocks("python") if b.startswith("# my_ops.py")]
+    (scratch / "my_ops.py").write_text(example, encoding="utf-8")
+    result = run([sys.executable, "my_ops.py"], scratch)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(".") >= 3  # the printed gradient
+
+
 def test_generated_module_excerpt_is_what_compile_writes():
     (excerpt,) = [b for b in blocks("python") if b.startswith("def ")]
     source = (compiled_examples() / "xor_grad.py").read_text(encoding="utf-8")
