@@ -93,8 +93,11 @@ def evaluate(nodes: Node | Sequence[Node], bindings: Mapping[Any, Any]) \
             values[node] = node.value
             continue
         args = [values[i] for i in node.inputs]
-        with np.errstate(all="ignore"):
-            result = np.asarray(node.op.impl(*args, **_resolved(node.attrs, dims)))
+        try:
+            with np.errstate(all="ignore"):
+                result = np.asarray(node.op.impl(*args, **_resolved(node.attrs, dims)))
+        except (IndexError, np.linalg.LinAlgError) as err:  # bad data: name the node
+            raise type(err)(f"{node.op.name} at {node.display_name}: {err}") from None
         want = resolve_shape(node.shape, dims) if all(
             isinstance(d, int) or d in dims for d in node.shape) else result.shape
         if result.shape != want or result.dtype != np.dtype(node.dtype):

@@ -360,8 +360,45 @@ case("softplus", "far out", ops.softplus, [(4,)],
      lambda rng, shapes: [np.array([-800.0, -40.0, 40.0, 800.0])], [0],
      lambda x: np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x))))
 
-# Symbolic dims: the variables have shapes such as ("n", 3); the values bind n = 4 (or 5).
 N3 = ("n", 3)
+
+
+# Integer indexing: gather (x[idx], x[:, i, j], take, take_along_axis), its adjoint
+# scatter_add (repeated indices accumulate) and arange.
+def index_values(size: int, lo: int = -1) -> Dist:
+    """Integers in [lo * size, size): negative indices count from the end, as in NumPy."""
+    return lambda rng, shape: rng.integers(lo * size, size, shape)
+
+
+case("gather", "x[idx]", lambda x, i: x[i], [(5, 3), (4,)], each(normal, index_values(5)),
+     [0], lambda x, i: x[i], dtypes=("float64", "int64"))
+case("gather", "x[:,i,j] repeated", lambda x, i, j: x[:, i, j], [(2, 3, 4, 2), (5, 1), (3,)],
+     each(normal, index_values(3, 0), index_values(4)), [0], lambda x, i, j: x[:, i, j],
+     dtypes=("float64", "int64", "int64"))
+case("gather", "take axis=1", lambda x, i: ops.take(x, i, axis=1), [(2, 4), (2, 3)],
+     each(normal, index_values(4)), [0], lambda x, i: np.take(x, i, axis=1),
+     dtypes=("float64", "int64"))
+case("gather", "take_along_axis", lambda x, i: ops.take_along_axis(x, i, 1), [(4, 3), (4, 1)],
+     each(normal, index_values(3, 0)), [0], lambda x, i: np.take_along_axis(x, i, 1),
+     dtypes=("float64", "int64"))
+case("gather", "symbolic logp[arange(n), labels]",
+     lambda x, i: x[ops.arange("n"), i], [(4, 3), (4,)], each(normal, index_values(3, 0)),
+     [0], lambda x, i: x[np.arange(4), i], dtypes=("float64", "int64"), symbolic=(N3, ("n",)))
+case("scatter_add", "repeated", lambda g, i: ops.gather.scatter_add_op(g, i, start=0,
+                                                                       shape=(3, 2)),
+     [(5, 2), (5,)], each(normal, index_values(3, 0)), [0],
+     lambda g, i: _np_scatter(g, i, (3, 2)), dtypes=("float64", "int64"))
+case("arange", "symbolic", lambda x: ops.arange(x.shape[0]), [(4, 3)], each(normal), [],
+     lambda x: np.arange(4), symbolic=(N3,))  # x only gives n
+
+
+def _np_scatter(g, i, shape):
+    out = np.zeros(shape)
+    np.add.at(out, i, g)
+    return out
+
+
+# Symbolic dims: the variables have shapes such as ("n", 3); the values bind n = 4 (or 5).
 case("mean", "symbolic,axis=0", lambda x: ops.mean(x, 0), [(4, 3)], each(normal), [0],
      lambda x: x.mean(0), symbolic=(N3,))
 case("mean", "symbolic,all,keepdims", lambda x: ops.mean(x, keepdims=True), [(4, 3)],
@@ -499,7 +536,7 @@ def test_nondifferentiable_arguments_contribute_nothing(c: Case, rng):
             ct = sd.var("ct", out.shape, out.dtype)
             t = sd.var("t", x.shape, x.dtype)
             c_value = random_like(rng, out, point)
-            c_value = c_value > 0 if out.dtype == "bool" else c_value
+            c_value = c_value > 0 if out.dtype == "bool" else c_value.astype(out.dtype)
             back, fwd = sd.evaluate([sd.vjp(out, x, ct), sd.jvp(out, x, t)],
                                     {**point, ct: c_value, t: random_like(rng, x, point)})
             assert back.shape == point[x].shape and not back.any(), f"{c.id}: vjp {back}"

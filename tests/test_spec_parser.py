@@ -29,6 +29,9 @@ def parse(text: str, **kw):
 # Each row: spec text, and the same expression written with the Python API.
 ACCEPTED = [
     ("X @ W + c", lambda: X @ W + c),
+    ("X[k]", lambda: X[k]),
+    ("X[arange('n'), k]", lambda: X[sd.arange("n"), k]),
+    ("X[[0, 2]]", lambda: X[[0, 2]]),
     ("relu(X @ W + c)", lambda: sd.relu(X @ W + c)),
     ("-X", lambda: -X),
     ("+X", lambda: X),
@@ -125,7 +128,7 @@ REFUSED = [
     ("X // 2", "the operator // is not supported", 3),
     ("X % 2", "the operator % is not supported", 3),
     ("X is W", "only < <= > >= == != comparisons", 3),
-    ("X[k]", "an index must be a literal", 3),
+    ("X[c]", "indices must be integers", 1),
     ("X[0.5]", "an index must be an integer literal", 3),
     ("sum(X, axis=c)", "axis= (an int, a tuple of ints or None) must be a literal", 13),
     ("sum(X, axis='0')", "a string literal is not allowed as axis=", 13),

@@ -12,9 +12,10 @@ from typing import Any
 
 from ..graph import Node
 from . import elementwise as ew
+from .gather import getitem
 from .linalg import matmul
 from .reductions import sum
-from .structure import astype, getitem, reshape, transpose
+from .structure import astype, reshape, transpose
 
 
 class TensorOperators:

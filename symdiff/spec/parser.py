@@ -302,17 +302,28 @@ class _Builder:
         value = self.node(node.value)
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         index = tuple(self.index_item(item) for item in items)
-        return self.build(node, lambda: value[index if len(index) != 1 else index[0]])
+        operands = [(node.value, value)] + [(a, i) for a, i in zip(items, index, strict=True)
+                                            if isinstance(i, Node)]
+        return self.build(node, lambda: value[index if len(index) != 1 else index[0]],
+                          operands=operands)
 
     def index_item(self, item: ast.AST) -> Any:
-        """One entry of a basic index: an int, a slice of ints, None or `...`."""
+        """One entry of an index: an int, a slice of ints, None, `...`, a list of ints, or
+        an integer tensor expression (`logp[arange('n'), labels]`)."""
         if isinstance(item, ast.Slice):
             parts = [None if p is None else self.int_literal(p, "a slice bound")
                      for p in (item.lower, item.upper, item.step)]
             return slice(*parts)
         if isinstance(item, ast.Constant) and (item.value is None or item.value is Ellipsis):
             return item.value
-        return self.int_literal(item, "an index")
+        if isinstance(item, (ast.List, ast.Tuple)) and _is_literal(item):
+            values = self.literal(item, "an index list", allow_str=False)
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+                raise self.error(item, "an index list must hold integers")
+            return list(values)
+        if _is_literal(item):
+            return self.int_literal(item, "an index")
+        return self.tensor(item)
 
     def int_literal(self, node: ast.AST, what: str) -> int:
         value = self.literal(node, what, allow_str=False)
