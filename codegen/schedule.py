@@ -69,9 +69,11 @@ def schedule(outputs: list[Node]) -> list[Node]:
             remaining[g] = remaining.get(g, 0) + len(users.get(n, [])) + (n in pinned)
     waiting = {n: sum(1 for i in dict.fromkeys(n.inputs) if i.kind == "op") for n in order}
     readers: dict[Node, list[Node]] = {}  # storage group -> the nodes that read it
+    most: dict[Node, int] = {}  # storage group -> the most uses one reader takes from it
     for n in order:
-        for g in _group_uses(n, base):
+        for g, uses in _group_uses(n, base).items():
             readers.setdefault(g, []).append(n)
+            most[g] = max(most.get(g, 0), uses)
     result: list[Node] = []
 
     def gain(n: Node) -> int:
@@ -83,8 +85,10 @@ def schedule(outputs: list[Node]) -> list[Node]:
         return freed - alloc
 
     # A heap of ready nodes by (gain, then depth-first rank). A node's gain changes only
-    # when a group it reads loses a pending use, so only those readers are pushed again
-    # (older entries are skipped by version): linear-ish instead of a scan per step.
+    # when a group it reads comes down to as many pending uses as the node itself takes
+    # (it would then free the group), so only then are that group's readers pushed again
+    # (older entries are skipped by version). A group read by k nodes thus re-pushes its
+    # readers at most `most[g] + 1` times, not at each of its k uses: near-linear.
     heap: list[tuple[int, int, int, Node]] = []
     version: dict[Node, int] = {}
     ready: set[Node] = set()
@@ -113,6 +117,8 @@ def schedule(outputs: list[Node]) -> list[Node]:
                 ready.add(u)
                 push(u)
         for g in touched:
+            if g not in remaining or remaining[g] > most[g]:
+                continue  # no reader frees g (yet): every ready reader's gain is unchanged
             for reader in readers.get(g, ()):
                 if reader in ready:
                     push(reader)
