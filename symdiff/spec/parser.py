@@ -349,9 +349,9 @@ class _Builder:
             raise self.error(node, "@ needs tensor operands, not two numbers", at)
         bits = _result_bits(symbol, left, right)
         if bits > MAX_LITERAL_BITS:
-            raise self.error(node, f"`{self.source(node)}` would be an integer of "
-                                   f"about {bits:.3g} bits; literal arithmetic is limited "
-                                   f"to {MAX_LITERAL_BITS} bits", at)
+            raise self.error(node, f"`{self.source(node)}` would be an integer of more "
+                                   f"than {MAX_LITERAL_BITS} bits; literal arithmetic is "
+                                   "limited to that size", at)
         try:
             if symbol == "+":
                 value = left + right
@@ -548,7 +548,7 @@ class _Builder:
 MAX_LITERAL_BITS = 1 << 16  # integer literal arithmetic beyond this is refused, unevaluated
 
 
-def _result_bits(symbol: str, left: Any, right: Any) -> float:
+def _result_bits(symbol: str, left: Any, right: Any) -> int:
     """An upper estimate of the bit length of an integer result of literal arithmetic
     (0 when the result is a float, whose size is bounded anyway)."""
     if not isinstance(left, int) or not isinstance(right, int):
@@ -559,7 +559,7 @@ def _result_bits(symbol: str, left: Any, right: Any) -> float:
     if symbol == "*":
         return a + b
     if symbol == "**" and right > 1:
-        return float(a) * right if a > 1 else a
+        return a * right if a > 1 else a
     return 0
 
 
