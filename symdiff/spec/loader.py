@@ -8,6 +8,7 @@ SpecError naming the file, the section, the key and, for an expression, the colu
 from __future__ import annotations
 
 import builtins
+import collections
 import difflib
 import keyword
 import re
@@ -21,7 +22,7 @@ from ..errors import SymdiffError
 from ..graph import Node, var, variables
 from ..shapes import DTYPES, fmt_shape, is_float
 from .errors import SpecError
-from .parser import Location, is_identifier, parse_expression, referenced_names
+from .parser import Location, is_identifier, normalize_name, parse_expression, referenced_names
 
 SECTIONS = ("inputs", "params", "define", "outputs", "derivatives")
 TOP_LEVEL = ("name", "description") + SECTIONS
@@ -87,6 +88,7 @@ class Spec:
 
     def lookup(self, name: str) -> Pytree:
         """The nodes behind a function name, a [define] name or a symbol."""
+        name = normalize_name(name)
         for plan in self.functions:
             if plan.name == name:
                 return plan.outputs
@@ -139,26 +141,19 @@ class _Loader:
         self.data = data
         self.lines = text.splitlines()
         self.file = file
+        self.key_lines: dict[tuple[str, str], int] | None = None  # built on first use
         self.inputs: dict[str, Node] = {}
         self.params: dict[str, Node] = {}
         self.defines: dict[str, Node] = {}
-        self.where_defined: dict[str, str] = {}
+        self.where_defined: dict[str, tuple[str, str]] = {}  # name -> (section, raw key)
 
     # -- errors and locations ---------------------------------------------------------
     def line_of(self, section: str, key: str) -> int | None:
-        """Best-effort line of `key` in `[section]` ("" for top level), for messages."""
-        current = ""
-        pattern = re.compile(rf"^\s*(?:{re.escape(key)}|\"{re.escape(key)}\"|"
-                             rf"'{re.escape(key)}')\s*=")
-        for number, line in enumerate(self.lines, 1):
-            header = re.match(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$", line)
-            if header:
-                current = header.group(1)
-                if section == "" and current == key:  # a misnamed [section] itself
-                    return number
-            elif current == section and pattern.match(line):
-                return number
-        return None
+        """Best-effort line of `key` in `[section]` ("" for top level), for messages.
+        The file is scanned once, into an index of (section, key) -> first line."""
+        if self.key_lines is None:
+            self.key_lines = _key_lines(self.lines)
+        return self.key_lines.get((section, key))
 
     def where(self, section: str, key: str, field_name: str | None = None) -> Location:
         label = key if field_name is None else f"{key}.{field_name}"
@@ -188,7 +183,7 @@ class _Loader:
             raise self.error("description must be a string", "", "description")
         for section, table in (("inputs", self.inputs), ("params", self.params)):
             for key, value in self.data.get(section, {}).items():
-                table[key] = self.symbol(section, key, value)
+                table[normalize_name(key)] = self.symbol(section, key, value)
         self.load_defines(self.data.get("define", {}))
         functions: list[FunctionPlan] = []
         seen: dict[str, str] = {}
@@ -203,7 +198,8 @@ class _Loader:
                     params=self.params, defines=self.defines, functions=functions)
 
     # -- symbols ----------------------------------------------------------------------
-    def check_symbol_name(self, section: str, key: str) -> None:
+    def check_symbol_name(self, section: str, key: str) -> str:
+        """The name `key` defines (NFKC-normalized), or a SpecError."""
         if not is_identifier(key):
             raise self.error(f"{key!r} is not a valid name: use letters, digits and _ (not "
                              "starting with a digit, not a Python keyword)", section, key)
@@ -213,13 +209,20 @@ class _Loader:
         if problem:
             raise self.error(f"{key!r} cannot be used as a name: {problem}; rename it",
                              section, key)
-        if key in self.where_defined:
-            raise self.error(f"{key!r} is defined twice: in [{self.where_defined[key]}] and "
-                             f"in [{section}]; each name may be defined once", section, key)
-        self.where_defined[key] = section
+        name = normalize_name(key)
+        if name in self.where_defined:
+            first_section, first = self.where_defined[name]
+            if first == key:
+                raise self.error(f"{key!r} is defined twice: in [{first_section}] and in "
+                                 f"[{section}]; each name may be defined once", section, key)
+            raise self.error(f"{first!r} (in [{first_section}]) and {key!r} (in [{section}]) "
+                             f"are the same name {name!r} as Python reads names (Unicode "
+                             "NFKC normalization); rename one of them", section, key)
+        self.where_defined[name] = (section, key)
+        return name
 
     def symbol(self, section: str, key: str, value: Any) -> Node:
-        self.check_symbol_name(section, key)
+        name = self.check_symbol_name(section, key)
         if not isinstance(value, dict):
             raise self.error(f"an entry of [{section}] must be a table such as "
                              f"{key} = {{ shape = [\"n\", 2] }}, not {_toml_type(value)}",
@@ -239,36 +242,39 @@ class _Loader:
         if dtype not in DTYPES:
             raise self.error(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}",
                              section, key, "dtype")
-        return var(key, shape, dtype)
+        return var(name, [normalize_name(d) if isinstance(d, str) else d for d in shape],
+                   dtype)
 
     # -- [define] ---------------------------------------------------------------------
     def load_defines(self, table: Mapping[str, Any]) -> None:
         texts: dict[str, str] = {}
         for key, value in table.items():
-            self.check_symbol_name("define", key)
+            name = self.check_symbol_name("define", key)
             if not isinstance(value, str):
                 raise self.error(f"a [define] entry must be an expression string, such as "
                                  f"{key} = \"relu(X @ W + c)\", not {_toml_type(value)}",
                                  "define", key)
-            texts[key] = value
+            texts[name] = value
         self.check_define_order(texts)
-        for key, text in texts.items():
-            node = self.expression(text, "define", key)
-            self.defines[key] = node.named(key)
+        for name, text in texts.items():
+            node = self.expression(text, "define", self.where_defined[name][1])
+            self.defines[name] = node.named(name)
 
     def check_define_order(self, texts: Mapping[str, str]) -> None:
         """Cycles and forward references, reported before building anything."""
-        order = list(texts)
+        position = {key: i for i, key in enumerate(texts)}
         uses = {key: [(n, a) for n, a in referenced_names(text, self.where("define", key))
                       if n in texts] for key, text in texts.items()}
-        for key in order:
+        for key in texts:
             for name, _ in uses[key]:
+                if position[name] < position[key]:
+                    continue  # a cycle has a use of a later entry (or of itself): not this
                 cycle = self.cycle_through(key, name, uses)
                 if cycle:
                     raise self.located_use(
                         key, name, texts, f"[define] has a cycle: {' -> '.join(cycle)}; "
                         "an expression cannot depend on itself")
-                if order.index(name) > order.index(key):
+                if position[name] > position[key]:
                     raise self.located_use(
                         key, name, texts, f"{name!r} is used before it is defined; [define] "
                         f"entries are read in order, so move {name} above {key}")
@@ -303,8 +309,10 @@ class _Loader:
         return self.error(message, "define", key)
 
     # -- expressions --------------------------------------------------------------------
-    def visible(self) -> dict[str, Node]:
-        return {**self.inputs, **self.params, **self.defines}
+    def visible(self) -> Mapping[str, Node]:
+        """The symbols an expression may read: a view, not a copy per expression (a spec
+        of thousands of entries would copy them all for each)."""
+        return collections.ChainMap(self.defines, self.params, self.inputs)
 
     def expression(self, text: Any, section: str, key: str, field_name: str | None = None,
                    *, allow_tuple: bool = False) -> Any:
@@ -403,7 +411,7 @@ class _Loader:
                              f"\"{names[0]}\"), not a list", section, key, "wrt")
         symbols = {**self.inputs, **self.params}
         nodes = []
-        for name in names:
+        for name in map(normalize_name, names):
             if name in self.defines:
                 raise self.error(f"wrt names {name!r}, a [define] entry; derivatives are taken "
                                  "with respect to [inputs] or [params] symbols",
@@ -453,6 +461,30 @@ class _Loader:
         v = var(HVP_ARGUMENT, w.shape, w.dtype)
         return sd.hvp(of, w, v), (f"Hessian of `{of_text}` with respect to {w.name}, times "
                                   f"the direction v (shaped like {w.name})."), v
+
+
+_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+_KEY = re.compile(r"""^\s*(?:([A-Za-z0-9_-]+)|"([^"]*)"|'([^']*)')\s*=""")
+
+
+def _key_lines(lines: Sequence[str]) -> dict[tuple[str, str], int]:
+    """(section, key) -> the first line defining it, with ("", name) for a [name] header:
+    the lines that messages point at."""
+    found: dict[tuple[str, str], int] = {}
+    current = ""
+    for number, line in enumerate(lines, 1):
+        header = _HEADER.match(line)
+        if header:
+            current = header.group(1)
+            found.setdefault(("", current), number)
+            continue
+        match = _KEY.match(line)
+        if match:
+            key = next(g for g in match.groups() if g is not None)
+            found.setdefault((current, key), number)
+    for (section, key), number in list(found.items()):  # a raw spelling wins over NFKC
+        found.setdefault((section, normalize_name(key)), number)
+    return found
 
 
 def python_name_problem(name: str) -> str | None:

@@ -14,6 +14,7 @@ import difflib
 import inspect
 import keyword
 import sys
+import unicodedata
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -541,6 +542,8 @@ class _Builder:
                 raise self.error(value, "keepdims= must be True or False")
             if param == "shape" and not isinstance(result, tuple):
                 result = (result,)
+            if param == "shape":  # dim names match as names do: NFKC-normalized
+                result = tuple(normalize_name(d) if isinstance(d, str) else d for d in result)
             return result
         raise self.error(value, f"{fname}() parameter {param!r} cannot be set from a spec")
 
@@ -584,6 +587,12 @@ def _is_literal(node: ast.AST) -> bool:
     if isinstance(node, (ast.List, ast.Tuple)):
         return all(_is_literal(e) for e in node.elts)
     return False
+
+
+def normalize_name(name: str) -> str:
+    """A name as Python reads it in an expression: NFKC-normalized, so that look-alike
+    characters (fullwidth 'ｘ', ligatures, ...) name the same symbol, as in Python code."""
+    return unicodedata.normalize("NFKC", name)
 
 
 def is_identifier(name: str) -> bool:
