@@ -36,11 +36,13 @@ def _where_zero(cond, x, out, x_when_true=True):
     """np.where(cond, x, 0) (or np.where(cond, 0, x)) for a float array x, into `out` when
     given. Large arrays take x's bits ANDed with a mask of all ones or all zeros made from
     cond: exact for every x (NaN, infinities, -0.0 pass through or become +0.0 just as with
-    np.where) and free of the branches that make np.where slow on unpredictable masks."""
-    if x.size < 512:
+    np.where) and free of the branches that make np.where slow on unpredictable masks. The
+    mask starts from `cond != 0` on its bytes, so a bool array whose bytes are not 0 or 1 (a
+    uint8 array viewed as bool) counts as NumPy counts it: any nonzero byte is True."""
+    if x.size < 32768:
         return np.where(cond, x, 0) if x_when_true else np.where(cond, 0, x)
-    flags = cond.view(np.int8)
-    mask = np.negative(flags) if x_when_true else np.subtract(flags, 1)
+    flags = np.not_equal(cond.view(np.uint8), 0).view(np.int8)  # 0 or 1, whatever the bytes
+    mask = np.negative(flags, out=flags) if x_when_true else np.subtract(flags, 1, out=flags)
     if out is None:
         out = np.empty_like(x)
     ints = np.dtype(f"i{x.itemsize}")
@@ -51,11 +53,16 @@ def _where_zero(cond, x, out, x_when_true=True):
 def _scratch(cache, key, make):
     """The scratch arrays of one generated function for this thread and these symbolic dims
     (`key`): made by `make()` on first use, then reused, so large temporaries cost no
-    allocation (and no page faults) from call to call. The last 4 dims seen are kept."""
+    allocation (and no page faults) from call to call. A call takes the arrays out of the
+    cache and `_scratch_return` puts them back as it returns, so a re-entrant call (from a
+    signal handler or a callback while this call runs) finds none and makes its own."""
+    arrays = cache.__dict__.pop(key, None)
+    return make() if arrays is None else arrays
+
+
+def _scratch_return(cache, key, arrays):
+    """Put a call's scratch arrays back for the next call; the last 4 dims seen are kept."""
     held = cache.__dict__
-    arrays = held.get(key)
-    if arrays is None:
-        if len(held) >= 4:
-            del held[next(iter(held))]
-        arrays = held[key] = make()
-    return arrays
+    if len(held) >= 4 and key not in held:
+        del held[next(iter(held))]
+    held[key] = arrays
