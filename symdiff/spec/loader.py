@@ -11,6 +11,7 @@ import builtins
 import collections
 import difflib
 import keyword
+import math
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -18,8 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import SymdiffError
-from ..graph import Node, var, variables
+from ..graph import Node, topo_order, var, variables
 from ..shapes import DTYPES, fmt_shape, is_float
 from .errors import SpecError
 from .parser import Location, is_identifier, normalize_name, parse_expression, referenced_names
@@ -32,6 +35,8 @@ SYMBOL_KEYS = ("shape", "dtype")
 HVP_ARGUMENT = "v"
 RESERVED_NAMES = ("np", "numpy")
 MAX_NAME_LENGTH = 40  # longer names are shortened in generated code
+MAX_NDIM = 64 if int(np.__version__.split(".")[0]) >= 2 else 32  # NumPy's array rank limit
+MAX_SIZE = 2**63 - 1  # elements of the largest array NumPy can describe
 
 Pytree = Node | tuple  # a node, or a tuple of pytrees
 
@@ -238,6 +243,13 @@ class _Loader:
             raise self.error("shape must be a list of non-negative ints and symbolic dim "
                              f"names (identifiers), e.g. [\"n\", 2]; got {shape!r}",
                              section, key, "shape")
+        if len(shape) > MAX_NDIM:
+            raise self.error(f"shape has {len(shape)} dims; NumPy arrays have at most "
+                             f"{MAX_NDIM}", section, key, "shape")
+        fixed = [d for d in shape if isinstance(d, int)]
+        if math.prod(fixed) > MAX_SIZE:
+            raise self.error(f"shape {fmt_shape(tuple(shape))} has more elements than any "
+                             "NumPy array can (2**63 - 1)", section, key, "shape")
         dtype = value.get("dtype", "float64")
         if dtype not in DTYPES:
             raise self.error(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}",
@@ -327,6 +339,20 @@ class _Loader:
         used = set(variables(list(roots))) | set(extra)
         return tuple(node for node in {**self.inputs, **self.params}.values() if node in used)
 
+    def check_dims(self, section: str, key: str, roots: Sequence[Node],
+                   args: Sequence[Node]) -> None:
+        """Every symbolic dim a function's graph builds (broadcast_to(x, shape=('m', 3)))
+        must be the size of one of its arguments, else the generated code cannot know it."""
+        bound = {d for a in args for d in a.shape if isinstance(d, str)}
+        for node in topo_order(list(roots)):
+            for d in node.attrs.get("shape", ()) if node.kind == "op" else ():
+                if isinstance(d, str) and d not in bound:
+                    have = ", ".join(sorted(bound)) or "none"
+                    raise self.error(f"symbolic dim {d!r} (in {node.op.name}) is not the size "
+                                     f"of any argument of {key}, so the generated function "
+                                     f"cannot know it (the arguments' symbolic dims: {have}); "
+                                     "use a fixed size or a dim of an input", section, key)
+
     # -- [outputs] and [derivatives] ----------------------------------------------------
     def check_function_name(self, section: str, key: str, seen: dict[str, str]) -> None:
         if not is_identifier(key):
@@ -349,6 +375,7 @@ class _Loader:
                              f"{key} = \"yhat\", not {_toml_type(text)}", "outputs", key)
         result = self.expression(text, "outputs", key, allow_tuple=True)
         roots = list(result) if isinstance(result, tuple) else [result]
+        self.check_dims("outputs", key, roots, self.arguments(roots))
         return FunctionPlan(name=key, kind="output", args=self.arguments(roots),
                             outputs=result, doc=f"The value of `{text.strip()}`.",
                             expression=text.strip())
@@ -395,6 +422,7 @@ class _Loader:
             raise self.error(f"cannot take the {kind}: {err}", section, key) from None
         if v is not None:
             args = args + (v,)
+        self.check_dims(section, key, flatten_pytree(outputs), args)
         return FunctionPlan(name=key, kind=kind, args=args, outputs=outputs, doc=doc,
                             expression=of_text.strip(), of=of, wrt=wrt,
                             wrt_is_list=wrt_is_list, v=v)
@@ -485,6 +513,12 @@ def _key_lines(lines: Sequence[str]) -> dict[tuple[str, str], int]:
     for (section, key), number in list(found.items()):  # a raw spelling wins over NFKC
         found.setdefault((section, normalize_name(key)), number)
     return found
+
+
+def flatten_pytree(tree: Pytree) -> list[Node]:
+    if isinstance(tree, Node):
+        return [tree]
+    return [leaf for sub in tree for leaf in flatten_pytree(sub)]
 
 
 def python_name_problem(name: str) -> str | None:
