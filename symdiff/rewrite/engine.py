@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import SymdiffError
-from ..graph import Node, apply, derivative_context
+from ..graph import Node, _provenance, apply
 
 RuleFn = Callable[[Node], "Node | None"]
 
@@ -78,8 +78,11 @@ def _rebuild(node: Node, memo: dict[Node, Node]) -> Node:
     inputs = tuple(memo[i] for i in node.inputs)
     if all(a is b for a, b in zip(inputs, node.inputs, strict=True)):
         return node
-    with derivative_context(node.provenance):
+    token = _provenance.set(node.provenance)  # derivative_context, minus a generator per node
+    try:
         return apply(node.op, inputs, **node.attrs)
+    finally:
+        _provenance.reset(token)
 
 
 def _first_match(node: Node, phase: Phase) -> tuple[Rule, Node] | None:
@@ -87,8 +90,10 @@ def _first_match(node: Node, phase: Phase) -> tuple[Rule, Node] | None:
     rules = phase.rules_for(node)
     if not rules:
         return None
-    # Nodes a rule builds belong to the derivative (or forward) computation it replaces.
-    with derivative_context(node.provenance):
+    # Nodes a rule builds belong to the derivative (or forward) computation it replaces
+    # (derivative_context, set by hand: this runs for most nodes of every pass).
+    token = _provenance.set(node.provenance)
+    try:
         for rule in rules:
             replacement = rule.fn(node)
             if replacement is None or replacement is node:
@@ -98,6 +103,8 @@ def _first_match(node: Node, phase: Phase) -> tuple[Rule, Node] | None:
                                    f"{replacement!r}: the type changed from {node.type} to "
                                    f"{replacement.type}")
             return rule, replacement
+    finally:
+        _provenance.reset(token)
     return None
 
 
