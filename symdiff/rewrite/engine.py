@@ -137,8 +137,9 @@ def rewrite_pass(roots: Iterable[Node], phase: Phase, fired: Counter[str],
     """
     roots = list(roots)
     memo: dict[Node, Node] = {}  # node -> its fully rewritten form
-    if settled is not None:
-        memo.update((n, n) for n in settled)
+    # `settled` is consulted lazily, node by node: it may hold far more than this graph
+    # (the pipeline keeps it from run to run), so it is never copied into the memo
+    known = settled if settled is not None else ()
     waiting: dict[Node, tuple[Node, Node]] = {}  # node -> (its rebuilt form, replacement)
     iterations = 0
 
@@ -154,6 +155,10 @@ def rewrite_pass(roots: Iterable[Node], phase: Phase, fired: Counter[str],
                 _give_up(phase, stack[-1], fired)
             node = stack[-1]
             if node in memo:
+                stack.pop()
+                continue
+            if node in known:
+                memo[node] = node
                 stack.pop()
                 continue
             if node in waiting:
