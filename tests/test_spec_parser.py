@@ -292,3 +292,16 @@ def test_error_echo_is_cut_near_the_column():
     assert len(message) < 600
     echo, caret = message.split("\n")[-2:]
     assert echo[caret.index("^"):].startswith("nope")
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("X[99999999999999999999]", "outside the int64 range"),
+    ("X[:, :2**2]", "must be a literal"),
+    ("broadcast_to(s, shape=(9223372036854775808,))", "more elements than any NumPy array"),
+    ("broadcast_to(s, shape=(4611686018427387904, 4))", "more elements than any NumPy array"),
+    ("broadcast_to(s, shape=(" + "1, " * 70 + "))", "NumPy arrays have at most"),
+])
+def test_static_literals_numpy_cannot_hold_are_refused(text, fragment):
+    with pytest.raises(SpecError) as info:
+        parse(text)
+    assert fragment in info.value.message

@@ -19,13 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..errors import SymdiffError
 from ..graph import Node, topo_order, var, variables
 from ..shapes import DTYPES, fmt_shape, is_float
 from .errors import SpecError
-from .parser import Location, is_identifier, normalize_name, parse_expression, referenced_names
+from .parser import (
+    MAX_NDIM,
+    Location,
+    is_identifier,
+    normalize_name,
+    parse_expression,
+    referenced_names,
+)
 
 SECTIONS = ("inputs", "params", "define", "outputs", "derivatives")
 TOP_LEVEL = ("name", "description") + SECTIONS
@@ -35,7 +40,6 @@ SYMBOL_KEYS = ("shape", "dtype")
 HVP_ARGUMENT = "v"
 RESERVED_NAMES = ("np", "numpy")
 MAX_NAME_LENGTH = 40  # longer names are shortened in generated code
-MAX_NDIM = 64 if int(np.__version__.split(".")[0]) >= 2 else 32  # NumPy's array rank limit
 MAX_SIZE = 2**63 - 1  # elements of the largest array NumPy can describe
 
 Pytree = Node | tuple  # a node, or a tuple of pytrees

@@ -455,6 +455,9 @@ class _Builder:
         if not isinstance(value, int) or isinstance(value, bool):
             raise self.error(node, f"{what} must be an integer literal (only basic indexing: "
                                    "ints, slices, None and ...)")
+        if not -2**63 <= value < 2**63:
+            raise self.error(node, f"{what} {_describe(value)} is outside the int64 range "
+                                   "that NumPy indexes with")
         return value
 
     # -- literals -------------------------------------------------------------------
@@ -544,8 +547,27 @@ class _Builder:
                 result = (result,)
             if param == "shape":  # dim names match as names do: NFKC-normalized
                 result = tuple(normalize_name(d) if isinstance(d, str) else d for d in result)
+                problem = _shape_problem(result)
+                if problem:
+                    raise self.error(value, f"shape= {problem}")
             return result
         raise self.error(value, f"{fname}() parameter {param!r} cannot be set from a spec")
+
+
+MAX_NDIM = 64 if int(np.__version__.split(".")[0]) >= 2 else 32  # NumPy's array rank limit
+
+
+def _shape_problem(shape: tuple) -> str | None:
+    """Why NumPy can hold no array of this (literal) shape, if so."""
+    if len(shape) > MAX_NDIM:
+        return f"has {len(shape)} dims; NumPy arrays have at most {MAX_NDIM}"
+    fixed = [abs(d) for d in shape if isinstance(d, int) and not isinstance(d, bool)]
+    size = 1  # (a -1 of reshape is left to the API)
+    for d in fixed:
+        size *= d
+        if size >= 2**63:
+            return f"{_clip(repr(shape))} has more elements than any NumPy array can (2**63 - 1)"
+    return None
 
 
 MAX_LITERAL_BITS = 1 << 16  # integer literal arithmetic beyond this is refused, unevaluated
