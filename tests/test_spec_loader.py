@@ -317,3 +317,15 @@ def test_a_spec_of_thousands_of_entries_finds_each_key_line_from_one_scan(monkey
     with pytest.raises(SpecError) as info:
         loads_spec(text.replace('d2999 = "x * 2999"', 'd2999 = "x * nope"'))
     assert info.value.line == 3003
+
+
+@pytest.mark.parametrize("text", [
+    '[inputs]\nx = { shape = [3], dtype = "' + "a" * 10000 + '" }\n',
+    '[inputs]\nx = { shape = [' + "1, " * 5000 + '"-"] }\n',
+    '[inputs]\n"' + "b" * 10000 + '" = { shape = [3] }\n',
+    '[inputs]\nx = { shape = [3] }\n[outputs]\nf = "' + " + ".join(["x"] * 5000) + ' + y"\n',
+])
+def test_errors_never_echo_a_huge_value_in_full(text):
+    with pytest.raises(SpecError) as info:
+        loads_spec(text, file="m.toml")
+    assert len(str(info.value)) < 700

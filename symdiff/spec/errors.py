@@ -47,7 +47,8 @@ class SpecError(SymdiffError, ValueError):
         if self.section:
             where = f"[{self.section}]"
         if self.key:
-            where = f"{where} {self.key}".strip()
+            key = self.key if len(self.key) <= 80 else self.key[:77] + "..."
+            where = f"{where} {key}".strip()
         if where:
             parts.append(where)
         if self.column is not None:

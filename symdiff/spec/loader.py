@@ -92,7 +92,7 @@ class Spec:
             if plan.name == name:
                 return plan
         known = ", ".join(p.name for p in self.functions)
-        raise SpecError(f"the spec has no function {name!r} (functions: {known})",
+        raise SpecError(f"the spec has no function {name!r:.80} (functions: {known})",
                         file=self.path)
 
     def lookup(self, name: str) -> Pytree:
@@ -106,7 +106,7 @@ class Spec:
         if name in self.symbols:
             return self.symbols[name]
         known = [p.name for p in self.functions] + list(self.defines)
-        raise SpecError(f"{name!r} is neither a function nor a [define] entry of the spec "
+        raise SpecError(f"{name!r:.80} is neither a function nor a [define] entry of the spec "
                         f"(known: {', '.join(known)})", file=self.path)
 
 
@@ -179,8 +179,8 @@ class _Loader:
         for key, value in self.data.items():
             if key not in TOP_LEVEL:
                 close = difflib.get_close_matches(key, TOP_LEVEL, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise self.error(f"unknown top-level key {key!r}{hint} (expected: "
+                hint = f"; did you mean {close[0]!r:.80}?" if close else ""
+                raise self.error(f"unknown top-level key {key!r:.80}{hint} (expected: "
                                  f"{', '.join(TOP_LEVEL)})", "", key)
             if key in SECTIONS and not isinstance(value, dict):
                 raise self.error(f"{key} must be a table ([{key}] section)", "", key)
@@ -210,23 +210,24 @@ class _Loader:
     def check_symbol_name(self, section: str, key: str) -> str:
         """The name `key` defines (NFKC-normalized), or a SpecError."""
         if not is_identifier(key):
-            raise self.error(f"{key!r} is not a valid name: use letters, digits and _ (not "
+            raise self.error(f"{key!r:.80} is not a valid name: use letters, digits and _ (not "
                              "starting with a digit, not a Python keyword)", section, key)
         problem = python_name_problem(key) if section in ("inputs", "params") else (
             "it is reserved for the generated module" if key.startswith("_")
             or key in RESERVED_NAMES else None)
         if problem:
-            raise self.error(f"{key!r} cannot be used as a name: {problem}; rename it",
+            raise self.error(f"{key!r:.80} cannot be used as a name: {problem}; rename it",
                              section, key)
         name = normalize_name(key)
         if name in self.where_defined:
             first_section, first = self.where_defined[name]
             if first == key:
-                raise self.error(f"{key!r} is defined twice: in [{first_section}] and in "
+                raise self.error(f"{key!r:.80} is defined twice: in [{first_section}] and in "
                                  f"[{section}]; each name may be defined once", section, key)
-            raise self.error(f"{first!r} (in [{first_section}]) and {key!r} (in [{section}]) "
-                             f"are the same name {name!r} as Python reads names (Unicode "
-                             "NFKC normalization); rename one of them", section, key)
+            raise self.error(f"{first!r:.80} (in [{first_section}]) and {key!r:.80} (in "
+                             f"[{section}]) are the same name {name!r:.80} as Python reads "
+                             "names (Unicode NFKC normalization); rename one of them",
+                             section, key)
         self.where_defined[name] = (section, key)
         return name
 
@@ -238,14 +239,14 @@ class _Loader:
                              section, key)
         for field_name in value:
             if field_name not in SYMBOL_KEYS:
-                raise self.error(f"unknown field {field_name!r} (expected: shape, dtype)",
+                raise self.error(f"unknown field {field_name!r:.80} (expected: shape, dtype)",
                                  section, key, field_name)
         shape = value.get("shape", [])
         if not isinstance(shape, list) or not all(
                 (isinstance(d, int) and not isinstance(d, bool) and d >= 0)
                 or (isinstance(d, str) and is_identifier(d)) for d in shape):
             raise self.error("shape must be a list of non-negative ints and symbolic dim "
-                             f"names (identifiers), e.g. [\"n\", 2]; got {shape!r}",
+                             f"names (identifiers), e.g. [\"n\", 2]; got {shape!r:.80}",
                              section, key, "shape")
         if len(shape) > MAX_NDIM:
             raise self.error(f"shape has {len(shape)} dims; NumPy arrays have at most "
@@ -256,7 +257,7 @@ class _Loader:
                              "NumPy array can (2**63 - 1)", section, key, "shape")
         dtype = value.get("dtype", "float64")
         if dtype not in DTYPES:
-            raise self.error(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}",
+            raise self.error(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r:.80}",
                              section, key, "dtype")
         return var(name, [normalize_name(d) if isinstance(d, str) else d for d in shape],
                    dtype)
@@ -292,7 +293,7 @@ class _Loader:
                         "an expression cannot depend on itself")
                 if position[name] > position[key]:
                     raise self.located_use(
-                        key, name, texts, f"{name!r} is used before it is defined; [define] "
+                        key, name, texts, f"{name!r:.80} is used before it is defined; [define] "
                         f"entries are read in order, so move {name} above {key}")
 
     @staticmethod
@@ -352,7 +353,7 @@ class _Loader:
             for d in node.attrs.get("shape", ()) if node.kind == "op" else ():
                 if isinstance(d, str) and d not in bound:
                     have = ", ".join(sorted(bound)) or "none"
-                    raise self.error(f"symbolic dim {d!r} (in {node.op.name}) is not the size "
+                    raise self.error(f"symbolic dim {d!r:.80} (in {node.op.name}) is not the size "
                                      f"of any argument of {key}, so the generated function "
                                      f"cannot know it (the arguments' symbolic dims: {have}); "
                                      "use a fixed size or a dim of an input", section, key)
@@ -360,15 +361,15 @@ class _Loader:
     # -- [outputs] and [derivatives] ----------------------------------------------------
     def check_function_name(self, section: str, key: str, seen: dict[str, str]) -> None:
         if not is_identifier(key):
-            raise self.error(f"{key!r} is not a valid function name: use letters, digits "
+            raise self.error(f"{key!r:.80} is not a valid function name: use letters, digits "
                              "and _ (not starting with a digit, not a Python keyword)",
                              section, key)
         problem = python_name_problem(key)
         if problem:
-            raise self.error(f"{key!r} cannot be used as a function name: {problem}; rename "
+            raise self.error(f"{key!r:.80} cannot be used as a function name: {problem}; rename "
                              "it", section, key)
         if key in seen:
-            raise self.error(f"function {key!r} is defined twice: in [{seen[key]}] and in "
+            raise self.error(f"function {key!r:.80} is defined twice: in [{seen[key]}] and in "
                              f"[{section}]; the generated module needs distinct names",
                              section, key)
         seen[key] = section
@@ -393,14 +394,14 @@ class _Loader:
         for field_name in entry:
             if field_name not in DERIVATIVE_KEYS:
                 close = difflib.get_close_matches(field_name, DERIVATIVE_KEYS, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise self.error(f"unknown field {field_name!r}{hint} (expected: "
+                hint = f"; did you mean {close[0]!r:.80}?" if close else ""
+                raise self.error(f"unknown field {field_name!r:.80}{hint} (expected: "
                                  f"{', '.join(DERIVATIVE_KEYS)})", section, key, field_name)
         kind = entry.get("kind", "grad")
         if kind not in KINDS:
             close = difflib.get_close_matches(str(kind), KINDS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise self.error(f"unknown kind {kind!r}{hint} (kinds: {', '.join(KINDS)})",
+            hint = f"; did you mean {close[0]!r:.80}?" if close else ""
+            raise self.error(f"unknown kind {kind!r:.80}{hint} (kinds: {', '.join(KINDS)})",
                              section, key, "kind")
         if "of" not in entry:
             raise self.error("missing field 'of': the expression to differentiate, e.g. "
@@ -412,7 +413,7 @@ class _Loader:
         of = self.expression(of_text, section, key, "of")
         wrt, wrt_is_list = self.wrt_symbols(key, entry["wrt"], kind)
         if of.shape != () or not is_float(of.dtype):
-            raise self.error(f"of = {of_text!r} has shape {fmt_shape(of.shape)} and dtype "
+            raise self.error(f"of = {of_text!r:.80} has shape {fmt_shape(of.shape)} and dtype "
                              f"{of.dtype}; a {kind} needs a float scalar (reduce it, e.g. "
                              "with sum(...) or mean(...))", section, key, "of")
         args = self.arguments([of], wrt)
@@ -437,7 +438,7 @@ class _Loader:
         names = value if is_list else [value]
         if not names or not all(isinstance(n, str) for n in names):
             raise self.error("wrt must be a symbol name or a non-empty list of them, e.g. "
-                             f"wrt = [\"W\", \"b\"]; got {value!r}", section, key, "wrt")
+                             f"wrt = [\"W\", \"b\"]; got {value!r:.80}", section, key, "wrt")
         if kind in ("hessian", "hvp") and is_list:
             raise self.error(f"a {kind} needs a single wrt, given as a string (wrt = "
                              f"\"{names[0]}\"), not a list", section, key, "wrt")
@@ -445,13 +446,13 @@ class _Loader:
         nodes = []
         for name in map(normalize_name, names):
             if name in self.defines:
-                raise self.error(f"wrt names {name!r}, a [define] entry; derivatives are taken "
+                raise self.error(f"wrt names {name!r:.80}, a [define] entry; derivatives are taken "
                                  "with respect to [inputs] or [params] symbols",
                                  section, key, "wrt")
             if name not in symbols:
                 close = difflib.get_close_matches(name, list(symbols), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise self.error(f"wrt names {name!r}, which is not an input or param{hint} "
+                hint = f"; did you mean {close[0]!r:.80}?" if close else ""
+                raise self.error(f"wrt names {name!r:.80}, which is not an input or param{hint} "
                                  f"(symbols: {', '.join(symbols) or 'none'})",
                                  section, key, "wrt")
             node = symbols[name]
@@ -461,11 +462,11 @@ class _Loader:
                                  "kind = \"hvp\", which works with symbolic dims)",
                                  section, key, "wrt")
             if not is_float(node.dtype):
-                raise self.error(f"wrt names {name!r}, which has dtype {node.dtype}; "
+                raise self.error(f"wrt names {name!r:.80}, which has dtype {node.dtype}; "
                                  "derivatives need a float32 or float64 symbol",
                                  section, key, "wrt")
             if node in nodes:
-                raise self.error(f"wrt names {name!r} twice", section, key, "wrt")
+                raise self.error(f"wrt names {name!r:.80} twice", section, key, "wrt")
             nodes.append(node)
         return tuple(nodes), is_list
 
