@@ -37,9 +37,15 @@ def _ascii_of(ch: str) -> str:
     return "_"
 
 
+_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*")
+
+
 def sanitize(text: str, fallback: str = "v") -> str:
     """A safe Python identifier resembling `text`: ASCII letters, digits and single
     underscores, no leading underscore or digit, not a keyword, builtin or `np`."""
+    if isinstance(text, str) and len(text) <= MAX_LENGTH and _PLAIN.fullmatch(text) \
+            and text not in RESERVED:
+        return text  # already such an identifier (most names): the rules below keep it
     parts = []
     for ch in str(text):
         if ch.isascii():

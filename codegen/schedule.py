@@ -70,19 +70,24 @@ def schedule(outputs: list[Node]) -> list[Node]:
     waiting = {n: sum(1 for i in dict.fromkeys(n.inputs) if i.kind == "op") for n in order}
     readers: dict[Node, list[Node]] = {}  # storage group -> the nodes that read it
     most: dict[Node, int] = {}  # storage group -> the most uses one reader takes from it
+    reads: dict[Node, dict[Node, int]] = {}  # node -> its _group_uses, computed once
+    size: dict[Node, int] = {}  # node -> nbytes, computed once
+    alloc: dict[Node, int] = {}  # node -> bytes its result allocates
     for n in order:
-        for g, uses in _group_uses(n, base).items():
+        reads[n] = _group_uses(n, base)
+        size[n] = nbytes(n)
+        alloc[n] = 0 if is_view(n) else size[n]
+        for g, uses in reads[n].items():
             readers.setdefault(g, []).append(n)
             most[g] = max(most.get(g, 0), uses)
     result: list[Node] = []
 
     def gain(n: Node) -> int:
-        alloc = 0 if is_view(n) else nbytes(n)
         freed = 0
-        for g, uses in _group_uses(n, base).items():
-            if g.kind == "op" and remaining.get(g, 0) == uses and base.get(n) is not g:
-                freed += nbytes(g)
-        return freed - alloc
+        for g, uses in reads[n].items():
+            if remaining.get(g) == uses and base.get(n) is not g and g.kind == "op":
+                freed += size[g]
+        return freed - alloc[n]
 
     # A heap of ready nodes by (gain, then depth-first rank). A node's gain changes only
     # when a group it reads comes down to as many pending uses as the node itself takes
@@ -107,7 +112,7 @@ def schedule(outputs: list[Node]) -> list[Node]:
             continue
         ready.remove(best)
         result.append(best)
-        touched = _group_uses(best, base)
+        touched = reads[best]
         for g, uses in touched.items():
             if g in remaining:
                 remaining[g] -= uses
