@@ -10,10 +10,11 @@ import os
 import re
 import stat
 import tempfile
+import time
 from pathlib import Path
 from types import ModuleType
 
-from symdiff.atomic import write_atomic
+from symdiff.atomic import TEMP_SUFFIX, write_atomic
 from symdiff.errors import SymdiffError
 
 from .naming import sanitize
@@ -53,6 +54,7 @@ def cache_dir() -> Path:
 
 MAX_CACHED = 256  # generated modules kept in the cache directory, newest first
 PREFIX = "symdiff-"  # every module file this cache writes: symdiff-<name>-<digest>.py
+STALE_TEMP_SECONDS = 3600  # a temp file this old is no write in progress
 _OWN_FILE = re.compile(r"symdiff-[A-Za-z0-9_]+-[0-9a-f]{16}\.py")
 
 
@@ -69,6 +71,11 @@ def _prune(folder: Path, keep: Path) -> None:
             dated.append((p.stat().st_mtime, p.name, p))
         except OSError:  # deleted by another process since the listing
             continue
+    now = time.time()
+    for p in folder.glob(f".{PREFIX}*{TEMP_SUFFIX}"):  # left by a writer that crashed
+        with contextlib.suppress(OSError):
+            if now - p.stat().st_mtime > STALE_TEMP_SECONDS:
+                p.unlink()
     dated.sort(reverse=True)
     for _, _, old in dated[MAX_CACHED - 1:]:
         for victim in (old, Path(importlib.util.cache_from_source(str(old)))):

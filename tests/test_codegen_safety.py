@@ -227,3 +227,22 @@ def test_module_cache_prunes_bytecode_with_its_modules(tmp_path, monkeypatch):
     modules = sorted(p.stem for p in tmp_path.glob("*.py"))
     cached = sorted(p.name.split(".")[0] for p in (tmp_path / "__pycache__").glob("*.pyc"))
     assert len(modules) == 2 and set(cached) <= set(modules)
+
+
+def test_module_cache_removes_stale_temp_files_only(tmp_path, monkeypatch):
+    import os
+
+    from codegen import loader
+    from symdiff.atomic import TEMP_SUFFIX
+
+    monkeypatch.setenv("SYMDIFF_CACHE_DIR", str(tmp_path))
+    stale = tmp_path / f".symdiff-crashed{TEMP_SUFFIX}"
+    fresh = tmp_path / f".symdiff-writing{TEMP_SUFFIX}"
+    other = tmp_path / f".mine{TEMP_SUFFIX}"
+    for p in (stale, fresh, other):
+        p.write_text("partial")
+    old = os.stat(stale).st_mtime - 2 * loader.STALE_TEMP_SECONDS
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    loader.load_module("VALUE = 1\n", "cached")
+    assert not stale.exists() and fresh.exists() and other.exists()
