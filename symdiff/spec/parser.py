@@ -14,6 +14,7 @@ import difflib
 import inspect
 import keyword
 import sys
+import threading
 import unicodedata
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -124,15 +125,17 @@ def _syntax_tree(text: str, where: Location) -> ast.expr:
 
 
 # Python turns its parse tree into `ast` objects recursively, within the recursion limit
-# (times 3); a sum of thousands of terms is that deep. The limit is raised for the parse
-# alone, by the length of the text, up to this bound (checked safe on an 8 MB stack).
+# (times 3); a sum of thousands of terms is that deep. On the main thread (whose stack is
+# the process's, 8 MB on Linux and macOS) the limit is raised for the parse alone, by the
+# length of the text, up to this bound (checked safe on an 8 MB stack). Other threads may
+# have far smaller stacks and keep Python's limit.
 MAX_PARSE_DEPTH = 60_000
 
 
 def _parse_deep(text: str) -> ast.Expression:
     old = sys.getrecursionlimit()
     wanted = min(len(text) // 3, MAX_PARSE_DEPTH // 3) + 1000
-    if wanted <= old:
+    if wanted <= old or threading.current_thread() is not threading.main_thread():
         return ast.parse(text, mode="eval")
     sys.setrecursionlimit(wanted)
     try:
