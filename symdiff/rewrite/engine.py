@@ -140,6 +140,7 @@ def rewrite_pass(roots: Iterable[Node], phase: Phase, fired: Counter[str],
     # `settled` is consulted lazily, node by node: it may hold far more than this graph
     # (the pipeline keeps it from run to run), so it is never copied into the memo
     known = settled if settled is not None else ()
+    fixed: list[Node] = []  # the fixed points this pass finds
     waiting: dict[Node, tuple[Node, Node]] = {}  # node -> (its rebuilt form, replacement)
     iterations = 0
 
@@ -183,6 +184,7 @@ def rewrite_pass(roots: Iterable[Node], phase: Phase, fired: Counter[str],
             match = _first_match(rebuilt, phase)
             if match is None:
                 memo[rebuilt] = rebuilt
+                fixed.append(rebuilt)
                 settle(node, rebuilt)
                 stack.pop()
                 continue
@@ -191,5 +193,5 @@ def rewrite_pass(roots: Iterable[Node], phase: Phase, fired: Counter[str],
             waiting[node] = (rebuilt, replacement)
             stack.append(replacement)
     if settled is not None:
-        settled.update(memo.values())
+        settled.update(fixed)  # every memo value is one of these or was known already
     return [memo[r] for r in roots]
