@@ -3,9 +3,12 @@ for deep MLPs, and the graph sizes of an MLP gradient and Hessian-vector product
 and after optimize; and the start-up cost of `import symdiff` and of the `symdiff compile`
 command against `import numpy`.
 
-    python3 benchmarks/compile_time.py
+    python3 benchmarks/compile_time.py            # everything
+    python3 benchmarks/compile_time.py scale      # the scaling shapes of issue 16 only
 
-Times grow with graph size; the per-layer columns show whether that growth is linear.
+Times grow with graph size; the per-layer columns show whether that growth is linear, and
+the scale table prints the growth factor from a 10k-node to an 80k-node chain (8x the
+nodes: about 8x is linear, 9-10x is n log n, 64x would be quadratic).
 """
 
 from __future__ import annotations
@@ -128,7 +131,76 @@ def startup_table() -> None:
     print(f"{'import symdiff - import numpy':<36} {extra:>6.3f} s")
 
 
+def tanh_chain(steps: int):
+    """sum(tanh(tanh(...tanh(x)))): about 4 nodes per step once differentiated."""
+    x = sd.var("x", (8,))
+    h = x
+    for _ in range(steps):
+        h = sd.tanh(h)
+    return sd.sum(h), x
+
+
+def many_terms(terms: int):
+    """sum(x + sin(2x) + sin(3x) + ...): one input read by every term."""
+    x = sd.var("x", (8,))
+    total = x * 1.0
+    for i in range(1, terms):
+        total = total + sd.sin(x * float(i))
+    return sd.sum(total), x
+
+
+def _cpu_timed(fn):
+    """Like _timed, in CPU seconds of this process: steadier on a shared machine."""
+    start = time.process_time()
+    result = fn()
+    return result, time.process_time() - start
+
+
+def _stages(loss, x) -> tuple[int, float, float, float]:
+    """(nodes, grad s, optimize s, sd.function s) of one graph, in CPU seconds."""
+    gc.collect()
+    g, t_grad = _cpu_timed(lambda: sd.grad(loss, x))
+    nodes = _size([loss, g])
+    opt, t_opt = _cpu_timed(lambda: sd.optimize([loss, g]))
+    _, t_fn = _cpu_timed(lambda: sd.function([x], opt))
+    return nodes, t_grad, t_opt, t_fn
+
+
+def spec_text(entries: int) -> str:
+    body = "\n".join(f'd{i} = "x * {i} + sin(x)"' for i in range(entries))
+    return f'[inputs]\nx = {{ shape = [3] }}\n[define]\n{body}\n[outputs]\nf = "d{entries - 1}"\n'
+
+
+def scale_table() -> None:
+    """Issue 16's shapes: grad, optimize and sd.function (of the optimized graph) each."""
+    from symdiff.spec import loads_spec
+
+    print("\nScale: tanh chains, a sum of many terms, a spec of many entries (CPU seconds; "
+          "function = sd.function of the optimized graph)")
+    print(f"{'graph':<22} {'nodes':>7} {'grad s':>8} {'optimize s':>10} {'function s':>10} "
+          f"{'total s':>8}")
+    totals = {}
+    shapes = [(f"tanh chain {n // 1000}k nodes", lambda n=n: tanh_chain(n // 4), n)
+              for n in (10_000, 20_000, 40_000, 80_000)]
+    shapes.append(("sum of 5000 terms", lambda: many_terms(5000), None))
+    for name, build, n in shapes:
+        loss, x = build()
+        nodes, t_grad, t_opt, t_fn = _stages(loss, x)
+        total = t_grad + t_opt + t_fn
+        if n:
+            totals[n] = total
+        print(f"{name:<22} {nodes:>7} {t_grad:>8.2f} {t_opt:>10.2f} {t_fn:>10.2f} {total:>8.2f}")
+        del loss, x
+    print(f"growth from 10k to 80k nodes: {totals[80_000] / totals[10_000]:.1f}x "
+          "(8x linear, about 9-10x n log n)")
+    text = spec_text(3000)
+    _, t_load = _cpu_timed(lambda: loads_spec(text))
+    print(f"spec with 3000 [define] entries: loaded in {t_load:.2f} s")
+
+
 if __name__ == "__main__":
-    deep_mlp_table()
-    mlp_784_table()
-    startup_table()
+    if sys.argv[1:] != ["scale"]:
+        deep_mlp_table()
+        mlp_784_table()
+        startup_table()
+    scale_table()

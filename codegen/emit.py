@@ -17,7 +17,7 @@ from .layout import WIDTH, wrap
 from .memory import Plan, Step, plan
 from .naming import node_names, sanitize
 from .printer import augmented, literal, literal_ok
-from .runtime import _scratch
+from .runtime import _scratch, _scratch_return
 from .schedule import is_view, schedule
 
 INDENT = "    "
@@ -96,6 +96,8 @@ def emit_function(fn: Function, state: ModuleState, name: str) -> str:
     for n in outputs:
         if n.kind == "const":
             text[n] = state.constant(n)
+    if buffer_plan.scratch:
+        lines.append(_scratch_return_line(name, [dim_names[d] for d in dims], state))
     lines.append(f"{INDENT}return {render(fn.outputs, _caller_owned(text))}")
     laid_out = [lines[0], lines[1]] + [w for line in lines[2:] for w in wrap(line)]
     return "\n".join(laid_out) + "\n"
@@ -200,12 +202,25 @@ def _scratch_lines(buffer_plan: Plan, name: str, dims: list[str], dim_names: dic
         arrays.append(f"np.empty({shape}{dtype})")
     targets = ", ".join(scratch_name(k) for k in range(len(arrays)))
     targets += "," if len(arrays) == 1 else ""
-    call = f"{INDENT}{targets} = _scratch({cache}, {_tuple_text(tuple(dims))}, lambda: ("
-    lines = [f"{INDENT}# scratch arrays, reused from call to call (one set per thread)"]
+    call = f"{INDENT}{SCRATCH_SET} = _scratch({cache}, {_tuple_text(tuple(dims))}, lambda: ("
+    lines = [f"{INDENT}# scratch arrays, reused from call to call (one set per thread and "
+             "call)"]
     one_line = call + ", ".join(arrays) + ("," if len(arrays) == 1 else "") + "))"
+    unpack = f"{INDENT}{targets} = {SCRATCH_SET}"
     if len(one_line) <= WIDTH:
-        return lines + [one_line]
-    return lines + [call] + [f"{INDENT * 2}{a}," for a in arrays] + [f"{INDENT}))"]
+        return lines + [one_line, unpack]
+    return lines + [call] + [f"{INDENT * 2}{a}," for a in arrays] + [f"{INDENT}))", unpack]
+
+
+SCRATCH_SET = "_scratch_set"  # the tuple of scratch arrays a call holds until it returns
+
+
+def _scratch_return_line(name: str, dims: list[str], state: ModuleState) -> str:
+    """Give the scratch arrays back to the cache, just before the return (results never
+    live in scratch arrays). A call that raises keeps them: the next call makes new ones."""
+    state.helpers.setdefault(_scratch_return.__name__, _scratch_return)
+    return (f"{INDENT}_scratch_return(_{name}_scratch, {_tuple_text(tuple(dims))}, "
+            f"{SCRATCH_SET})")
 
 
 def scratch_name(k: int) -> str:

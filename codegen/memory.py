@@ -43,6 +43,7 @@ class Buffer:
     holders: list[Node] = field(default_factory=list)
     creator: Node | None = None
     writable_into: bool = False   # the creator can write into a given array (out=)
+    last: int = -1                # the latest last use of any holder (kept by `plan`)
 
 
 @dataclass
@@ -90,7 +91,11 @@ def plan(schedule: list[Node], outputs: list[Node], generic: set[Node],
     recycled_at: dict[Node, int] = {}  # variable node -> step at which its buffer is reused
 
     def dead_after(b: Buffer, i: int) -> bool:
-        return all(last_use.get(h, -1) <= i for h in b.holders)
+        return b.last <= i  # every holder's last use is behind: O(1), not a holder walk
+
+    def hold(b: Buffer, n: Node) -> None:
+        b.holders.append(n)
+        b.last = max(b.last, last_use.get(n, -1))
 
     for i, n in enumerate(schedule):
         step = Step(n)
@@ -102,7 +107,7 @@ def plan(schedule: list[Node], outputs: list[Node], generic: set[Node],
             bufs = _unique(b for s in sources for b in storage.get(s, []))
             storage[n] = bufs
             for b in bufs:
-                b.holders.append(n)
+                hold(b, n)
         elif n.shape and out_capable(n):
             target = _inplace_target(n, storage, dead_after, i) if n.op.elementwise else None
             if target is not None:
@@ -111,7 +116,7 @@ def plan(schedule: list[Node], outputs: list[Node], generic: set[Node],
                 if n in generic and variable[n.inputs[k]] in generic:
                     step.takeover = variable[n.inputs[k]]
                     variable[n] = step.takeover
-                b.holders.append(n)
+                hold(b, n)
                 b.owner = n
                 storage[n] = [b]
             else:
@@ -120,12 +125,14 @@ def plan(schedule: list[Node], outputs: list[Node], generic: set[Node],
                     step.recycle = b.owner
                     recycled_at[variable[b.owner]] = i
                     b.owner = n
-                    b.holders.append(n)
+                    hold(b, n)
                     storage[n] = [b]
                 else:
                     storage[n] = [_new(n, writable_into=True)]
+                    storage[n][0].last = last_use.get(n, -1)
         elif n.shape:
             storage[n] = [_new(n)]
+            storage[n][0].last = last_use.get(n, -1)
         else:
             storage[n] = []
         # buffers read here for the last time become free for recycling
@@ -171,8 +178,7 @@ def _scratch(steps: list[Step], storage: dict[Node, list[Buffer]], last_use: dic
             if id(b) in seen or b.creator is not step.node:
                 continue
             seen.add(id(b))
-            if b.writable_into and nbytes(step.node) >= min_bytes \
-                    and all(last_use.get(h, -1) < end for h in b.holders):
+            if b.writable_into and nbytes(step.node) >= min_bytes and b.last < end:
                 step.scratch = len(chosen)
                 chosen.append(b)
     return chosen

@@ -6,8 +6,8 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
+from symdiff.atomic import write_atomic
 from symdiff.graph import Node
 from symdiff.ops.lowering import helper_modules
 
@@ -48,8 +48,8 @@ def emit_module(functions: Sequence[Function], *, title: str) -> str:
 
 
 def write_module(path: str | os.PathLike, functions: Sequence[Function], *, title: str) -> None:
-    """Write the generated module to `path`."""
-    Path(path).write_text(emit_module(functions, title=title), encoding="utf-8")
+    """Write the generated module to `path`, atomically (temp file and rename)."""
+    write_atomic(path, emit_module(functions, title=title))
 
 
 def _header(title: str, names: list[str]) -> str:

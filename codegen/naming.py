@@ -37,9 +37,15 @@ def _ascii_of(ch: str) -> str:
     return "_"
 
 
+_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*")
+
+
 def sanitize(text: str, fallback: str = "v") -> str:
     """A safe Python identifier resembling `text`: ASCII letters, digits and single
     underscores, no leading underscore or digit, not a keyword, builtin or `np`."""
+    if isinstance(text, str) and len(text) <= MAX_LENGTH and _PLAIN.fullmatch(text) \
+            and text not in RESERVED:
+        return text  # already such an identifier (most names): the rules below keep it
     parts = []
     for ch in str(text):
         if ch.isascii():
@@ -62,13 +68,19 @@ class Namer:
 
     def __init__(self, taken: set[str] | None = None) -> None:
         self.taken: set[str] = set(taken or ())
+        self.last: dict[str, int] = {}  # base -> the last count tried for it
 
     def fresh(self, text: str, fallback: str = "v") -> str:
         base = sanitize(text, fallback)
-        name, k = base, 1
-        while name in self.taken:
-            k += 1
-            name = f"{base.rstrip('_')}_{k}"  # lambda_ -> lambda_2: still not reserved
+        name = base
+        if name in self.taken:
+            # names are never released, so the first free count only grows: resume from
+            # the last one (thousands of nodes sharing a label cost linear, not quadratic)
+            k = self.last.get(base, 1)
+            while name in self.taken:
+                k += 1
+                name = f"{base.rstrip('_')}_{k}"  # lambda_ -> lambda_2: still not reserved
+            self.last[base] = k
         self.taken.add(name)
         return name
 

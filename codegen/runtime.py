@@ -35,11 +35,16 @@ def _shape_error(name, got, shape, dims, origin):
 def _scratch(cache, key, make):
     """The scratch arrays of one generated function for this thread and these symbolic dims
     (`key`): made by `make()` on first use, then reused, so large temporaries cost no
-    allocation (and no page faults) from call to call. The last 4 dims seen are kept."""
+    allocation (and no page faults) from call to call. A call takes the arrays out of the
+    cache and `_scratch_return` puts them back as it returns, so a re-entrant call (from a
+    signal handler or a callback while this call runs) finds none and makes its own."""
+    arrays = cache.__dict__.pop(key, None)
+    return make() if arrays is None else arrays
+
+
+def _scratch_return(cache, key, arrays):
+    """Put a call's scratch arrays back for the next call; the last 4 dims seen are kept."""
     held = cache.__dict__
-    arrays = held.get(key)
-    if arrays is None:
-        if len(held) >= 4:
-            del held[next(iter(held))]
-        arrays = held[key] = make()
-    return arrays
+    if len(held) >= 4 and key not in held:
+        del held[next(iter(held))]
+    held[key] = arrays

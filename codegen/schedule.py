@@ -57,22 +57,31 @@ def schedule(outputs: list[Node]) -> list[Node]:
             remaining[g] = remaining.get(g, 0) + len(users.get(n, [])) + (n in pinned)
     waiting = {n: sum(1 for i in dict.fromkeys(n.inputs) if i.kind == "op") for n in order}
     readers: dict[Node, list[Node]] = {}  # storage group -> the nodes that read it
+    most: dict[Node, int] = {}  # storage group -> the most uses one reader takes from it
+    reads: dict[Node, dict[Node, int]] = {}  # node -> its _group_uses, computed once
+    size: dict[Node, int] = {}  # node -> nbytes, computed once
+    alloc: dict[Node, int] = {}  # node -> bytes its result allocates
     for n in order:
-        for g in _group_uses(n, base):
+        reads[n] = _group_uses(n, base)
+        size[n] = nbytes(n)
+        alloc[n] = 0 if is_view(n) else size[n]
+        for g, uses in reads[n].items():
             readers.setdefault(g, []).append(n)
+            most[g] = max(most.get(g, 0), uses)
     result: list[Node] = []
 
     def gain(n: Node) -> int:
-        alloc = 0 if is_view(n) else nbytes(n)
         freed = 0
-        for g, uses in _group_uses(n, base).items():
-            if g.kind == "op" and remaining.get(g, 0) == uses and base.get(n) is not g:
-                freed += nbytes(g)
-        return freed - alloc
+        for g, uses in reads[n].items():
+            if remaining.get(g) == uses and base.get(n) is not g and g.kind == "op":
+                freed += size[g]
+        return freed - alloc[n]
 
     # A heap of ready nodes by (gain, then depth-first rank). A node's gain changes only
-    # when a group it reads loses a pending use, so only those readers are pushed again
-    # (older entries are skipped by version): linear-ish instead of a scan per step.
+    # when a group it reads comes down to as many pending uses as the node itself takes
+    # (it would then free the group), so only then are that group's readers pushed again
+    # (older entries are skipped by version). A group read by k nodes thus re-pushes its
+    # readers at most `most[g] + 1` times, not at each of its k uses: near-linear.
     heap: list[tuple[int, int, int, Node]] = []
     version: dict[Node, int] = {}
     ready: set[Node] = set()
@@ -91,7 +100,7 @@ def schedule(outputs: list[Node]) -> list[Node]:
             continue
         ready.remove(best)
         result.append(best)
-        touched = _group_uses(best, base)
+        touched = reads[best]
         for g, uses in touched.items():
             if g in remaining:
                 remaining[g] -= uses
@@ -101,6 +110,8 @@ def schedule(outputs: list[Node]) -> list[Node]:
                 ready.add(u)
                 push(u)
         for g in touched:
+            if g not in remaining or remaining[g] > most[g]:
+                continue  # no reader frees g (yet): every ready reader's gain is unchanged
             for reader in readers.get(g, ()):
                 if reader in ready:
                     push(reader)

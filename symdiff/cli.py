@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
+from .atomic import write_atomic
 from .errors import SymdiffError
 from .ops import spec_functions
 from .spec import Spec, load_spec
@@ -83,14 +84,25 @@ def run_compile(args: argparse.Namespace) -> int:
         sys.stdout.write(source)
         return 0
     out = Path(args.output)
-    try:
-        out.write_text(source, encoding="utf-8")
-    except OSError as err:
-        raise UsageError(f"cannot write {out}: {err.strerror or err}") from None
+    _write(out, source)
     print(f"wrote {out} ({len(spec.functions)} functions from {args.spec}):", file=sys.stderr)
     for plan in spec.functions:
         print(f"  {plan.signature}", file=sys.stderr)
     return 0
+
+
+def _write(path: Path, text: str) -> None:
+    """Write an output file atomically (a full disk leaves the old file whole)."""
+    try:
+        write_atomic(path, text)
+    except OSError as err:
+        raise UsageError(f"cannot write {path}: {_reason(err)}") from None
+
+
+def _reason(err: OSError) -> str:
+    if isinstance(err, FileNotFoundError):
+        return "no such directory (create it first)"
+    return err.strerror or str(err)
 
 
 # -- show -------------------------------------------------------------------------------------
@@ -126,7 +138,10 @@ def run_show(args: argparse.Namespace) -> int:
         if args.output is None:
             raise UsageError(f"--format {fmt} draws a picture: give the file to write with "
                              f"-o, e.g. -o graph.{fmt}")
-        written = _api("render", fmt)(nodes, args.output, format=fmt)
+        try:
+            written = _api("render", fmt)(nodes, args.output, format=fmt)
+        except OSError as err:
+            raise UsageError(f"cannot write {args.output}: {_reason(err)}") from None
         print(f"wrote {written}", file=sys.stderr)
         return 0
     if fmt == "text":
@@ -145,10 +160,7 @@ def run_show(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(text)
     else:
-        try:
-            Path(args.output).write_text(text, encoding="utf-8")
-        except OSError as err:
-            raise UsageError(f"cannot write {args.output}: {err.strerror or err}") from None
+        _write(Path(args.output), text)
         print(f"wrote {args.output}", file=sys.stderr)
     return 0
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import rewrite
+from .atomic import write_atomic
 from .errors import SymdiffError
 from .graph import Node
 
@@ -39,9 +40,9 @@ class CompiledFunction:
         return self._fn(*args, **kwargs)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the generated module to `path`."""
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(self.source)
+        """Write the generated module to `path` (atomically: a failed write leaves an
+        existing file whole)."""
+        write_atomic(path, self.source)
 
     def __repr__(self) -> str:
         args = ", ".join(v.name for v in self.inputs)

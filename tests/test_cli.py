@@ -173,7 +173,84 @@ def test_check_of_a_spec_too_large_to_sample_is_exit_2(capsys, tmp_path):
     spec.write_text('name = "huge"\n[params]\nW = { shape = [99999999999999999] }\n'
                     '[outputs]\nout = "W"\n')
     status, _, err = main(capsys, "check", str(spec))
-    assert status == 2 and "error: out of memory" in err
+    assert status == 2 and "[params] W.shape: cannot sample W" in err
+
+
+@pytest.mark.parametrize("shape, fragment", [
+    ("[9223372036854775807]", "cannot sample x"),
+    ("[" + ", ".join(["1"] * 70) + "]", "NumPy arrays have at most"),
+    ("[4611686018427387904, 4]", "more elements than any NumPy array"),
+])
+def test_check_of_huge_or_many_dimensional_shapes_is_exit_2(capsys, tmp_path, shape, fragment):
+    spec = tmp_path / "huge.toml"
+    spec.write_text(f'[inputs]\nx = {{ shape = {shape} }}\n[outputs]\nout = "sum(x)"\n')
+    status, _, err = main(capsys, "check", str(spec))
+    assert status == 2 and fragment in err and "huge.toml" in err and "x.shape" in err
+    assert "Traceback" not in err
+
+
+def test_check_with_a_huge_dim_option_is_exit_2(capsys):
+    status, _, err = main(capsys, "check", XOR, "--dim", "n=100000000000000000000")
+    assert status == 2 and "cannot sample X" in err
+
+
+@pytest.mark.parametrize("command", ["compile", "check", "show"])
+def test_a_symbolic_dim_no_argument_carries_is_exit_2(capsys, tmp_path, command):
+    spec = tmp_path / "bt.toml"
+    spec.write_text('[inputs]\nx = { shape = [3] }\n[outputs]\n'
+                    'f = "broadcast_to(x, shape=(\'m\', 3))"\n')
+    status, _, err = main(capsys, command, str(spec))
+    assert status == 2
+    assert "bt.toml:4, [outputs] f: symbolic dim 'm' (in broadcast_to)" in err
+
+
+@pytest.mark.parametrize("fmt", ["text", "dot", "svg"])
+def test_show_into_a_missing_folder_is_exit_2(capsys, tmp_path, fmt):
+    if fmt == "svg" and shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot is not installed")
+    target = tmp_path / "missing" / "dir" / f"g.{fmt}"
+    status, _, err = main(capsys, "show", XOR, "--format", fmt, "-o", str(target))
+    assert status == 2 and f"cannot write {target}: no such directory" in err
+
+
+def test_compile_output_is_replaced_atomically(capsys, tmp_path, monkeypatch):
+    """A failed write (disk full) leaves the previous module whole, and no temp file."""
+    import os
+
+    out = tmp_path / "model_grad.py"
+    out.write_text("GOOD = 1\n")
+    real_fsync = os.fsync
+
+    def full_disk(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    status, _, err = main(capsys, "compile", XOR, "-o", str(out))
+    assert status == 2 and "No space left on device" in err
+    assert out.read_text() == "GOOD = 1\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model_grad.py"]
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert main(capsys, "compile", XOR, "-o", str(out))[0] == 0
+    assert "def loss_grad(" in out.read_text()
+
+
+@pytest.mark.parametrize("kind", ["file", "under_a_file", "read_only"])
+def test_unusable_cache_dir_is_exit_2(capsys, tmp_path, monkeypatch, kind):
+    import os
+
+    target = tmp_path / "cache"
+    if kind == "file":
+        target.write_text("not a folder")
+    elif kind == "under_a_file":
+        (tmp_path / "f").write_text("")
+        target = tmp_path / "f" / "cache"
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root writes anywhere")
+        target.mkdir(mode=0o500)
+    monkeypatch.setenv("SYMDIFF_CACHE_DIR", str(target))
+    status, _, err = main(capsys, "check", XOR)
+    assert status == 2 and str(target) in err and "SYMDIFF_CACHE_DIR" in err
 
 
 # -- help -------------------------------------------------------------------------------------

@@ -118,7 +118,7 @@ def test_mask_before_in_place_relu():
     assert "out=" in body.split("h = np.maximum(")[1].split("\n")[0]
 
 
-@pytest.mark.parametrize("size", [7, 600, 5000])
+@pytest.mark.parametrize("size", [7, 600, 5000, 40000])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_branch_free_select_is_exactly_np_where(size, dtype, rng):
     """_where_zero (the lowering of where(c, x, 0) and where(c, 0, x)) gives np.where's
@@ -139,3 +139,50 @@ def test_branch_free_select_is_exactly_np_where(size, dtype, rng):
             assert got.dtype == want.dtype
             np.testing.assert_array_equal(got.view(f"i{got.itemsize}"),
                                           want.view(f"i{want.itemsize}"))
+
+
+@pytest.mark.parametrize("size", [600, 40000])
+def test_branch_free_select_reads_any_nonzero_byte_as_true(size, rng):
+    """A bool array whose bytes are not 0 or 1 (a uint8 array viewed as bool) is read as
+    NumPy reads it; the bit mask used to be made from the raw bytes (issue 16)."""
+    from symdiff.ops.elementwise import _where_zero
+
+    cond = np.arange(size, dtype=np.uint8).view(bool)
+    x = rng.standard_normal(size)
+    for x_when_true in (True, False):
+        want = np.where(cond, x, 0) if x_when_true else np.where(cond, 0, x)
+        np.testing.assert_array_equal(_where_zero(cond, x, x_when_true), want)
+    a = sd.var("a", (size,))
+    c = sd.var("c", (size,), "bool")
+    f = sd.function([a, c], sd.where(c, a, 0.0))
+    np.testing.assert_array_equal(f(x, cond), np.where(cond, x, 0.0))
+
+
+def test_reentrant_call_gets_its_own_scratch_arrays(rng, monkeypatch):
+    """A call made while the same generated function runs (a signal handler, a callback)
+    must not share the running call's scratch arrays (issue 16)."""
+    inputs, loss, grads = mlp()
+    f = sd.function(inputs, [loss, grads])
+    assert "_scratch(" in f.source
+    values = [rng.standard_normal((300, 100)), np.eye(10)[rng.integers(0, 10, 300)]]
+    values += [rng.standard_normal(v.shape) * 0.1 for v in inputs[2:]]
+    other = [v + 0.5 for v in values]
+    want_outer, want_inner = f(*values), f(*other)
+    inner_results = []
+    real = f.module._where_zero
+
+    def reenter(*args, **kwargs):
+        if not inner_results:  # once, from inside the running call
+            inner_results.append(None)
+            inner_results[0] = f(*other)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(f.module, "_where_zero", reenter)
+    got_outer = f(*values)
+    monkeypatch.undo()
+    for got, want in ((got_outer, want_outer), (inner_results[0], want_inner)):
+        np.testing.assert_array_equal(got[0], want[0])
+        for g, w in zip(got[1], want[1], strict=True):
+            np.testing.assert_array_equal(g, w)
+    again = f(*values)  # the cache still serves the next call
+    np.testing.assert_array_equal(again[1][0], want_outer[1][0])

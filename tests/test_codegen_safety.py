@@ -174,3 +174,75 @@ def test_a_result_that_views_another_result_is_its_own_array():
             assert not np.shares_memory(out, other)
     results[1][...] = 7.0
     np.testing.assert_array_equal(results[0], np.ones((1, 3)))
+
+
+def _compile_many(folder: str, worker: int, count: int) -> list[str]:
+    """A process loading `count` distinct modules into a shared cache of 4 (a helper of the
+    concurrency test below: returns the errors it met)."""
+    import os
+
+    from codegen import loader
+
+    os.environ["SYMDIFF_CACHE_DIR"] = folder
+    loader.MAX_CACHED = 4
+    errors = []
+    for k in range(count):
+        try:
+            module = loader.load_module(f"VALUE = ({worker}, {k})\n", f"w{worker}")
+            if module.VALUE != (worker, k):
+                errors.append(f"wrong module for {(worker, k)}: {module.VALUE}")
+        except Exception as err:  # noqa: BLE001 - every failure is what the test counts
+            errors.append(f"{type(err).__name__}: {err}")
+    return errors
+
+
+def test_module_cache_is_safe_for_concurrent_processes(tmp_path):
+    """Several processes compiling into one cache, each pruning it: none crashes or loads a
+    wrong module, and files symdiff did not write are never deleted (issue 16)."""
+    import multiprocessing
+
+    from codegen import loader
+
+    foreign = ["notes.py", "other_0123456789abcdef.py", "symdiff-mine.py"]
+    for name in foreign:
+        (tmp_path / name).write_text("# mine\n")
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    with context.Pool(6) as pool:
+        results = pool.starmap(_compile_many, [(str(tmp_path), w, 40) for w in range(6)])
+    assert [e for errors in results for e in errors] == []
+    for name in foreign:
+        assert (tmp_path / name).read_text() == "# mine\n"
+    own = [p for p in tmp_path.glob("*.py") if loader._OWN_FILE.fullmatch(p.name)]
+    assert 1 <= len(own) <= 4 * 6  # each process keeps its newest; all prune to 4 at rest
+    assert not list(tmp_path.glob(f"*{__import__('symdiff.atomic').atomic.TEMP_SUFFIX}"))
+
+
+def test_module_cache_prunes_bytecode_with_its_modules(tmp_path, monkeypatch):
+    from codegen import loader
+
+    monkeypatch.setenv("SYMDIFF_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(loader, "MAX_CACHED", 2)
+    for k in range(6):
+        loader.load_module(f"VALUE = {k}\n", "cached")
+    modules = sorted(p.stem for p in tmp_path.glob("*.py"))
+    cached = sorted(p.name.split(".")[0] for p in (tmp_path / "__pycache__").glob("*.pyc"))
+    assert len(modules) == 2 and set(cached) <= set(modules)
+
+
+def test_module_cache_removes_stale_temp_files_only(tmp_path, monkeypatch):
+    import os
+
+    from codegen import loader
+    from symdiff.atomic import TEMP_SUFFIX
+
+    monkeypatch.setenv("SYMDIFF_CACHE_DIR", str(tmp_path))
+    stale = tmp_path / f".symdiff-crashed{TEMP_SUFFIX}"
+    fresh = tmp_path / f".symdiff-writing{TEMP_SUFFIX}"
+    other = tmp_path / f".mine{TEMP_SUFFIX}"
+    for p in (stale, fresh, other):
+        p.write_text("partial")
+    old = os.stat(stale).st_mtime - 2 * loader.STALE_TEMP_SECONDS
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    loader.load_module("VALUE = 1\n", "cached")
+    assert not stale.exists() and fresh.exists() and other.exists()

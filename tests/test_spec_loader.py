@@ -261,3 +261,71 @@ def test_error_message_reads_well():
 def test_missing_file_is_a_spec_error(tmp_path):
     with pytest.raises(SpecError, match="cannot read the spec"):
         load_spec(tmp_path / "nope.toml")
+
+
+# -- names are read as Python reads them (NFKC), and the loader scales (issue 16) ----------
+
+def test_lookalike_define_key_is_refused_naming_both_keys():
+    text = ('[inputs]\nx = { shape = [3] }\n[define]\n"\uff58" = "x * 100"\n'
+            '[outputs]\nf = "sum(\uff58)"\n')
+    with pytest.raises(SpecError) as info:
+        loads_spec(text, file="m.toml")
+    err = info.value
+    assert (err.section, err.key, err.line) == ("define", "\uff58", 4)
+    assert "'x' (in [inputs]) and '\uff58' (in [define])" in err.message
+    assert "NFKC" in err.message
+
+
+def test_two_define_keys_that_normalize_alike_are_refused():
+    text = ('[inputs]\nx = { shape = [3] }\n[define]\n"\uff59" = "x * 100"\ny = "x"\n'
+            '[outputs]\nf = "sum(y)"\n')
+    with pytest.raises(SpecError, match="same name 'y'") as info:
+        loads_spec(text, file="m.toml")
+    assert info.value.line == 5
+
+
+def test_a_non_ascii_define_name_is_read_normalized():
+    # the expression's identifier is NFKC-normalized by Python; the key must be too
+    text = ('[inputs]\nx = { shape = [3] }\n[define]\n"\uff59" = "x * 100"\n'
+            '[outputs]\nf = "sum(y)"\ng = "sum(\uff59)"\n'
+            '[derivatives]\nd = { of = "sum(\uff59)", wrt = "\uff58" }\n')
+    spec = loads_spec(text)
+    assert spec.function("f").outputs is spec.function("g").outputs
+    assert spec.lookup("\uff59") is spec.defines["y"]
+    assert spec.function("d").wrt == (spec.inputs["x"],)
+
+
+def test_symbolic_dims_are_normalized_too():
+    text = ('[inputs]\nx = { shape = ["\uff4e"] }\ny = { shape = ["n"] }\n'
+            '[outputs]\nf = "x + y"\ng = "broadcast_to(x, shape=(2, \'\uff4e\'))"\n')
+    spec = loads_spec(text)
+    assert spec.inputs["x"].shape == spec.inputs["y"].shape == ("n",)
+    assert spec.function("g").outputs.shape == (2, "n")
+
+
+def test_a_spec_of_thousands_of_entries_finds_each_key_line_from_one_scan(monkeypatch):
+    import symdiff.spec.loader as loader
+
+    scans = []
+    real = loader._key_lines
+    monkeypatch.setattr(loader, "_key_lines", lambda lines: scans.append(1) or real(lines))
+    body = "\n".join(f"d{i} = \"x * {i}\"" for i in range(3000))
+    text = f"[inputs]\nx = {{ shape = [3] }}\n[define]\n{body}\n[outputs]\nf = \"d2999\"\n"
+    spec = loads_spec(text)
+    assert len(spec.defines) == 3000
+    assert len(scans) == 1
+    with pytest.raises(SpecError) as info:
+        loads_spec(text.replace('d2999 = "x * 2999"', 'd2999 = "x * nope"'))
+    assert info.value.line == 3003
+
+
+@pytest.mark.parametrize("text", [
+    '[inputs]\nx = { shape = [3], dtype = "' + "a" * 10000 + '" }\n',
+    '[inputs]\nx = { shape = [' + "1, " * 5000 + '"-"] }\n',
+    '[inputs]\n"' + "b" * 10000 + '" = { shape = [3] }\n',
+    '[inputs]\nx = { shape = [3] }\n[outputs]\nf = "' + " + ".join(["x"] * 5000) + ' + y"\n',
+])
+def test_errors_never_echo_a_huge_value_in_full(text):
+    with pytest.raises(SpecError) as info:
+        loads_spec(text, file="m.toml")
+    assert len(str(info.value)) < 700

@@ -146,7 +146,7 @@ REFUSED = [
     ("", "the expression is empty", None),
     ("1j * X", "a complex literal is not allowed", 1),
     ("None", "None is not a tensor", 1),
-    ("X * 123456789012345678901234567890", "does not fit in int64", 5),
+    ("k * 123456789012345678901234567890", "outside the int64 range", 5),
     ("astype(k, 'no such dtype')", "data type 'no such dtype' not understood", 1),
 ]
 
@@ -224,5 +224,88 @@ def test_nothing_is_evaluated(tmp_path):
 
 
 def test_too_deep_an_expression_is_a_spec_error():
+    # a long left-deep sum is fine (below); deep nesting of calls or powers is refused
     with pytest.raises(SpecError, match="nested too deeply; split it into"):
-        parse(" + ".join(["s"] * 5000))
+        parse("-" * 5000 + "s")
+    with pytest.raises(SpecError, match="nested too deeply; split it into"):
+        parse(" ** ".join(["s"] * 5000))
+
+
+# -- literal arithmetic: exact as in Python until a literal meets a tensor (issue 16) -------
+
+@pytest.mark.parametrize("text, expected", [
+    ("X * 2**64", lambda: X * float(2**64)),          # was folded in int64 to 0 * X
+    ("X * 10**19", lambda: X * 1e19),                 # was -8.4e18 * X
+    ("X * 10**-3", lambda: X * 0.001),                # was a traceback
+    ("X * (2**64 - 2**64 + 1)", lambda: X * 1),       # exact intermediate beyond int64
+    ("k + (2**70 - 2**70 + 5)", lambda: k + 5),
+    ("X * 123456789012345678901234567890", lambda: X * 1.2345678901234568e29),
+    ("k * -(2**63)", lambda: k * -(2**63)),
+])
+def test_literal_arithmetic_is_exact_until_it_meets_a_tensor(text, expected):
+    assert parse(text) is expected()
+
+
+@pytest.mark.parametrize("text, fragment, column", [
+    ("k * 2**64", "outside the int64 range", 5),
+    ("maximum(k, 2**70)", "outside the int64 range", 12),
+    ("X * 10**400", "too large for float64", 5),
+    ("k < 2**63", "outside the int64 range", 5),
+    ("2**64", "outside the int64 range", 1),
+    ("X * 9**9**9**9", "literal arithmetic is limited to", 9),
+    ("X * (1 / (2 - 2))", "divides by zero", 8),
+    ("X * (-8) ** 0.5", "complex", 10),
+    ("X * 2.0 ** 5000", "overflows", 9),
+])
+def test_literal_that_does_not_fit_is_refused_at_its_column(text, fragment, column):
+    with pytest.raises(SpecError) as info:
+        parse(text)
+    assert fragment in info.value.message
+    assert info.value.column == column
+
+
+def test_float32_tensor_refuses_a_literal_beyond_float32():
+    x32 = sd.var("x32", (3,), "float32")
+    with pytest.raises(SpecError, match="too large for float32"):
+        parse_expression("x32 * 1e39", {"x32": x32}, WHERE)
+    assert parse_expression("x32 * 2**64", {"x32": x32}, WHERE).dtype == "float32"
+
+
+def test_exponent_tower_is_refused_quickly_by_size():
+    import time
+
+    start = time.perf_counter()
+    for text in ("X * 9**9**9**9", "X * (10**10000) ** 10**10000", "X * 2**(2**40)"):
+        with pytest.raises(SpecError, match="bits"):
+            parse(text)
+    assert time.perf_counter() - start < 5  # a generous bound: computing any would hang
+
+
+def test_sum_of_thousands_of_terms_is_not_too_deep():
+    text = " + ".join(f"{i} * v" for i in range(5000))
+    node = parse(text)
+    (value,) = sd.evaluate([node], {v: np.ones(3)})
+    assert value[0] == sum(range(5000))
+
+
+def test_error_echo_is_cut_near_the_column():
+    text = " + ".join(["v"] * 4000) + " + nope"
+    with pytest.raises(SpecError) as info:
+        parse(text)
+    message = str(info.value)
+    assert len(message) < 600
+    echo, caret = message.split("\n")[-2:]
+    assert echo[caret.index("^"):].startswith("nope")
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("X[99999999999999999999]", "outside the int64 range"),
+    ("X[:, :2**2]", "must be a literal"),
+    ("broadcast_to(s, shape=(9223372036854775808,))", "more elements than any NumPy array"),
+    ("broadcast_to(s, shape=(4611686018427387904, 4))", "more elements than any NumPy array"),
+    ("broadcast_to(s, shape=(" + "1, " * 70 + "))", "NumPy arrays have at most"),
+])
+def test_static_literals_numpy_cannot_hold_are_refused(text, fragment):
+    with pytest.raises(SpecError) as info:
+        parse(text)
+    assert fragment in info.value.message

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..atomic import write_atomic
 from ..errors import SymdiffError
 from ..graph import Node
 from .naming import Numbering, constant_summary, format_attrs, is_scalar_constant, number
@@ -205,10 +206,8 @@ def render(nodes: Node | Sequence[Node], path: str | os.PathLike, *,
     if fmt not in RENDER_FORMATS:
         raise SymdiffError(f"cannot tell the picture format of {str(target)!r}: use a "
                            f".svg, .png, .pdf or .dot file name, or pass format=")
-    if fmt == "dot":
-        target.write_text(to_dot(nodes), encoding="utf-8")
-    else:
-        target.write_bytes(render_bytes(nodes, fmt))
+    data = to_dot(nodes) if fmt == "dot" else render_bytes(nodes, fmt)
+    write_atomic(target, data)  # a failed write leaves an existing picture whole
     return target
 
 

@@ -517,11 +517,13 @@ def _where_zero(cond, x, x_when_true=True, out=None):
     """np.where(cond, x, 0) (or np.where(cond, 0, x)) for a float array x, into `out` when
     given. Large arrays take x's bits ANDed with a mask of all ones or all zeros made from
     cond: exact for every x (NaN, infinities, -0.0 pass through or become +0.0 just as with
-    np.where) and free of the branches that make np.where slow on unpredictable masks."""
-    if x.size < 512:
+    np.where) and free of the branches that make np.where slow on unpredictable masks. The
+    mask starts from `cond != 0` on its bytes, so a bool array whose bytes are not 0 or 1 (a
+    uint8 array viewed as bool) counts as NumPy counts it: any nonzero byte is True."""
+    if x.size < 32768:
         return np.where(cond, x, 0) if x_when_true else np.where(cond, 0, x)
-    flags = cond.view(np.int8)
-    mask = np.negative(flags) if x_when_true else np.subtract(flags, 1)
+    flags = np.not_equal(cond.view(np.uint8), 0).view(np.int8)  # 0 or 1, whatever the bytes
+    mask = np.negative(flags, out=flags) if x_when_true else np.subtract(flags, 1, out=flags)
     if out is None:
         out = np.empty_like(x)
     ints = np.dtype(f"i{x.itemsize}")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import SymdiffError
-from ..graph import Node, apply, derivative_context
+from ..graph import Node, _provenance, apply
 
 RuleFn = Callable[[Node], "Node | None"]
 
@@ -90,8 +90,11 @@ def _rebuild(node: Node, memo: dict[Node, Node]) -> Node:
     inputs = tuple(memo[i] for i in node.inputs)
     if all(a is b for a, b in zip(inputs, node.inputs, strict=True)):
         return node
-    with derivative_context(node.provenance):
+    token = _provenance.set(node.provenance)  # derivative_context, minus a generator per node
+    try:
         return apply(node.op, inputs, **node.attrs)
+    finally:
+        _provenance.reset(token)
 
 
 def _first_match(node: Node, phase: Phase) -> tuple[Rule, Node] | None:
@@ -99,8 +102,10 @@ def _first_match(node: Node, phase: Phase) -> tuple[Rule, Node] | None:
     rules = phase.rules_for(node)
     if not rules:
         return None
-    # Nodes a rule builds belong to the derivative (or forward) computation it replaces.
-    with derivative_context(node.provenance):
+    # Nodes a rule builds belong to the derivative (or forward) computation it replaces
+    # (derivative_context, set by hand: this runs for most nodes of every pass).
+    token = _provenance.set(node.provenance)
+    try:
         for rule in rules:
             replacement = rule.fn(node)
             if replacement is None or replacement is node:
@@ -110,6 +115,8 @@ def _first_match(node: Node, phase: Phase) -> tuple[Rule, Node] | None:
                                    f"{replacement!r}: the type changed from {node.type} to "
                                    f"{replacement.type}")
             return rule, replacement
+    finally:
+        _provenance.reset(token)
     return None
 
 
@@ -142,8 +149,10 @@ def rewrite_pass(roots: Iterable[Node], phase: Phase, fired: Counter[str],
     """
     roots = list(roots)
     memo: dict[Node, Node] = {}  # node -> its fully rewritten form
-    if settled is not None:
-        memo.update((n, n) for n in settled)
+    # `settled` is consulted lazily, node by node: it may hold far more than this graph
+    # (the pipeline keeps it from run to run), so it is never copied into the memo
+    known = settled if settled is not None else ()
+    fixed: list[Node] = []  # the fixed points this pass finds
     waiting: dict[Node, tuple[Node, Node]] = {}  # node -> (its rebuilt form, replacement)
     iterations = 0
 
@@ -159,6 +168,10 @@ def rewrite_pass(roots: Iterable[Node], phase: Phase, fired: Counter[str],
                 _give_up(phase, stack[-1], fired)
             node = stack[-1]
             if node in memo:
+                stack.pop()
+                continue
+            if node in known:
+                memo[node] = node
                 stack.pop()
                 continue
             if node in waiting:
@@ -183,6 +196,7 @@ def rewrite_pass(roots: Iterable[Node], phase: Phase, fired: Counter[str],
             match = _first_match(rebuilt, phase)
             if match is None:
                 memo[rebuilt] = rebuilt
+                fixed.append(rebuilt)
                 settle(node, rebuilt)
                 stack.pop()
                 continue
@@ -191,5 +205,5 @@ def rewrite_pass(roots: Iterable[Node], phase: Phase, fired: Counter[str],
             waiting[node] = (rebuilt, replacement)
             stack.append(replacement)
     if settled is not None:
-        settled.update(memo.values())
+        settled.update(fixed)  # every memo value is one of these or was known already
     return [memo[r] for r in roots]

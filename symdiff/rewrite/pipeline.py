@@ -13,6 +13,7 @@ in normal form at once; nodes already in a phase's normal form are not visited a
 from __future__ import annotations
 
 import time
+import weakref
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -80,12 +81,19 @@ def _count(nodes: list[Node]) -> tuple[int, int]:
     return len(nodes), sum(1 for n in nodes if n.kind == "op")
 
 
+# The fixed points of each phase found so far, kept from run to run (weakly: they go with
+# their graphs). Rules look only at a node and what is below it, so a fixed point stays
+# one; optimizing an optimized graph (as sd.function does with sd.optimize's result) then
+# visits only what merge built, not the whole graph four times again.
+_SETTLED: dict[str, weakref.WeakSet[Node]] = {phase.name: weakref.WeakSet() for phase in PHASES}
+
+
 def run(roots: list[Node]) -> tuple[list[Node], OptimizeReport]:
     """The pipeline on a list of output nodes: the rewritten outputs and the report."""
     start = time.perf_counter()
     report = OptimizeReport()
     report.nodes_before, report.ops_before = _count(topo_order(roots))
-    settled: dict[str, set[Node]] = {phase.name: set() for phase in PHASES}
+    settled = _SETTLED
     for _ in range(MAX_ROUNDS):
         report.rounds += 1
         before = sum(report.fired.values())

@@ -4,6 +4,7 @@ interpreter, plain outputs with the reference interpreter itself."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
@@ -13,8 +14,10 @@ import numpy as np
 from ..autodiff import grad
 from ..evaluate import evaluate
 from ..graph import Node
+from ..shapes import fmt_shape
 from .compile import flatten
-from .loader import FunctionPlan, Spec
+from .errors import SpecError
+from .loader import MAX_NDIM, FunctionPlan, Spec
 
 MAX_ELEMENTWISE = 256  # larger wrt symbols are probed along random directions instead
 PROBES = 16
@@ -41,6 +44,12 @@ def sample_arguments(spec: Spec, rng: np.random.Generator, dims: Mapping[str, in
     values: dict[Node, np.ndarray] = {}
     for node in spec.symbols.values():
         shape = tuple(d if isinstance(d, int) else dims.get(d, default_size) for d in node.shape)
+        problem = array_problem(shape, node.dtype)
+        if problem:
+            section = "inputs" if node.name in spec.inputs else "params"
+            raise SpecError(f"cannot sample {node.name} of shape {fmt_shape(shape)} to check "
+                            f"the spec: {problem}", file=spec.path, section=section,
+                            key=f"{node.name}.shape")
         if node.dtype == "bool":
             values[node] = rng.random(shape) < 0.5
         elif node.dtype == "int64":
@@ -89,6 +98,22 @@ def _compare(function: str, wrt: str, against: str, got: np.ndarray, want: np.nd
     max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else float("inf"))
     ok = bool(np.isfinite(max_abs) and max_abs <= tol * max(1.0, scale))
     return CheckRow(function, wrt, against, max_abs, max_rel, ok)
+
+
+MAX_SAMPLE_BYTES = 1 << 32  # `check` refuses to sample an argument larger than this
+
+
+def array_problem(shape: tuple[int, ...], dtype: str) -> str | None:
+    """Why NumPy cannot hold (or `check` should not sample) an array of this shape, if so."""
+    if len(shape) > MAX_NDIM:
+        return f"it has {len(shape)} dims, and NumPy arrays have at most {MAX_NDIM}"
+    size = math.prod(shape)
+    nbytes = size * np.dtype(dtype).itemsize
+    if nbytes > MAX_SAMPLE_BYTES:
+        return (f"it would take about 2**{nbytes.bit_length() - 1} bytes (the limit is "
+                f"2**{MAX_SAMPLE_BYTES.bit_length() - 1}); a check needs small arrays (size "
+                "symbolic dims with --dim or --size)")
+    return None
 
 
 def check_spec(spec: Spec, module: ModuleType, *, dims: Mapping[str, int] | None = None,

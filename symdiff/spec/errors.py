@@ -47,7 +47,8 @@ class SpecError(SymdiffError, ValueError):
         if self.section:
             where = f"[{self.section}]"
         if self.key:
-            where = f"{where} {self.key}".strip()
+            key = self.key if len(self.key) <= 80 else self.key[:77] + "..."
+            where = f"{where} {key}".strip()
         if where:
             parts.append(where)
         if self.column is not None:
@@ -64,5 +65,22 @@ class SpecError(SymdiffError, ValueError):
         if self.expression is not None and self.column is not None:
             lines = self.expression.split("\n")
             row = lines[(self.expr_line or 1) - 1] if len(lines) >= (self.expr_line or 1) else ""
-            text += f"\n    {row}\n    {' ' * (self.column - 1)}^"
+            row, caret = _window(row, self.column)
+            text += f"\n    {row}\n    {' ' * (caret - 1)}^"
         return text
+
+
+ECHO_WIDTH = 100  # characters of an expression line echoed under a message, at most
+
+
+def _window(row: str, column: int) -> tuple[str, int]:
+    """The part of a long expression line around `column` (1-based), marked with '...'
+    where cut, and the column of the caret in it."""
+    if len(row) <= ECHO_WIDTH:
+        return row, column
+    half = ECHO_WIDTH // 2
+    start = max(0, min(column - 1 - half, len(row) - ECHO_WIDTH))
+    stop = start + ECHO_WIDTH
+    head = "..." if start > 0 else ""
+    tail = "..." if stop < len(row) else ""
+    return head + row[start:stop] + tail, column - start + len(head)

@@ -8,8 +8,10 @@ SpecError naming the file, the section, the key and, for an expression, the colu
 from __future__ import annotations
 
 import builtins
+import collections
 import difflib
 import keyword
+import math
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -20,12 +22,19 @@ from typing import Any
 
 from ..autodiff import grad
 from ..errors import SymdiffError
-from ..graph import Node, var, variables
+from ..graph import Node, topo_order, var, variables
 from ..higher import hessian, hvp
 from ..ops import spec_functions
 from ..shapes import DTYPES, fmt_shape, is_float
 from .errors import SpecError
-from .parser import Location, is_identifier, parse_expression, referenced_names
+from .parser import (
+    MAX_NDIM,
+    Location,
+    is_identifier,
+    normalize_name,
+    parse_expression,
+    referenced_names,
+)
 
 SECTIONS = ("inputs", "params", "define", "outputs", "derivatives")
 TOP_LEVEL = ("name", "description") + SECTIONS
@@ -35,6 +44,7 @@ SYMBOL_KEYS = ("shape", "dtype")
 HVP_ARGUMENT = "v"
 RESERVED_NAMES = ("np", "numpy")
 MAX_NAME_LENGTH = 40  # longer names are shortened in generated code
+MAX_SIZE = 2**63 - 1  # elements of the largest array NumPy can describe
 
 Pytree = Node | tuple  # a node, or a tuple of pytrees
 
@@ -86,11 +96,12 @@ class Spec:
             if plan.name == name:
                 return plan
         known = ", ".join(p.name for p in self.functions)
-        raise SpecError(f"the spec has no function {name!r} (functions: {known})",
+        raise SpecError(f"the spec has no function {name!r:.80} (functions: {known})",
                         file=self.path)
 
     def lookup(self, name: str) -> Pytree:
         """The nodes behind a function name, a [define] name or a symbol."""
+        name = normalize_name(name)
         for plan in self.functions:
             if plan.name == name:
                 return plan.outputs
@@ -99,7 +110,7 @@ class Spec:
         if name in self.symbols:
             return self.symbols[name]
         known = [p.name for p in self.functions] + list(self.defines)
-        raise SpecError(f"{name!r} is neither a function nor a [define] entry of the spec "
+        raise SpecError(f"{name!r:.80} is neither a function nor a [define] entry of the spec "
                         f"(known: {', '.join(known)})", file=self.path)
 
 
@@ -147,26 +158,19 @@ class _Loader:
         self.functions = functions
         self.lines = text.splitlines()
         self.file = file
+        self.key_lines: dict[tuple[str, str], int] | None = None  # built on first use
         self.inputs: dict[str, Node] = {}
         self.params: dict[str, Node] = {}
         self.defines: dict[str, Node] = {}
-        self.where_defined: dict[str, str] = {}
+        self.where_defined: dict[str, tuple[str, str]] = {}  # name -> (section, raw key)
 
     # -- errors and locations ---------------------------------------------------------
     def line_of(self, section: str, key: str) -> int | None:
-        """Best-effort line of `key` in `[section]` ("" for top level), for messages."""
-        current = ""
-        pattern = re.compile(rf"^\s*(?:{re.escape(key)}|\"{re.escape(key)}\"|"
-                             rf"'{re.escape(key)}')\s*=")
-        for number, line in enumerate(self.lines, 1):
-            header = re.match(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$", line)
-            if header:
-                current = header.group(1)
-                if section == "" and current == key:  # a misnamed [section] itself
-                    return number
-            elif current == section and pattern.match(line):
-                return number
-        return None
+        """Best-effort line of `key` in `[section]` ("" for top level), for messages.
+        The file is scanned once, into an index of (section, key) -> first line."""
+        if self.key_lines is None:
+            self.key_lines = _key_lines(self.lines)
+        return self.key_lines.get((section, key))
 
     def where(self, section: str, key: str, field_name: str | None = None) -> Location:
         label = key if field_name is None else f"{key}.{field_name}"
@@ -183,8 +187,8 @@ class _Loader:
         for key, value in self.data.items():
             if key not in TOP_LEVEL:
                 close = difflib.get_close_matches(key, TOP_LEVEL, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise self.error(f"unknown top-level key {key!r}{hint} (expected: "
+                hint = f"; did you mean {close[0]!r:.80}?" if close else ""
+                raise self.error(f"unknown top-level key {key!r:.80}{hint} (expected: "
                                  f"{', '.join(TOP_LEVEL)})", "", key)
             if key in SECTIONS and not isinstance(value, dict):
                 raise self.error(f"{key} must be a table ([{key}] section)", "", key)
@@ -196,7 +200,7 @@ class _Loader:
             raise self.error("description must be a string", "", "description")
         for section, table in (("inputs", self.inputs), ("params", self.params)):
             for key, value in self.data.get(section, {}).items():
-                table[key] = self.symbol(section, key, value)
+                table[normalize_name(key)] = self.symbol(section, key, value)
         self.load_defines(self.data.get("define", {}))
         functions: list[FunctionPlan] = []
         seen: dict[str, str] = {}
@@ -211,74 +215,93 @@ class _Loader:
                     params=self.params, defines=self.defines, functions=functions)
 
     # -- symbols ----------------------------------------------------------------------
-    def check_symbol_name(self, section: str, key: str) -> None:
+    def check_symbol_name(self, section: str, key: str) -> str:
+        """The name `key` defines (NFKC-normalized), or a SpecError."""
         if not is_identifier(key):
-            raise self.error(f"{key!r} is not a valid name: use letters, digits and _ (not "
+            raise self.error(f"{key!r:.80} is not a valid name: use letters, digits and _ (not "
                              "starting with a digit, not a Python keyword)", section, key)
         problem = python_name_problem(key) if section in ("inputs", "params") else (
             "it is reserved for the generated module" if key.startswith("_")
             or key in RESERVED_NAMES else None)
         if problem:
-            raise self.error(f"{key!r} cannot be used as a name: {problem}; rename it",
+            raise self.error(f"{key!r:.80} cannot be used as a name: {problem}; rename it",
                              section, key)
-        if key in self.where_defined:
-            raise self.error(f"{key!r} is defined twice: in [{self.where_defined[key]}] and "
-                             f"in [{section}]; each name may be defined once", section, key)
-        self.where_defined[key] = section
+        name = normalize_name(key)
+        if name in self.where_defined:
+            first_section, first = self.where_defined[name]
+            if first == key:
+                raise self.error(f"{key!r:.80} is defined twice: in [{first_section}] and in "
+                                 f"[{section}]; each name may be defined once", section, key)
+            raise self.error(f"{first!r:.80} (in [{first_section}]) and {key!r:.80} (in "
+                             f"[{section}]) are the same name {name!r:.80} as Python reads "
+                             "names (Unicode NFKC normalization); rename one of them",
+                             section, key)
+        self.where_defined[name] = (section, key)
+        return name
 
     def symbol(self, section: str, key: str, value: Any) -> Node:
-        self.check_symbol_name(section, key)
+        name = self.check_symbol_name(section, key)
         if not isinstance(value, dict):
             raise self.error(f"an entry of [{section}] must be a table such as "
                              f"{key} = {{ shape = [\"n\", 2] }}, not {_toml_type(value)}",
                              section, key)
         for field_name in value:
             if field_name not in SYMBOL_KEYS:
-                raise self.error(f"unknown field {field_name!r} (expected: shape, dtype)",
+                raise self.error(f"unknown field {field_name!r:.80} (expected: shape, dtype)",
                                  section, key, field_name)
         shape = value.get("shape", [])
         if not isinstance(shape, list) or not all(
                 (isinstance(d, int) and not isinstance(d, bool) and d >= 0)
                 or (isinstance(d, str) and is_identifier(d)) for d in shape):
             raise self.error("shape must be a list of non-negative ints and symbolic dim "
-                             f"names (identifiers), e.g. [\"n\", 2]; got {shape!r}",
+                             f"names (identifiers), e.g. [\"n\", 2]; got {shape!r:.80}",
                              section, key, "shape")
+        if len(shape) > MAX_NDIM:
+            raise self.error(f"shape has {len(shape)} dims; NumPy arrays have at most "
+                             f"{MAX_NDIM}", section, key, "shape")
+        fixed = [d for d in shape if isinstance(d, int)]
+        if math.prod(fixed) > MAX_SIZE:
+            raise self.error(f"shape {fmt_shape(tuple(shape))} has more elements than any "
+                             "NumPy array can (2**63 - 1)", section, key, "shape")
         dtype = value.get("dtype", "float64")
         if dtype not in DTYPES:
-            raise self.error(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}",
+            raise self.error(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r:.80}",
                              section, key, "dtype")
-        return var(key, shape, dtype)
+        return var(name, [normalize_name(d) if isinstance(d, str) else d for d in shape],
+                   dtype)
 
     # -- [define] ---------------------------------------------------------------------
     def load_defines(self, table: Mapping[str, Any]) -> None:
         texts: dict[str, str] = {}
         for key, value in table.items():
-            self.check_symbol_name("define", key)
+            name = self.check_symbol_name("define", key)
             if not isinstance(value, str):
                 raise self.error(f"a [define] entry must be an expression string, such as "
                                  f"{key} = \"relu(X @ W + c)\", not {_toml_type(value)}",
                                  "define", key)
-            texts[key] = value
+            texts[name] = value
         self.check_define_order(texts)
-        for key, text in texts.items():
-            node = self.expression(text, "define", key)
-            self.defines[key] = node.named(key)
+        for name, text in texts.items():
+            node = self.expression(text, "define", self.where_defined[name][1])
+            self.defines[name] = node.named(name)
 
     def check_define_order(self, texts: Mapping[str, str]) -> None:
         """Cycles and forward references, reported before building anything."""
-        order = list(texts)
+        position = {key: i for i, key in enumerate(texts)}
         uses = {key: [(n, a) for n, a in referenced_names(text, self.where("define", key))
                       if n in texts] for key, text in texts.items()}
-        for key in order:
+        for key in texts:
             for name, _ in uses[key]:
+                if position[name] < position[key]:
+                    continue  # a cycle has a use of a later entry (or of itself): not this
                 cycle = self.cycle_through(key, name, uses)
                 if cycle:
                     raise self.located_use(
                         key, name, texts, f"[define] has a cycle: {' -> '.join(cycle)}; "
                         "an expression cannot depend on itself")
-                if order.index(name) > order.index(key):
+                if position[name] > position[key]:
                     raise self.located_use(
-                        key, name, texts, f"{name!r} is used before it is defined; [define] "
+                        key, name, texts, f"{name!r:.80} is used before it is defined; [define] "
                         f"entries are read in order, so move {name} above {key}")
 
     @staticmethod
@@ -311,8 +334,10 @@ class _Loader:
         return self.error(message, "define", key)
 
     # -- expressions --------------------------------------------------------------------
-    def visible(self) -> dict[str, Node]:
-        return {**self.inputs, **self.params, **self.defines}
+    def visible(self) -> Mapping[str, Node]:
+        """The symbols an expression may read: a view, not a copy per expression (a spec
+        of thousands of entries would copy them all for each)."""
+        return collections.ChainMap(self.defines, self.params, self.inputs)
 
     def expression(self, text: Any, section: str, key: str, field_name: str | None = None,
                    *, allow_tuple: bool = False) -> Any:
@@ -327,18 +352,32 @@ class _Loader:
         used = set(variables(list(roots))) | set(extra)
         return tuple(node for node in {**self.inputs, **self.params}.values() if node in used)
 
+    def check_dims(self, section: str, key: str, roots: Sequence[Node],
+                   args: Sequence[Node]) -> None:
+        """Every symbolic dim a function's graph builds (broadcast_to(x, shape=('m', 3)))
+        must be the size of one of its arguments, else the generated code cannot know it."""
+        bound = {d for a in args for d in a.shape if isinstance(d, str)}
+        for node in topo_order(list(roots)):
+            for d in node.attrs.get("shape", ()) if node.kind == "op" else ():
+                if isinstance(d, str) and d not in bound:
+                    have = ", ".join(sorted(bound)) or "none"
+                    raise self.error(f"symbolic dim {d!r:.80} (in {node.op.name}) is not the size "
+                                     f"of any argument of {key}, so the generated function "
+                                     f"cannot know it (the arguments' symbolic dims: {have}); "
+                                     "use a fixed size or a dim of an input", section, key)
+
     # -- [outputs] and [derivatives] ----------------------------------------------------
     def check_function_name(self, section: str, key: str, seen: dict[str, str]) -> None:
         if not is_identifier(key):
-            raise self.error(f"{key!r} is not a valid function name: use letters, digits "
+            raise self.error(f"{key!r:.80} is not a valid function name: use letters, digits "
                              "and _ (not starting with a digit, not a Python keyword)",
                              section, key)
         problem = python_name_problem(key)
         if problem:
-            raise self.error(f"{key!r} cannot be used as a function name: {problem}; rename "
+            raise self.error(f"{key!r:.80} cannot be used as a function name: {problem}; rename "
                              "it", section, key)
         if key in seen:
-            raise self.error(f"function {key!r} is defined twice: in [{seen[key]}] and in "
+            raise self.error(f"function {key!r:.80} is defined twice: in [{seen[key]}] and in "
                              f"[{section}]; the generated module needs distinct names",
                              section, key)
         seen[key] = section
@@ -349,6 +388,7 @@ class _Loader:
                              f"{key} = \"yhat\", not {_toml_type(text)}", "outputs", key)
         result = self.expression(text, "outputs", key, allow_tuple=True)
         roots = list(result) if isinstance(result, tuple) else [result]
+        self.check_dims("outputs", key, roots, self.arguments(roots))
         return FunctionPlan(name=key, kind="output", args=self.arguments(roots),
                             outputs=result, doc=f"The value of `{text.strip()}`.",
                             expression=text.strip())
@@ -362,14 +402,14 @@ class _Loader:
         for field_name in entry:
             if field_name not in DERIVATIVE_KEYS:
                 close = difflib.get_close_matches(field_name, DERIVATIVE_KEYS, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise self.error(f"unknown field {field_name!r}{hint} (expected: "
+                hint = f"; did you mean {close[0]!r:.80}?" if close else ""
+                raise self.error(f"unknown field {field_name!r:.80}{hint} (expected: "
                                  f"{', '.join(DERIVATIVE_KEYS)})", section, key, field_name)
         kind = entry.get("kind", "grad")
         if kind not in KINDS:
             close = difflib.get_close_matches(str(kind), KINDS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise self.error(f"unknown kind {kind!r}{hint} (kinds: {', '.join(KINDS)})",
+            hint = f"; did you mean {close[0]!r:.80}?" if close else ""
+            raise self.error(f"unknown kind {kind!r:.80}{hint} (kinds: {', '.join(KINDS)})",
                              section, key, "kind")
         if "of" not in entry:
             raise self.error("missing field 'of': the expression to differentiate, e.g. "
@@ -381,7 +421,7 @@ class _Loader:
         of = self.expression(of_text, section, key, "of")
         wrt, wrt_is_list = self.wrt_symbols(key, entry["wrt"], kind)
         if of.shape != () or not is_float(of.dtype):
-            raise self.error(f"of = {of_text!r} has shape {fmt_shape(of.shape)} and dtype "
+            raise self.error(f"of = {of_text!r:.80} has shape {fmt_shape(of.shape)} and dtype "
                              f"{of.dtype}; a {kind} needs a float scalar (reduce it, e.g. "
                              "with sum(...) or mean(...))", section, key, "of")
         args = self.arguments([of], wrt)
@@ -395,6 +435,7 @@ class _Loader:
             raise self.error(f"cannot take the {kind}: {err}", section, key) from None
         if v is not None:
             args = args + (v,)
+        self.check_dims(section, key, flatten_pytree(outputs), args)
         return FunctionPlan(name=key, kind=kind, args=args, outputs=outputs, doc=doc,
                             expression=of_text.strip(), of=of, wrt=wrt,
                             wrt_is_list=wrt_is_list, v=v)
@@ -405,21 +446,21 @@ class _Loader:
         names = value if is_list else [value]
         if not names or not all(isinstance(n, str) for n in names):
             raise self.error("wrt must be a symbol name or a non-empty list of them, e.g. "
-                             f"wrt = [\"W\", \"b\"]; got {value!r}", section, key, "wrt")
+                             f"wrt = [\"W\", \"b\"]; got {value!r:.80}", section, key, "wrt")
         if kind in ("hessian", "hvp") and is_list:
             raise self.error(f"a {kind} needs a single wrt, given as a string (wrt = "
                              f"\"{names[0]}\"), not a list", section, key, "wrt")
         symbols = {**self.inputs, **self.params}
         nodes = []
-        for name in names:
+        for name in map(normalize_name, names):
             if name in self.defines:
-                raise self.error(f"wrt names {name!r}, a [define] entry; derivatives are taken "
+                raise self.error(f"wrt names {name!r:.80}, a [define] entry; derivatives are taken "
                                  "with respect to [inputs] or [params] symbols",
                                  section, key, "wrt")
             if name not in symbols:
                 close = difflib.get_close_matches(name, list(symbols), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise self.error(f"wrt names {name!r}, which is not an input or param{hint} "
+                hint = f"; did you mean {close[0]!r:.80}?" if close else ""
+                raise self.error(f"wrt names {name!r:.80}, which is not an input or param{hint} "
                                  f"(symbols: {', '.join(symbols) or 'none'})",
                                  section, key, "wrt")
             node = symbols[name]
@@ -429,11 +470,11 @@ class _Loader:
                                  "kind = \"hvp\", which works with symbolic dims)",
                                  section, key, "wrt")
             if not is_float(node.dtype):
-                raise self.error(f"wrt names {name!r}, which has dtype {node.dtype}; "
+                raise self.error(f"wrt names {name!r:.80}, which has dtype {node.dtype}; "
                                  "derivatives need a float32 or float64 symbol",
                                  section, key, "wrt")
             if node in nodes:
-                raise self.error(f"wrt names {name!r} twice", section, key, "wrt")
+                raise self.error(f"wrt names {name!r:.80} twice", section, key, "wrt")
             nodes.append(node)
         return tuple(nodes), is_list
 
@@ -459,6 +500,36 @@ class _Loader:
         v = var(HVP_ARGUMENT, w.shape, w.dtype)
         return hvp(of, w, v), (f"Hessian of `{of_text}` with respect to {w.name}, times "
                                   f"the direction v (shaped like {w.name})."), v
+
+
+_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+_KEY = re.compile(r"""^\s*(?:([A-Za-z0-9_-]+)|"([^"]*)"|'([^']*)')\s*=""")
+
+
+def _key_lines(lines: Sequence[str]) -> dict[tuple[str, str], int]:
+    """(section, key) -> the first line defining it, with ("", name) for a [name] header:
+    the lines that messages point at."""
+    found: dict[tuple[str, str], int] = {}
+    current = ""
+    for number, line in enumerate(lines, 1):
+        header = _HEADER.match(line)
+        if header:
+            current = header.group(1)
+            found.setdefault(("", current), number)
+            continue
+        match = _KEY.match(line)
+        if match:
+            key = next(g for g in match.groups() if g is not None)
+            found.setdefault((current, key), number)
+    for (section, key), number in list(found.items()):  # a raw spelling wins over NFKC
+        found.setdefault((section, normalize_name(key)), number)
+    return found
+
+
+def flatten_pytree(tree: Pytree) -> list[Node]:
+    if isinstance(tree, Node):
+        return [tree]
+    return [leaf for sub in tree for leaf in flatten_pytree(sub)]
 
 
 def python_name_problem(name: str) -> str | None:

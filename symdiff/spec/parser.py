@@ -13,6 +13,9 @@ import ast
 import difflib
 import inspect
 import keyword
+import sys
+import threading
+import unicodedata
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +26,7 @@ import numpy as np
 from ..errors import ShapeError, SymdiffError
 from ..graph import Node, const
 from ..ops import spec_functions
-from ..shapes import fmt_shape
+from ..shapes import fmt_shape, is_float
 from .errors import SpecError
 
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**",
@@ -73,7 +76,7 @@ def _syntax_tree(text: str, where: Location) -> ast.expr:
     try:
         with warnings.catch_warnings():  # e.g. "1if": the error or the value is the answer
             warnings.simplefilter("ignore", SyntaxWarning)
-            tree = ast.parse(text.strip("\n"), mode="eval")
+            tree = _parse_deep(text.strip("\n"))
     except (RecursionError, MemoryError):
         raise SpecError("the expression is nested too deeply; split it into [define] entries",
                         file=where.file, section=where.section, key=where.key,
@@ -90,6 +93,26 @@ def _syntax_tree(text: str, where: Location) -> ast.expr:
                         key=where.key, line=where.line, column=col,
                         expression=text.strip("\n"), expr_line=row) from None
     return tree.body
+
+
+# Python turns its parse tree into `ast` objects recursively, within the recursion limit
+# (times 3); a sum of thousands of terms is that deep. On the main thread (whose stack is
+# the process's, 8 MB on Linux and macOS) the limit is raised for the parse alone, by the
+# length of the text, up to this bound (checked safe on an 8 MB stack). Other threads may
+# have far smaller stacks and keep Python's limit.
+MAX_PARSE_DEPTH = 60_000
+
+
+def _parse_deep(text: str) -> ast.Expression:
+    old = sys.getrecursionlimit()
+    wanted = min(len(text) // 3, MAX_PARSE_DEPTH // 3) + 1000
+    if wanted <= old or threading.current_thread() is not threading.main_thread():
+        return ast.parse(text, mode="eval")
+    sys.setrecursionlimit(wanted)
+    try:
+        return ast.parse(text, mode="eval")
+    finally:
+        sys.setrecursionlimit(old)
 
 
 def referenced_names(text: str, where: Location) -> list[tuple[str, ast.AST]]:
@@ -150,7 +173,15 @@ class _Builder:
                          expression=self.text, expr_line=row)
 
     def source(self, node: ast.AST) -> str:
-        return ast.get_source_segment(self.text, node) or ast.unparse(node)
+        """The text of a sub-expression, for a message: cut short when long (the echo
+        under the message shows where it is)."""
+        text = ast.get_source_segment(self.text, node)
+        if text is None:
+            try:
+                text = ast.unparse(node)
+            except RecursionError:
+                text = "..."
+        return _clip(" ".join(text.split()))
 
     def build(self, node: ast.AST, action: Callable[[], Any], at: Position | None = None,
               operands: Sequence[tuple[ast.AST, Any]] = ()) -> Any:
@@ -172,7 +203,33 @@ class _Builder:
         value = self.tensor(node)
         if isinstance(value, Node):
             return value
+        value = self.fit(node, value, None)
         return self.build(node, lambda: const(value))
+
+    def fit(self, node: ast.AST, value: Any, like: Sequence[Any]) -> Any:
+        """A Python number about to meet tensors (`like`, the other operands; None for a
+        literal that becomes a constant itself): unchanged if it fits the dtype it will take
+        (the float dtype of a float operand, else int64 or float64), else a SpecError at it.
+        Literal arithmetic before that point is exact, as in Python."""
+        if isinstance(value, Node) or isinstance(value, bool):
+            return value
+        floats = [v.dtype for v in like or () if isinstance(v, Node) and is_float(v.dtype)]
+        dtype = floats[0] if floats else ("int64" if isinstance(value, int) else "float64")
+        if dtype == "int64":
+            if -2**63 <= value < 2**63:
+                return value
+            problem = f"is {_describe(value)}, outside the int64 range"
+        else:
+            try:
+                with np.errstate(over="ignore"):
+                    converted = np.array(float(value), dtype=dtype)
+                if np.isfinite(converted) or not np.isfinite(value):
+                    return value
+            except OverflowError:
+                pass
+            problem = f"is {_describe(value)}, too large for {dtype}"
+        raise self.error(node, f"the literal value `{self.source(node)}` {problem}; "
+                               f"it cannot be converted to the {dtype} it meets here")
 
     def tensor(self, node: ast.AST) -> Node | int | float | bool:
         """A tensor-valued sub-expression; a literal stays a Python number (weakly typed)."""
@@ -191,13 +248,13 @@ class _Builder:
         known = sorted(self.names)
         close = difflib.get_close_matches(node.id, known, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        listing = ", ".join(known) if known else "none"
+        listing = ", ".join(known[:20]) if known else "none"
+        if len(known) > 20:
+            listing += f", ... ({len(known)} in all)"
         raise self.error(node, f"unknown name {node.id!r}{hint} (known names: {listing})")
 
     def visit_Constant(self, node: ast.Constant) -> int | float | bool:
         value = node.value
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
-            raise self.error(node, "this integer literal does not fit in int64")
         if isinstance(value, bool) or isinstance(value, (int, float)):
             return value
         if isinstance(value, str):
@@ -227,15 +284,35 @@ class _Builder:
     visit_Tuple = visit_List
 
     # -- operators ------------------------------------------------------------------
-    def visit_BinOp(self, node: ast.BinOp) -> Node:
+    def visit_BinOp(self, node: ast.BinOp) -> Node | int | float:
         op = type(node.op)
         if op in _UNSUPPORTED_BINARY:
             raise self.error(node, f"the operator {_UNSUPPORTED_BINARY[op]} is not supported "
                                    "(use + - * / ** @)", self.operator_offset(node))
-        left, right = self.tensor(node.left), self.tensor(node.right)
+        left, right = self.operands(node)
+        return self.combine(node, left, right)
+
+    def operands(self, node: ast.BinOp) -> tuple[Any, Any]:
+        """The two operands of a binary operator. A left-deep chain (`a + b + c + ...`, as
+        a sum of thousands of terms reads) is walked iteratively, not by recursion."""
+        chain = [node]
+        while isinstance(chain[-1].left, ast.BinOp) and \
+                type(chain[-1].left.op) not in _UNSUPPORTED_BINARY:
+            chain.append(chain[-1].left)
+        if len(chain) > 1:
+            value = self.tensor(chain[-1])
+            for inner in reversed(chain[1:-1]):
+                value = self.combine(inner, value, self.tensor(inner.right))
+            return value, self.tensor(node.right)
+        return self.tensor(node.left), self.tensor(node.right)
+
+    def combine(self, node: ast.BinOp, left: Any, right: Any) -> Any:
+        """`left <op> right` for already evaluated operands of `node`."""
+        symbol = _BINARY[type(node.op)]
         if not isinstance(left, Node) and not isinstance(right, Node):
-            left = self.build(node.left, lambda: const(left))
-        symbol = _BINARY[op]
+            return self.fold(node, symbol, left, right)
+        left = self.fit(node.left, left, [right])
+        right = self.fit(node.right, right, [left])
         action = {
             "+": lambda: left + right, "-": lambda: left - right,
             "*": lambda: left * right, "/": lambda: left / right,
@@ -243,6 +320,40 @@ class _Builder:
         }[symbol]
         operands = ((node.left, left), (node.right, right))
         return self.build(node, action, self.operator_offset(node), operands)
+
+    def fold(self, node: ast.BinOp, symbol: str, left: Any, right: Any) -> int | float:
+        """Literal arithmetic, exact as in Python (ints of any size); a result too large
+        to be worth computing (an exponent tower) is refused by its estimated size first."""
+        at = self.operator_offset(node)
+        if symbol == "@":
+            raise self.error(node, "@ needs tensor operands, not two numbers", at)
+        bits = _result_bits(symbol, left, right)
+        if bits > MAX_LITERAL_BITS:
+            raise self.error(node, f"`{self.source(node)}` would be an integer of more "
+                                   f"than {MAX_LITERAL_BITS} bits; literal arithmetic is "
+                                   "limited to that size", at)
+        try:
+            if symbol == "+":
+                value = left + right
+            elif symbol == "-":
+                value = left - right
+            elif symbol == "*":
+                value = left * right
+            elif symbol == "/":
+                value = left / right
+            else:
+                value = left ** right
+        except ZeroDivisionError:
+            raise self.error(node, f"`{self.source(node)}` divides by zero", at) \
+                from None
+        except OverflowError:
+            raise self.error(node, f"`{self.source(node)}` overflows a float64", at) \
+                from None
+        if isinstance(value, complex):
+            raise self.error(node, f"`{self.source(node)}` is a complex number", at)
+        if isinstance(value, bool):
+            value = int(value)
+        return value
 
     def operator_offset(self, node: ast.BinOp | ast.Compare) -> Position | None:
         """(line, byte offset) of the operator between two operands, for the error column:
@@ -261,6 +372,8 @@ class _Builder:
     def visit_UnaryOp(self, node: ast.UnaryOp) -> Node | int | float:
         if isinstance(node.op, ast.USub):
             value = self.tensor(node.operand)
+            if not isinstance(value, Node):
+                return -int(value) if isinstance(value, bool) else -value  # exact, as Python
             return self.build(node, lambda: -value)
         if isinstance(node.op, ast.UAdd):
             return self.tensor(node.operand)
@@ -278,6 +391,8 @@ class _Builder:
                              self.operator_offset(node))
         symbol, name = _COMPARE[op]
         left, right = self.tensor(node.left), self.tensor(node.comparators[0])
+        left = self.fit(node.left, left, [right])
+        right = self.fit(node.comparators[0], right, [left])
         fn = self.functions[name]
         operands = ((node.left, left), (node.comparators[0], right))
         return self.build(node, lambda: fn(left, right), self.operator_offset(node), operands)
@@ -330,6 +445,9 @@ class _Builder:
         if not isinstance(value, int) or isinstance(value, bool):
             raise self.error(node, f"{what} must be an integer literal (only basic indexing: "
                                    "ints, slices, None and ...)")
+        if not -2**63 <= value < 2**63:
+            raise self.error(node, f"{what} {_describe(value)} is outside the int64 range "
+                                   "that NumPy indexes with")
         return value
 
     # -- literals -------------------------------------------------------------------
@@ -382,16 +500,23 @@ class _Builder:
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
         tensor_asts: list[ast.AST] = []
+        params: list[str] = []  # the parameter of each positional argument
         for param, value in bound.arguments.items():
             kind = inspect.signature(fn).parameters[param].kind
             if kind is inspect.Parameter.VAR_POSITIONAL:
                 args.extend(self.argument(fn, param, v) for v in value)
                 tensor_asts.extend(value)
+                params.extend([param] * len(value))
             elif kind is inspect.Parameter.KEYWORD_ONLY:
                 kwargs[param] = self.argument(fn, param, value)
             else:
                 args.append(self.argument(fn, param, value))
                 tensor_asts.append(value)
+                params.append(param)
+        tensors = list(args)  # Python numbers passed as tensors must fit what they meet
+        args = [self.fit(value, arg, tensors) if isinstance(arg, (int, float)) and
+                fn.signature.kind(params[k]) == "tensor" else arg
+                for k, (value, arg) in enumerate(zip(tensor_asts, args, strict=True))]
         operands = [(value, arg) for value, arg in zip(tensor_asts, args, strict=False)]
         return self.build(node, lambda: fn(*args, **kwargs), operands=operands)
 
@@ -413,7 +538,58 @@ class _Builder:
             raise self.error(value, "keepdims= must be True or False")
         if param == "shape" and not isinstance(result, tuple):
             result = (result,)
+        if param == "shape":  # dim names match as names do: NFKC-normalized
+            result = tuple(normalize_name(d) if isinstance(d, str) else d for d in result)
+            problem = _shape_problem(result)
+            if problem:
+                raise self.error(value, f"shape= {problem}")
         return result
+
+
+MAX_NDIM = 64 if int(np.__version__.split(".")[0]) >= 2 else 32  # NumPy's array rank limit
+
+
+def _shape_problem(shape: tuple) -> str | None:
+    """Why NumPy can hold no array of this (literal) shape, if so."""
+    if len(shape) > MAX_NDIM:
+        return f"has {len(shape)} dims; NumPy arrays have at most {MAX_NDIM}"
+    fixed = [abs(d) for d in shape if isinstance(d, int) and not isinstance(d, bool)]
+    size = 1  # (a -1 of reshape is left to the API)
+    for d in fixed:
+        size *= d
+        if size >= 2**63:
+            return f"{_clip(repr(shape))} has more elements than any NumPy array can (2**63 - 1)"
+    return None
+
+
+MAX_LITERAL_BITS = 1 << 16  # integer literal arithmetic beyond this is refused, unevaluated
+
+
+def _result_bits(symbol: str, left: Any, right: Any) -> int:
+    """An upper estimate of the bit length of an integer result of literal arithmetic
+    (0 when the result is a float, whose size is bounded anyway)."""
+    if not isinstance(left, int) or not isinstance(right, int):
+        return 0
+    a, b = abs(int(left)).bit_length(), abs(int(right)).bit_length()
+    if symbol in "+-":
+        return max(a, b) + 1
+    if symbol == "*":
+        return a + b
+    if symbol == "**" and right > 1:
+        return a * right if a > 1 else a
+    return 0
+
+
+def _describe(value: int | float) -> str:
+    """A number for a message: in full when short, else its magnitude (a huge int is not
+    even printable beyond 4300 digits)."""
+    if isinstance(value, int) and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits (about 2**{value.bit_length() - 1})"
+    return repr(value)
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _is_literal(node: ast.AST) -> bool:
@@ -425,6 +601,12 @@ def _is_literal(node: ast.AST) -> bool:
     if isinstance(node, (ast.List, ast.Tuple)):
         return all(_is_literal(e) for e in node.elts)
     return False
+
+
+def normalize_name(name: str) -> str:
+    """A name as Python reads it in an expression: NFKC-normalized, so that look-alike
+    characters (fullwidth 'ｘ', ligatures, ...) name the same symbol, as in Python code."""
+    return unicodedata.normalize("NFKC", name)
 
 
 def is_identifier(name: str) -> bool:

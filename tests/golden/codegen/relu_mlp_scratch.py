@@ -47,14 +47,19 @@ def _shape_error(name, got, shape, dims, origin):
 def _scratch(cache, key, make):
     """The scratch arrays of one generated function for this thread and these symbolic dims
     (`key`): made by `make()` on first use, then reused, so large temporaries cost no
-    allocation (and no page faults) from call to call. The last 4 dims seen are kept."""
+    allocation (and no page faults) from call to call. A call takes the arrays out of the
+    cache and `_scratch_return` puts them back as it returns, so a re-entrant call (from a
+    signal handler or a callback while this call runs) finds none and makes its own."""
+    arrays = cache.__dict__.pop(key, None)
+    return make() if arrays is None else arrays
+
+
+def _scratch_return(cache, key, arrays):
+    """Put a call's scratch arrays back for the next call; the last 4 dims seen are kept."""
     held = cache.__dict__
-    arrays = held.get(key)
-    if arrays is None:
-        if len(held) >= 4:
-            del held[next(iter(held))]
-        arrays = held[key] = make()
-    return arrays
+    if len(held) >= 4 and key not in held:
+        del held[next(iter(held))]
+    held[key] = arrays
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -67,11 +72,13 @@ def _where_zero(cond, x, x_when_true=True, out=None):
     """np.where(cond, x, 0) (or np.where(cond, 0, x)) for a float array x, into `out` when
     given. Large arrays take x's bits ANDed with a mask of all ones or all zeros made from
     cond: exact for every x (NaN, infinities, -0.0 pass through or become +0.0 just as with
-    np.where) and free of the branches that make np.where slow on unpredictable masks."""
-    if x.size < 512:
+    np.where) and free of the branches that make np.where slow on unpredictable masks. The
+    mask starts from `cond != 0` on its bytes, so a bool array whose bytes are not 0 or 1 (a
+    uint8 array viewed as bool) counts as NumPy counts it: any nonzero byte is True."""
+    if x.size < 32768:
         return np.where(cond, x, 0) if x_when_true else np.where(cond, 0, x)
-    flags = cond.view(np.int8)
-    mask = np.negative(flags) if x_when_true else np.subtract(flags, 1)
+    flags = np.not_equal(cond.view(np.uint8), 0).view(np.int8)  # 0 or 1, whatever the bytes
+    mask = np.negative(flags, out=flags) if x_when_true else np.subtract(flags, 1, out=flags)
     if out is None:
         out = np.empty_like(x)
     ints = np.dtype(f"i{x.itemsize}")
@@ -103,8 +110,9 @@ def grad(X, W, w):
         w = _as_array(w, 'w', 'float64', 1, '(128,)')
         if w.shape != (128,):
             raise _shape_error('w', w.shape, '(128,)', {}, {})
-    # scratch arrays, reused from call to call (one set per thread)
-    _buf1, _buf2 = _scratch(_grad_scratch, (n,), lambda: (np.empty((n, 128)), np.empty((64, 128))))
+    # scratch arrays, reused from call to call (one set per thread and call)
+    _scratch_set = _scratch(_grad_scratch, (n,), lambda: (np.empty((n, 128)), np.empty((64, 128))))
+    _buf1, _buf2 = _scratch_set
     mul_1 = _c1 * _c2
     broadcast_to_1 = np.broadcast_to(mul_1, (64, 128))
     # d(add)/d(W) via mul.vjp[arg 0]
@@ -142,4 +150,5 @@ def grad(X, W, w):
     del d_add_d_matmul_1
     # d(add)/d(W) via accumulate
     d_add_d_W = np.add(mul_2, matmul_2, out=mul_2)
+    _scratch_return(_grad_scratch, (n,), _scratch_set)
     return (d_add_d_W, d_add_d_w)
