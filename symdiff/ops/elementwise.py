@@ -413,6 +413,8 @@ div = binary("div", np.divide, (_div_partial_x, _div_partial_y), symbol="/", res
 def _pow_series(a: ts.Series, b: ts.Series, out: Node) -> ts.Series:
     """a ** b: the constant-exponent recurrence, or exp(b log a) when b varies too."""
     if all(c is None for c in b[1:]):
+        if b[0].value is not None and np.all(b[0].value == 0):
+            return constant_series(a, b, out)  # x ** 0 == 1 for every x, 0 included
         return ts.power_const(a, b[0], out)
     logs = ts.logarithm(a, log(a[0]), a[0])
     return exp.op.taylor([mul.op.taylor([b, logs], b[0] * logs[0])], out)
@@ -424,14 +426,21 @@ def _nonzero(x: Node) -> Node:
 
 
 def _pow_base_partial(x: Node, y: Node, out: Node) -> Node:
-    """y * x**(y - 1), with a constant exponent lowered by one right away."""
+    """y * x**(y - 1), with a constant exponent lowered by one right away. Where y is 0
+    the partial is exactly 0 (x ** 0 is constant), also at x == 0, where y * x**(y - 1)
+    would be 0 * inf: a constant exponent of 0 gives a zero partial, entries of a constant
+    exponent that are 0 get the exponent 0 in place of -1 (so every higher order stays
+    exact), and a variable exponent selects 0 where it is 0 (as JAX does)."""
     if y.value is None:
-        return y * x ** (y - 1)
+        return where(equal(y, lift(0, y)), lift(0, out), y * x ** (y - 1))
+    if np.all(y.value == 0):
+        return lift(0, out)
     if np.all(y.value == 1):
         return y
     if np.all(y.value == 2):
         return y * x
-    return y * x ** const(y.value - 1)
+    lowered = np.where(y.value == 0, 0, y.value - 1).astype(y.value.dtype)
+    return y * x ** const(lowered)
 
 
 def _pow_exponent_partial(x: Node, y: Node, out: Node) -> Node:
