@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import scipy.special
 
 import symdiff as sd
 from symdiff import ops
@@ -58,6 +59,14 @@ def spread(rng: np.random.Generator, shape: Shape) -> np.ndarray:
     size = int(np.prod(shape))
     return (rng.permutation(size) * 0.25 - size * 0.1
             + rng.uniform(-0.02, 0.02, size)).reshape(shape)
+
+
+def positive_ints(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    return rng.integers(1, 4, shape)
+
+
+def _clip_sample_x(rng: np.random.Generator, shapes: Sequence[Shape]) -> list[np.ndarray]:
+    return [rng.choice([-1.0, 0.0, 1.0], shapes[0]) + rng.uniform(-0.3, 0.3, shapes[0])]
 
 
 def each(*dists: Dist) -> Sampler:
@@ -141,6 +150,28 @@ for name, dist, ref in UNARY:
     case(name, "matrix", fn, [(3, 4)], each(dist), [0], ref)
     case(name, "scalar", fn, [()], each(dist), [0], ref)
 case("sign", "matrix", ops.sign, [(3, 4)], each(nonzero), [], np.sign)
+for name, dist, ref in [("sinh", normal, np.sinh), ("cosh", normal, np.cosh),
+                        ("arctan", normal, np.arctan), ("arcsin", uniform(-0.9, 0.9), np.arcsin),
+                        ("arccos", uniform(-0.9, 0.9), np.arccos), ("log2", positive, np.log2),
+                        ("log10", positive, np.log10), ("erf", normal, scipy.special.erf)]:
+    case(name, "matrix", getattr(ops, name), [(3, 4)], each(dist), [0], ref)
+    case(name, "scalar", getattr(ops, name), [()], each(dist), [0], ref)
+case("erf", "tails", ops.erf, [(6,)], lambda rng, shapes: [np.array([-6.0, -2.5, -2.0, 1.99,
+                                                                     3.5, 7.0])],
+     [0], scipy.special.erf)
+
+
+def halves_away(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    """Values at least 0.1 from the jumps of floor, ceil and round (integers, halves)."""
+    return rng.integers(-6, 6, shape) * 0.5 + rng.uniform(0.1, 0.4, shape)
+
+
+for name in ("floor", "ceil", "round"):
+    case(name, "matrix", getattr(ops, name), [(3, 4)], each(halves_away), [],
+         getattr(np, name))
+case("round", "halves-to-even", ops.round, [(4,)],
+     lambda rng, shapes: [np.array([0.5, 1.5, 2.5, -0.5])], [], lambda x: [0.0, 2.0, 2.0, -0.0])
+case("round", "int64", ops.round, [(3,)], each(integers), [], lambda x: x, dtypes=("int64",))
 case("stop_gradient", "matrix", ops.stop_gradient, [(3, 4)], each(normal), [], lambda x: x)
 
 # Broadcasting pairs for every binary op: equal shapes, (3,1) with (1,4), scalar with
@@ -158,6 +189,50 @@ BINARY: list[tuple[str, Sampler, Callable]] = [
 for name, sampler, ref in BINARY:
     for sx, sy in BROADCAST:
         case(name, f"{sx}x{sy}", getattr(ops, name), [sx, sy], sampler, [0, 1], ref)
+for sx, sy in BROADCAST:
+    case("logaddexp", f"{sx}x{sy}", ops.logaddexp, [sx, sy], each(normal), [0, 1],
+         lambda x, y: np.log(np.exp(x) + np.exp(y)))
+    case("mod", f"{sx}x{sy}", ops.mod, [sx, sy], each(uniform(0.1, 0.9), uniform(1.0, 2.0)),
+         [0, 1], np.fmod)
+    case("floor_divide", f"{sx}x{sy}", ops.floor_divide, [sx, sy],
+         each(uniform(0.1, 0.9), uniform(1.0, 2.0)), [], lambda x, y: np.zeros(np.broadcast(
+             x, y).shape))
+case("logaddexp", "far apart", ops.logaddexp, [(4,), (4,)],
+     lambda rng, shapes: [np.array([-800.0, 0.0, 800.0, 30.0]), np.array([0.0, 800.0, 799.0,
+                                                                            -30.0])],
+     [0, 1], lambda x, y: np.maximum(x, y) + np.log1p(np.exp(-np.abs(x - y))))
+case("mod", "signs", lambda x, y: x % y, [(6,), (6,)],
+     lambda rng, shapes: [np.array([5.3, -5.3, 5.3, -5.3, 2.2, 0.7]),
+                          np.array([2.0, 2.0, -2.0, -2.0, 0.5, 3.0])],
+     [0, 1], lambda x, y: x - np.floor(x / y) * y)
+case("mod", "scalar-divisor", lambda x: x % 1.5, [(3, 4)], each(uniform(-4.0, 4.0)), [0],
+     lambda x: x - np.floor(x / 1.5) * 1.5, step=1e-4)
+case("floor_divide", "operator", lambda x, y: x // y, [(6,), (6,)],
+     lambda rng, shapes: [np.array([5.3, -5.3, 5.3, -5.3, 2.2, 0.7]),
+                          np.array([2.0, 2.0, -2.0, -2.0, 0.5, 3.0])],
+     [], lambda x, y: np.floor(x / y))
+case("floor_divide", "int64", lambda x, y: x // y, [(4,), (4,)], each(integers, positive_ints),
+     [], np.floor_divide, dtypes=("int64", "int64"))
+case("div", "reciprocal", ops.reciprocal, [(3, 4)], each(nonzero), [0], lambda x: 1 / x)
+
+
+def _clip_sample(rng: np.random.Generator, shapes: Sequence[Shape]) -> list[np.ndarray]:
+    """x spread over [-3, 3], lo near -1 and hi near 1, x at least 0.05 from either."""
+    x_shape, lo_shape, hi_shape = shapes
+    lo = -1 + rng.uniform(-0.2, 0.2, lo_shape)
+    hi = 1 + rng.uniform(-0.2, 0.2, hi_shape)
+    x = rng.choice([-2.5, -0.5, 0.0, 0.5, 2.5], x_shape) + rng.uniform(-0.2, 0.2, x_shape)
+    return [x, lo, hi]
+
+
+for shapes in [((3, 4), (3, 4), (3, 4)), ((3, 4), (), ()), ((3, 4), (4,), (3, 1)),
+               ((), (3,), (3,))]:
+    case("clip", f"{shapes}", ops.clip, shapes, _clip_sample, [0, 1, 2], np.clip)
+case("clip", "lo>hi", ops.clip, [(4,), (4,), (4,)],
+     lambda rng, shapes: [np.array([-2.0, 0.1, 1.3, 3.0]), np.full(4, 1.0), np.full(4, 0.5)],
+     [0, 1, 2], np.clip)
+case("clip", "one-sided", lambda x: ops.clip(x, None, 0.5), [(3, 4)], _clip_sample_x,
+     [0], lambda x: np.clip(x, None, 0.5))
 case("pow", "negative-base-int-exponent", lambda x: x ** 3.0, [(3, 4)], each(normal), [0],
      lambda x: x * x * x)
 case("pow", "const-base", lambda y: 2.0 ** y, [(3, 4)], each(normal), [0],

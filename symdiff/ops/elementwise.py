@@ -7,7 +7,7 @@ which both the VJP (g * partial) and the JVP (t * partial) follow.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -61,7 +61,8 @@ def elementwise_batch(args: list[Node], batched: list[bool], out: Node, **attrs:
     return out.op(*aligned, **attrs)
 
 
-def _public(op: Op, nargs: int, name: str | None) -> Callable[..., Node]:
+def _public(op: Op, nargs: int, name: str | None,
+            numpy: Sequence[str] | None = None) -> Callable[..., Node]:
     if nargs == 1:
         def fn(x: object) -> Node:
             return op(lift(x))
@@ -72,7 +73,7 @@ def _public(op: Op, nargs: int, name: str | None) -> Callable[..., Node]:
     fn.__doc__ = op.doc
     fn.op = op  # type: ignore[attr-defined]
     if name is not None:
-        export(fn, name=name, op=op)
+        export(fn, name=name, op=op, numpy=numpy)
     else:
         object.__setattr__(op, "public", fn)
     return fn
@@ -80,11 +81,14 @@ def _public(op: Op, nargs: int, name: str | None) -> Callable[..., Node]:
 
 def unary(name: str, impl: Callable, partial: Partial | None, *, lower: Any = None,
           accepts: str = "float", rule: Callable | None = None, taylor: Callable | None = None,
-          public: bool = True, **props: Any) -> Callable[..., Node]:
+          public: bool | str = True, numpy: Sequence[str] | None = None,
+          **props: Any) -> Callable[..., Node]:
     """Define a unary elementwise op; `partial(x, out)` is d(out)/dx. Where g * partial
     is wasteful, `rule(g, x, out)` gives the product directly (serving VJP and JVP alike,
     as an elementwise derivative is its own transpose). `accepts`: "float" operands only,
-    "number" (int or float, as NumPy has no bool negation or square), or "any"."""
+    "number" (int or float, as NumPy has no bool negation or square), or "any". `public`:
+    export under the op's name (True), another name (a str), or not at all; `numpy`: the
+    NumPy functions it stands for (see `export`)."""
     shape_rule = functools.partial(_unary_rule, name=name, accepts=accepts)
     rules = (rule,) if rule is not None else _from_partials((partial,))
     op = define(name, family="elementwise", shape_rule=shape_rule, impl=impl, vjp=rules,
@@ -92,7 +96,11 @@ def unary(name: str, impl: Callable, partial: Partial | None, *, lower: Any = No
                 batch=elementwise_batch,
                 taylor=None if taylor is None else functools.partial(over_series, rule=taylor),
                 **props)
-    return _public(op, 1, name if public else None)
+    return _public(op, 1, _public_name(name, public), numpy)
+
+
+def _public_name(name: str, public: bool | str) -> str | None:
+    return public if isinstance(public, str) else name if public else None
 
 
 def _unary_rule(types: list[TensorType], inputs: list[Node], *, name: str, accepts: str,
@@ -106,8 +114,8 @@ def _unary_rule(types: list[TensorType], inputs: list[Node], *, name: str, accep
 
 def binary(name: str, impl: Callable, partials: tuple[Partial | None, Partial | None], *,
            symbol: str | None = None, result: str = "promote", vjp: tuple | None = None,
-           taylor: Callable | None = None, bool_ok: bool = True, public: bool = True,
-           **props: Any) -> Callable[..., Node]:
+           taylor: Callable | None = None, bool_ok: bool = True, public: bool | str = True,
+           numpy: Sequence[str] | None = None, **props: Any) -> Callable[..., Node]:
     """Define a broadcasting binary op from its two partials (or explicit linear rules),
     lowered as `a symbol b` or else as the ufunc `impl`. With `bool_ok` false, two bool
     operands are refused (NumPy has no bool subtraction, and bool ** bool is int8)."""
@@ -123,7 +131,7 @@ def binary(name: str, impl: Callable, partials: tuple[Partial | None, Partial | 
                 jvp=rules, lower=lower, batch=elementwise_batch,
                 taylor=None if taylor is None else functools.partial(over_series, rule=taylor),
                 **props)
-    return _public(op, 2, name if public else None)
+    return _public(op, 2, _public_name(name, public), numpy)
 
 
 def _no_two_bools(types: list[TensorType], inputs: list[Node], *, name: str,
@@ -323,7 +331,7 @@ def _relu_series(u: ts.Series, out: Node) -> ts.Series:
 # -- unary math ---------------------------------------------------------------------------
 
 neg = unary("neg", np.negative, None, lower=Fixed(Prefix("-", A0, "np.negative")),
-            accepts="number", rule=_neg_rule, taylor=_neg_series, public=False,
+            accepts="number", rule=_neg_rule, taylor=_neg_series, public="negative",
             to_sympy=_sympy_fn("neg"), doc="Elementwise -x.")
 exp = unary("exp", np.exp, _exp_partial, taylor=_exp_series, positive=True, to_sympy="exp",
             doc="Elementwise e**x.")
@@ -340,6 +348,7 @@ square = unary("square", np.square, _square_partial, accepts="number", taylor=_s
 sign = unary("sign", np.sign, None, accepts="number", taylor=constant_series, to_sympy="sign",
              doc="Sign; derivative 0 everywhere.")
 abs = unary("abs", np.abs, _abs_partial, accepts="any", taylor=_abs_series,  # noqa: A001
+            numpy=("abs", "absolute"),
             to_sympy="Abs", doc="Absolute value; derivative sign(x), so 0 at 0.")
 sin = unary("sin", np.sin, _sin_partial, taylor=_sin_series, to_sympy="sin", doc="Sine.")
 cos = unary("cos", np.cos, _cos_partial, taylor=_cos_series, to_sympy="cos", doc="Cosine.")
@@ -397,16 +406,16 @@ def _div_partial_y(x: Node, y: Node, out: Node) -> Node:
 
 
 add = binary("add", np.add, (None, None), symbol="+", vjp=(_identity_rule, _identity_rule),
-             taylor=_add_series, commutative=True, public=False, to_sympy=_sympy_fn("add"),
+             taylor=_add_series, commutative=True, public="add", to_sympy=_sympy_fn("add"),
              doc="x + y.")
 sub = binary("sub", np.subtract, (None, None), symbol="-",
              vjp=(_identity_rule, _negated_rule), taylor=_sub_series, bool_ok=False,
-             public=False, to_sympy=_sympy_fn("sub"), doc="x - y.")
+             public="subtract", to_sympy=_sympy_fn("sub"), doc="x - y.")
 mul = binary("mul", np.multiply, (_mul_partial_x, _mul_partial_y), symbol="*",
-             taylor=_mul_series, commutative=True, public=False, to_sympy=_sympy_fn("mul"),
+             taylor=_mul_series, commutative=True, public="multiply", to_sympy=_sympy_fn("mul"),
              doc="x * y.")
 div = binary("div", np.divide, (_div_partial_x, _div_partial_y), symbol="/", result="float",
-             taylor=ts.divide, public=False, to_sympy=_sympy_fn("div"),
+             taylor=ts.divide, public="divide", to_sympy=_sympy_fn("div"),
              doc="x / y (true division).")
 
 
@@ -448,7 +457,7 @@ def _pow_exponent_partial(x: Node, y: Node, out: Node) -> Node:
 
 
 pow = binary("pow", np.power, (_pow_base_partial, _pow_exponent_partial),  # noqa: A001
-             symbol="**", taylor=_pow_series, bool_ok=False, public=False,
+             symbol="**", taylor=_pow_series, bool_ok=False, public="power",
              to_sympy=_sympy_fn("pow"),
              doc="x ** y; d/dy is out * log(x) for x > 0 and 0 at x == 0 (where 0 ** y is "
                  "constant for y > 0), as in JAX.")

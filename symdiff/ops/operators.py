@@ -12,6 +12,7 @@ from typing import Any
 
 from ..graph import Node
 from . import elementwise as ew
+from . import special
 from .linalg import matmul
 from .reductions import sum
 from .structure import astype, getitem, reshape, transpose
@@ -28,6 +29,10 @@ class TensorOperators:
     def __rmul__(self, other): return ew.mul(other, self)
     def __truediv__(self, other): return ew.div(self, other)
     def __rtruediv__(self, other): return ew.div(other, self)
+    def __floordiv__(self, other): return special.floor_divide(self, other)
+    def __rfloordiv__(self, other): return special.floor_divide(other, self)
+    def __mod__(self, other): return special.mod(self, other)
+    def __rmod__(self, other): return special.mod(other, self)
     def __pow__(self, other): return ew.pow(self, other)
     def __rpow__(self, other): return ew.pow(other, self)
     def __matmul__(self, other): return matmul(self, other)

@@ -27,11 +27,11 @@ from ..shapes import fmt_shape
 from .errors import SpecError
 
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**",
-           ast.MatMult: "@"}
+           ast.MatMult: "@", ast.FloorDiv: "//", ast.Mod: "%"}
 _COMPARE = {ast.Lt: ("<", "less"), ast.LtE: ("<=", "less_equal"), ast.Gt: (">", "greater"),
             ast.GtE: (">=", "greater_equal"), ast.Eq: ("==", "equal"),
             ast.NotEq: ("!=", "not_equal")}
-_UNSUPPORTED_BINARY = {ast.FloorDiv: "//", ast.Mod: "%", ast.LShift: "<<", ast.RShift: ">>",
+_UNSUPPORTED_BINARY = {ast.LShift: "<<", ast.RShift: ">>",
                        ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^"}
 
 # Friendly names for syntax a spec may not use.
@@ -240,6 +240,7 @@ class _Builder:
             "+": lambda: left + right, "-": lambda: left - right,
             "*": lambda: left * right, "/": lambda: left / right,
             "**": lambda: left ** right, "@": lambda: left @ right,
+            "//": lambda: left // right, "%": lambda: left % right,
         }[symbol]
         operands = ((node.left, left), (node.right, right))
         return self.build(node, action, self.operator_offset(node), operands)
@@ -371,17 +372,22 @@ class _Builder:
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
         tensor_asts: list[ast.AST] = []
+        by_keyword: list[tuple[ast.AST, Any]] = []
+        params = list(inspect.signature(fn).parameters)
         for param, value in bound.arguments.items():
             kind = inspect.signature(fn).parameters[param].kind
             if kind is inspect.Parameter.VAR_POSITIONAL:
                 args.extend(self.argument(fn, param, v) for v in value)
                 tensor_asts.extend(value)
-            elif kind is inspect.Parameter.KEYWORD_ONLY:
+            elif kind is inspect.Parameter.KEYWORD_ONLY or params.index(param) != len(args):
+                # by keyword, also when an earlier parameter was left to its default
                 kwargs[param] = self.argument(fn, param, value)
+                by_keyword.append((value, kwargs[param]))
             else:
                 args.append(self.argument(fn, param, value))
                 tensor_asts.append(value)
         operands = [(value, arg) for value, arg in zip(tensor_asts, args, strict=False)]
+        operands += by_keyword
         return self.build(node, lambda: fn(*args, **kwargs), operands=operands)
 
     def argument(self, fn: Callable[..., Node], param: str, value: ast.AST) -> Any:
