@@ -273,6 +273,34 @@ for name, dist, ref in REDUCTIONS:
     case(name, "vector", getattr(ops, name), [(5,)], each(dist), [0],
          lambda x, _r=ref: _r(x, axis=None, keepdims=False))
 
+for axis, keep in AXES:
+    for ddof in (0, 1):
+        case("variance", f"axis={axis},keepdims={keep},ddof={ddof}",
+             lambda x, _a=axis, _k=keep, _d=ddof: ops.variance(x, _a, _d, _k), [(2, 3, 4)],
+             each(normal), [0], lambda x, _a=axis, _k=keep, _d=ddof: np.var(
+                 x, axis=_a, ddof=_d, keepdims=_k))
+case("variance", "vector", ops.variance, [(5,)], each(normal), [0], np.var)
+case("variance", "size-1 axis", lambda x: ops.variance(x, 1), [(3, 1)], each(normal), [0],
+     lambda x: np.zeros(3))
+case("sqrt", "std", lambda x: ops.std(x, 0, 1), [(4, 3)], each(normal), [0],
+     lambda x: np.std(x, 0, ddof=1))
+for ord in (None, 1, np.inf):
+    for axis, shape, keep in [(None, (5,), False), (0, (4, 3), False), (-1, (2, 3, 4), True)]:
+        case("norm", f"ord={ord},axis={axis},keepdims={keep}",
+             lambda x, _o=ord, _a=axis, _k=keep: ops.norm(x, _o, _a, _k), [shape],
+             each(spread if ord == np.inf else nonzero), [0],
+             lambda x, _o=ord, _a=axis, _k=keep: np.linalg.norm(x, _o, _a, _k))
+case("norm", "frobenius", ops.norm, [(3, 4)], each(normal), [0], np.linalg.norm)
+case("norm", "symbolic,axis=1", lambda x: ops.norm(x, axis=1), [(4, 3)], each(normal), [0],
+     lambda x: np.linalg.norm(x, axis=1), symbolic=(("n", 3),))
+for axis, shape in [(None, (3, 4)), (0, (3, 4)), (-1, (2, 3, 4)), (0, (5,))]:
+    case("cumsum", f"{shape},axis={axis}", lambda x, _a=axis: ops.cumsum(x, _a), [shape],
+         each(normal), [0], lambda x, _a=axis: np.cumsum(x, _a))
+case("cumsum", "symbolic", lambda x: ops.cumsum(x, 0), [(4, 3)], each(normal), [0],
+     lambda x: np.cumsum(x, 0), symbolic=(("n", 3),))
+case("cumsum", "bool", lambda x: ops.cumsum(x, 0), [(5,)], each(boolean), [],
+     lambda x: np.cumsum(x, 0), dtypes=("bool",))
+
 
 def _np_softmax(x, axis):
     e = np.exp(x)
@@ -310,6 +338,56 @@ case("stack", "axis=0", lambda a, b: ops.stack([a, b]), [(3,), (3,)], each(norma
 case("stack", "three,axis=-1", lambda a, b, c: ops.stack([a, b, c], axis=-1),
      [(2, 3), (2, 3), (2, 3)], each(normal), [0, 1, 2],
      lambda a, b, c: np.moveaxis(np.array([a, b, c]), 0, -1))
+for axis, shape in [(None, (3, 4)), (0, (3, 4)), ((0, 2), (2, 3, 4)), (-1, (5,))]:
+    case("flip", f"{shape},axis={axis}", lambda x, _a=axis: ops.flip(x, _a), [shape],
+         each(normal), [0], lambda x, _a=axis: np.flip(x, _a))
+case("flip", "symbolic", lambda x: ops.flip(x, 0), [(4, 3)], each(normal), [0],
+     lambda x: x[::-1], symbolic=(("n", 3),))
+# NumPy's array functions built from the ops above: rows under the op each one builds.
+for axis, shape in [(None, (1, 3, 1)), (0, (1, 3)), ((0, 2), (1, 3, 1))]:
+    case("reshape", f"squeeze{shape},axis={axis}", lambda x, _a=axis: ops.squeeze(x, _a),
+         [shape], each(normal), [0], lambda x, _a=axis: np.squeeze(x, _a))
+case("transpose", "swapaxes(0,2)", lambda x: ops.swapaxes(x, 0, 2), [(2, 3, 4)],
+     each(normal), [0], lambda x: np.swapaxes(x, 0, 2))
+for src, dst in [(0, -1), ((0, 1), (2, 0)), (-1, 0)]:
+    case("transpose", f"moveaxis({src},{dst})", lambda x, _s=src, _d=dst: ops.moveaxis(x, _s, _d),
+         [(2, 3, 4)], each(normal), [0], lambda x, _s=src, _d=dst: np.moveaxis(x, _s, _d))
+for reps, shape in [((2, 3), (3, 4)), (2, (3,)), ((2, 1, 2), (3, 4)), ((2, 1), (3, 4, 2))]:
+    case("reshape", f"tile{shape}x{reps}", lambda x, _r=reps: ops.tile(x, _r), [shape],
+         each(normal), [0], lambda x, _r=reps: np.tile(x, _r))
+for repeats, axis, shape in [(2, None, (3, 4)), (3, 0, (3, 4)), (2, -1, (2, 3, 2))]:
+    case("reshape", f"repeat{shape}x{repeats},axis={axis}",
+         lambda x, _r=repeats, _a=axis: ops.repeat(x, _r, _a), [shape], each(normal), [0],
+         lambda x, _r=repeats, _a=axis: np.repeat(x, _r, _a))
+for width, value in [(1, 0.0), (((1, 2), (0, 3)), -1.5), ((2, 0), 0.0)]:
+    case("concatenate", f"pad{width},{value}",
+         lambda x, _w=width, _v=value: ops.pad(x, _w, constant_values=_v), [(3, 4)],
+         each(normal), [0], lambda x, _w=width, _v=value: np.pad(x, _w, constant_values=_v))
+for pieces, axis, shape, part in [(3, 0, (6, 2), 1), ([1, 3], 1, (2, 5), 2),
+                                  ([2, -1], 0, (5,), 1)]:
+    case("getitem", f"split{shape},{pieces},axis={axis}[{part}]",
+         lambda x, _p=pieces, _a=axis, _i=part: ops.split(x, _p, _a)[_i], [shape],
+         each(normal), [0], lambda x, _p=pieces, _a=axis, _i=part: np.split(x, _p, _a)[_i])
+case("mul", "outer", ops.outer, [(3,), (2, 2)], each(normal), [0, 1], np.outer)
+for sa, sb in [((3,), (3,)), ((2, 3), (4, 3)), ((2, 2, 3), (3,))]:
+    case("einsum", f"inner{sa}{sb}", ops.inner, [sa, sb], each(normal), [0, 1], np.inner)
+for sa, sb, axes in [((2, 3, 4), (3, 4, 5), 2), ((2, 3), (3, 2), ([0, 1], [1, 0])),
+                     ((3, 4), (2, 5), 0), ((2, 3, 4), (4, 3), ([1, 2], [1, 0]))]:
+    case("einsum", f"tensordot{sa}{sb},axes={axes}",
+         lambda a, b, _x=axes: ops.tensordot(a, b, _x), [sa, sb], each(normal), [0, 1],
+         lambda a, b, _x=axes: np.tensordot(a, b, _x))
+for sa, sb in [((2, 3, 4), (4,)), ((2, 3, 4), (5, 4, 2)), ((4,), (2, 4, 3)), ((3, 4), (2, 4, 5))]:
+    case("einsum", f"dot{sa}{sb}", ops.dot, [sa, sb], each(normal), [0, 1], np.dot)
+for k, shape in [(0, (3, 3)), (1, (3, 4)), (-1, (4, 3))]:
+    case("einsum", f"diag{shape},k={k}", lambda x, _k=k: ops.diag(x, _k), [shape],
+         each(normal), [0], lambda x, _k=k: np.diag(x, _k))
+case("mul", "diag(3,)", ops.diag, [(3,)], each(normal), [0], np.diag)
+case("concatenate", "diag(3,),k=-2", lambda x: ops.diag(x, -2), [(3,)], each(normal), [0],
+     lambda x: np.diag(x, -2))
+for offset, axes, shape in [(0, (0, 1), (3, 3)), (1, (0, 1), (3, 4)), (-1, (2, 0), (3, 2, 4))]:
+    case("einsum", f"trace{shape},offset={offset},axes={axes}",
+         lambda x, _o=offset, _a=axes: ops.trace(x, _o, *_a), [shape], each(normal), [0],
+         lambda x, _o=offset, _a=axes: np.trace(x, _o, *_a))
 
 INDEXES: list[tuple[str, Callable[[Any], Any], Shape]] = [
     ("[1]", lambda x: x[1], (4, 5)),
@@ -382,6 +460,8 @@ EINSUMS = [
     ("i,j", [(3,), (4,)]),
     ("ijk,ik", [(2, 3, 4), (2, 4)]),
 ]
+EINSUMS += [("ii->", [(3, 3)]), ("ii->i", [(3, 3)]), ("iij->j", [(2, 2, 3)]),
+            ("ij,jj->i", [(2, 3), (3, 3)]), ("iii->i", [(2, 2, 2)]), ("ii", [(3, 3)])]
 for subscripts, shapes in EINSUMS:
     case("einsum", subscripts, lambda *xs, _s=subscripts: ops.einsum(_s, *xs), shapes,
          each(normal), range(len(shapes)),

@@ -124,14 +124,24 @@ def matmul(a: object, b: object) -> Node:
 
 @export
 def dot(a: object, b: object) -> Node:
-    """np.dot for operands of rank at most 2 (scalars multiply); use matmul or einsum above."""
+    """np.dot: scalars multiply, ranks up to 2 are matmul, and above that the sum over the
+    last axis of a and the second-to-last of b (the last, for a 1-D b), as an einsum with
+    a's other axes, then b's."""
     a, b = lift_pair(a, b)
     if a.ndim == 0 or b.ndim == 0:
         return a * b
-    if a.ndim > 2 or b.ndim > 2:
-        raise shape_mismatch("dot", [a, b], "dot of rank > 2 operands is ambiguous; use "
-                                            "matmul or einsum")
-    return matmul(a, b)
+    if a.ndim <= 2 and b.ndim <= 2:
+        return matmul(a, b)
+    j = max(b.ndim - 2, 0)
+    if a.shape[-1] != b.shape[j]:
+        raise shape_mismatch("dot", [a, b], f"the last axis of {a.display_name} has size "
+                                            f"{a.shape[-1]} but axis {j} of {b.display_name} "
+                                            f"has {b.shape[j]}")
+    sa = string.ascii_letters[:a.ndim]
+    sb = list(string.ascii_letters[a.ndim:a.ndim + b.ndim])
+    sb[j] = sa[-1]
+    rhs = sa[:-1] + "".join(c for i, c in enumerate(sb) if i != j)
+    return einsum(f"{sa},{''.join(sb)}->{rhs}", a, b)
 
 
 # -- einsum ---------------------------------------------------------------------------------
@@ -151,10 +161,8 @@ def _parse(subscripts: str, nargs: int) -> tuple[list[str], str]:
         raise ShapeError(f"einsum {subscripts!r}: subscripts must be letters")
     if not arrow:
         rhs = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
-    for s in ins + [rhs]:
-        if len(set(s)) != len(s):
-            raise ShapeError(f"einsum {subscripts!r}: a letter repeated within one operand "
-                             f"({s!r}, a trace or diagonal) is not supported")
+    if len(set(rhs)) != len(rhs):
+        raise ShapeError(f"einsum {subscripts!r}: output subscripts {rhs!r} repeat a letter")
     if set(rhs) - set(letters):
         raise ShapeError(f"einsum {subscripts!r}: output letters {rhs!r} not in the inputs")
     return ins, rhs
@@ -180,15 +188,40 @@ def _einsum_vjp(g: Node, *xs: Node, out: Node, subscripts: str, index: int) -> N
     only this operand has come back by broadcasting."""
     ins, rhs = _parse(subscripts, len(xs))
     target = ins[index]
+    distinct = "".join(dict.fromkeys(target))  # a repeated letter (a diagonal) once
+    sizes = dict(zip(target, xs[index].shape, strict=True))
     others = [(s, x) for j, (s, x) in enumerate(zip(ins, xs, strict=True)) if j != index]
     present = set(rhs).union(*[set(s) for s, _ in others])
-    kept = "".join(c for c in target if c in present)
+    kept = "".join(c for c in distinct if c in present)
     spec = ",".join([rhs] + [s for s, _ in others]) + "->" + kept
     result = einsum(spec, g, *[x for _, x in others])
-    if kept != target:
-        missing = [i for i, c in enumerate(target) if c not in present]
-        result = broadcast_to(expand_dims(result, missing), xs[index].shape)
+    if kept != distinct:
+        missing = [i for i, c in enumerate(distinct) if c not in present]
+        result = broadcast_to(expand_dims(result, missing), tuple(sizes[c] for c in distinct))
+    if distinct != target:
+        result = _on_diagonals(result, distinct, target, sizes)
     return result
+
+
+def _on_diagonals(x: Node, distinct: str, target: str, sizes: dict[str, Any]) -> Node:
+    """x (axes `distinct`) placed on the diagonals of `target`, which repeats letters:
+    each repeat gets a fresh letter tied to the first by an identity matrix."""
+    from .structure import eye
+
+    free = iter(c for c in string.ascii_letters if c not in target)
+    out, eyes = "", []
+    for i, c in enumerate(target):
+        if c in target[:i]:
+            fresh = next(free)
+            if not isinstance(sizes[c], int):
+                raise ShapeError(f"einsum: the derivative of a diagonal needs a static "
+                                 f"size, not {sizes[c]}")
+            eyes.append((c + fresh, eye(sizes[c], x.dtype)))
+            out += fresh
+        else:
+            out += c
+    spec = ",".join([distinct] + [s for s, _ in eyes]) + "->" + out
+    return einsum(spec, x, *[e for _, e in eyes])
 
 
 def _einsum_jvp(t: Node, *xs: Node, out: Node, subscripts: str, index: int) -> Node:
@@ -236,7 +269,8 @@ einsum_op = define(
     "einsum", family="contraction", shape_rule=_einsum_rule, impl=_einsum_impl,
     vjp=(_einsum_vjp,), jvp=(_einsum_jvp,), batch=_einsum_batch, lower=_einsum_lower,
     variadic=True, memory=_einsum_memory, flops=_einsum_flops,
-    doc="Einstein summation with named axes (no ellipsis, no repeated letter per operand).")
+    doc="Einstein summation with named axes; a letter repeated in one operand takes its "
+        "diagonal.")
 
 
 @export(op=einsum_op, statics=("subscripts",))
