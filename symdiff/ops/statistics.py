@@ -14,10 +14,10 @@ import numpy as np
 
 from ..graph import Node
 from ..shapes import TensorType, float_of, normalize_axes, reduced_shape
+from .arrays import flip
 from .base import define, export, lift, require_float, same_axes_from, shape_mismatch
 from .elementwise import abs, equal, sign, sqrt, where
 from .lowering import A0, Call, Method, Name, kwargs
-from .arrays import flip
 from .reductions import _axes, _axis_value, _count, _expand, _tie_mask, mean, sum
 from .structure import reshape
 
