@@ -58,7 +58,7 @@ def _erf(x):
     for k in range(60, 0, -1):
         frac = (0.5 * k) / (t + frac)
     tail = np.exp(-t * t) / (1.7724538509055160 * (t + frac))
-    return (np.sign(x) * np.where(near, series, 1.0 - tail)).astype(x.dtype)
+    return np.copysign(np.where(near, series, 1.0 - tail), x).astype(x.dtype)
 
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
