@@ -153,18 +153,19 @@ norm_op = define(
         "is defined as 0 where the norm is 0.")
 
 
-@export(op=norm_op, statics={"ord": ("None, 1, 2 or inf", False),
+@export(op=norm_op, statics={"ord": ("None, 1, 2 or 'inf'", True),
                              "axis": ("an int or None", False),
                              "keepdims": ("True or False", False)},
         numpy=("linalg.norm",))
 def norm(x: object, ord: Any = None, axis: int | None = None, keepdims: bool = False) -> Node:
     """np.linalg.norm for vectors: ord None or 2 (Euclidean; of every element when axis is
     None, the Frobenius norm), 1 (sum of sizes) or inf (largest size), along `axis` (an
-    int) or, for a 1-D operand or ord None, over everything. The derivative where the norm
+    int) or, for a 1-D operand or ord None, over everything ('inf' also names inf, as a
+    spec writes it). The derivative where the norm
     is 0 is taken as 0 (a subgradient), not NaN."""
     x = lift(x)
     require_float("norm", [x])
-    order = 2 if ord is None else ord
+    order = 2 if ord is None else math.inf if ord == "inf" else ord
     if order not in _ORDS:
         raise shape_mismatch("norm", [x], f"ord={ord!r} is not supported (None, 1, 2 or inf; "
                                           "matrix norms are not)")

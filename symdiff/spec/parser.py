@@ -172,6 +172,9 @@ class _Builder:
         value = self.tensor(node)
         if isinstance(value, Node):
             return value
+        if isinstance(value, tuple):
+            raise self.error(node, f"`{self.source(node)}` gives {len(value)} pieces; pick one "
+                                   "by its number, e.g. split(x, 2)[0]")
         return self.build(node, lambda: const(value))
 
     def tensor(self, node: ast.AST) -> Node | int | float | bool:
@@ -300,7 +303,18 @@ class _Builder:
         return self.build(node, lambda: value.T)
 
     def visit_Subscript(self, node: ast.Subscript) -> Node:
-        value = self.node(node.value)
+        if isinstance(node.value, ast.Call):
+            pieces = self.tensor(node.value)
+            if isinstance(pieces, tuple):  # a function giving several nodes: split
+                k = self.int_literal(node.slice, "the number of a piece")
+                if not -len(pieces) <= k < len(pieces):
+                    raise self.error(node.slice, f"`{self.source(node.value)}` gives "
+                                                 f"{len(pieces)} pieces; there is no piece {k}")
+                return pieces[k]
+            value = pieces if isinstance(pieces, Node) else \
+                self.build(node.value, lambda: const(pieces))
+        else:
+            value = self.node(node.value)
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         index = tuple(self.index_item(item) for item in items)
         return self.build(node, lambda: value[index if len(index) != 1 else index[0]])
