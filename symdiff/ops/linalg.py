@@ -150,7 +150,8 @@ def _parse(subscripts: str, nargs: int) -> tuple[list[str], str]:
     """Split 'ij,jk->ik' into (['ij', 'jk'], 'ik'); implicit output as NumPy does it."""
     text = subscripts.replace(" ", "")
     if "." in text:
-        raise ShapeError(f"einsum {subscripts!r}: ellipsis is not supported; name every axis")
+        raise ShapeError(f"einsum {subscripts!r}: an ellipsis is spelled out by "
+                         "symdiff.einsum before the op is built")
     lhs, arrow, rhs = text.partition("->")
     ins = lhs.split(",")
     if len(ins) != nargs:
@@ -275,7 +276,65 @@ einsum_op = define(
 
 @export(op=einsum_op, statics=("subscripts",))
 def einsum(subscripts: str, *operands: object) -> Node:
-    """np.einsum over nodes; the subscripts are stored in explicit 'ij,jk->ik' form."""
+    """np.einsum over nodes: a letter repeated in one operand takes a diagonal, `...`
+    stands for the leading (broadcast) axes, and an axis of size 1 broadcasts against the
+    same letter's other size. The op stores explicit letters: 'ij,jk->ik'."""
     nodes = [lift(x) for x in operands]
-    ins, rhs = _parse(subscripts, len(nodes))
+    text = subscripts.replace(" ", "")
+    if "." in text:
+        text = _spell_ellipsis(text, nodes)
+    ins, rhs = _parse(text, len(nodes))
+    nodes = _broadcast_letters(ins, nodes, text)
     return einsum_op(*nodes, subscripts=",".join(ins) + "->" + rhs)
+
+
+def _spell_ellipsis(text: str, nodes: list[Node]) -> str:
+    """'...ij,jk->...ik' with the ellipsis written as fresh letters, right-aligned across
+    operands as broadcasting aligns them; in implicit mode the output is NumPy's: the
+    ellipsis axes, then the letters used once, sorted."""
+    lhs, arrow, rhs = text.partition("->")
+    ins = lhs.split(",")
+    if len(ins) != len(nodes):
+        raise ShapeError(f"einsum {text!r}: {len(ins)} operand subscripts for "
+                         f"{len(nodes)} operands")
+    counts = []
+    for sub, node in zip(ins, nodes, strict=True):
+        if sub.count("...") > 1 or sub.replace("...", "").count("."):
+            raise ShapeError(f"einsum {text!r}: a stray '.' in {sub!r}")
+        named = len(sub.replace("...", ""))
+        if "..." in sub and node.ndim < named:
+            raise shape_mismatch("einsum", nodes, f"{sub!r} names {named} axes of the rank "
+                                                  f"{node.ndim} operand {node.display_name}")
+        counts.append(node.ndim - named if "..." in sub else 0)
+    free = [c for c in string.ascii_letters if c not in text]
+    width = max(counts)
+    if len(free) < width:
+        raise ShapeError(f"einsum {text!r}: too many axes under the ellipsis")
+    letters = "".join(free[:width])
+    spelled = [sub.replace("...", letters[width - n:]) for sub, n in zip(ins, counts,
+                                                                       strict=True)]
+    if arrow:
+        if rhs.count("...") > 1 or rhs.replace("...", "").count("."):
+            raise ShapeError(f"einsum {text!r}: a stray '.' in the output {rhs!r}")
+        out = rhs.replace("...", letters)
+    else:
+        named = "".join(sub.replace("...", "") for sub in ins)
+        out = letters + "".join(sorted(c for c in set(named) if named.count(c) == 1))
+    return ",".join(spelled) + "->" + out
+
+
+def _broadcast_letters(ins: list[str], nodes: list[Node], text: str) -> list[Node]:
+    """Operands whose axis has size 1 where another operand's has that letter's size n,
+    broadcast to n (as np.einsum broadcasts them)."""
+    sizes: dict[str, Any] = {}
+    for sub, node in zip(ins, nodes, strict=True):
+        if len(sub) != node.ndim:
+            return nodes  # the shape rule reports it
+        for c, d in zip(sub, node.shape, strict=True):
+            if sizes.get(c, 1) == 1:
+                sizes[c] = d
+    result = []
+    for sub, node in zip(ins, nodes, strict=True):
+        target = tuple(sizes[c] if d == 1 else d for c, d in zip(sub, node.shape, strict=True))
+        result.append(broadcast_to(node, target) if target != node.shape else node)
+    return result
