@@ -166,16 +166,8 @@ def _log_base_sympy(sp: Any, node: Node, x: Any, *, base: int) -> Any:
     return sp.log(x, base)
 
 
-def _rounding_sympy(sp: Any, node: Node, x: Any, *, fn: str) -> Any:
-    return getattr(sp, fn)(x)
-
-
 def _round_sympy(sp: Any, node: Node, x: Any) -> Any:
     return None  # NumPy rounds half to even; SymPy's round does not, so no formula
-
-
-def _erf_sympy(sp: Any, node: Node, x: Any) -> Any:
-    return sp.erf(x)
 
 
 sinh = unary("sinh", np.sinh, _sinh_partial, taylor=_sinh_series, to_sympy="sinh",
@@ -195,14 +187,14 @@ log10 = unary("log10", np.log10, functools.partial(_log_base_partial, base=10.0)
               taylor=functools.partial(_log_base_series, base=10.0),
               to_sympy=functools.partial(_log_base_sympy, base=10), doc="Base-10 logarithm.")
 erf = unary("erf", _erf, _erf_partial, lower=Fixed(Call(_erf, (A0,))), taylor=_erf_series,
-            to_sympy=_erf_sympy,
+            to_sympy="erf",
             doc="Error function 2/sqrt(pi) * integral of exp(-t^2) from 0 to x (NumPy has "
                 "none: the generated module carries a NumPy-only version, ~1e-15 relative).")
 floor = unary("floor", np.floor, None, taylor=constant_series,
-              to_sympy=functools.partial(_rounding_sympy, fn="floor"),
+              to_sympy="floor",
               doc="Round down; derivative 0 everywhere.")
 ceil = unary("ceil", np.ceil, None, taylor=constant_series,
-             to_sympy=functools.partial(_rounding_sympy, fn="ceiling"),
+             to_sympy="ceiling",
              doc="Round up; derivative 0 everywhere.")
 round = unary("round", np.round, None, accepts="number", taylor=constant_series,  # noqa: A001
               to_sympy=_round_sympy, numpy=("round", "rint"),
@@ -253,10 +245,6 @@ def _mod_series(a: ts.Series, b: ts.Series, out: Node) -> ts.Series:
                     for p, r in zip(a[1:], b[1:], strict=True)]
 
 
-def _mod_sympy(sp: Any, node: Node, x: Any, y: Any) -> Any:
-    return sp.Mod(x, y)
-
-
 def _floor_divide_sympy(sp: Any, node: Node, x: Any, y: Any) -> Any:
     return sp.floor(x / y)
 
@@ -266,7 +254,7 @@ floor_divide = binary("floor_divide", np.floor_divide, (None, None), symbol="//"
                       doc="x // y, floor(x / y) (NumPy's sign rules); derivative 0.")
 mod = binary("mod", np.remainder, (None, None), symbol="%",
              vjp=(_identity_rule, functools.partial(times_partial, partial=_mod_partial_y)),
-             taylor=_mod_series, bool_ok=False, to_sympy=_mod_sympy, numpy=("remainder", "mod"),
+             taylor=_mod_series, bool_ok=False, to_sympy="Mod", numpy=("remainder", "mod"),
              doc="x % y with the sign of y (np.remainder); d/dx = 1, d/dy = -floor(x / y).")
 
 
