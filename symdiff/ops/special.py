@@ -85,22 +85,12 @@ def _cosh_partial(x: Node, out: Node) -> Node:
     return sinh(x)
 
 
-def sinh_cosh(u: ts.Series, s0: Node, c0: Node) -> tuple[ts.Series, ts.Series]:
-    """sinh(u) and cosh(u) together: s' = u' c and c' = u' s."""
-    s: ts.Series = [s0]
-    c: ts.Series = [c0]
-    for k in range(1, len(u)):
-        s.append(ts.total([ts.scaled(ts.times(u[j], c[k - j]), j / k) for j in range(1, k + 1)]))
-        c.append(ts.total([ts.scaled(ts.times(u[j], s[k - j]), j / k) for j in range(1, k + 1)]))
-    return s, c
-
-
 def _sinh_series(u: ts.Series, out: Node) -> ts.Series:
-    return sinh_cosh(u, out, cosh(u[0]))[0]
+    return ts.sinh_cosh(u, out, cosh(u[0]))[0]
 
 
 def _cosh_series(u: ts.Series, out: Node) -> ts.Series:
-    return sinh_cosh(u, sinh(u[0]), out)[1]
+    return ts.sinh_cosh(u, sinh(u[0]), out)[1]
 
 
 # -- inverse trigonometric functions ----------------------------------------------------------
@@ -166,10 +156,6 @@ def _log_base_sympy(sp: Any, node: Node, x: Any, *, base: int) -> Any:
     return sp.log(x, base)
 
 
-def _round_sympy(sp: Any, node: Node, x: Any) -> Any:
-    return None  # NumPy rounds half to even; SymPy's round does not, so no formula
-
-
 sinh = unary("sinh", np.sinh, _sinh_partial, taylor=_sinh_series, to_sympy="sinh",
              doc="Hyperbolic sine.")
 cosh = unary("cosh", np.cosh, _cosh_partial, taylor=_cosh_series, positive=True,
@@ -197,9 +183,9 @@ ceil = unary("ceil", np.ceil, None, taylor=constant_series,
              to_sympy="ceiling",
              doc="Round up; derivative 0 everywhere.")
 round = unary("round", np.round, None, accepts="number", taylor=constant_series,  # noqa: A001
-              to_sympy=_round_sympy, numpy=("round", "rint"),
+              numpy=("round", "rint"),
               doc="Round to the nearest integer, halves to even (np.round with decimals=0); "
-                  "derivative 0 everywhere.")
+                  "derivative 0 everywhere. No SymPy formula: SymPy rounds halves away from 0.")
 
 
 # -- logaddexp ----------------------------------------------------------------------------
