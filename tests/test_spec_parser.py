@@ -156,6 +156,8 @@ REFUSED = [
     ("0 < X < 1", "chained comparisons", 1),
     ("split(v, 3)", "gives 3 pieces; pick one by its number", 1),
     ("split(v, 3)[3]", "there is no piece 3", 13),
+    ("1 + split(v, 3)", "gives 3 pieces; pick one by its number", 5),
+    ("exp(split(v, 3))", "gives 3 pieces; pick one by its number", 5),
     ("X << 2", "the operator << is not supported", 3),
     ("X | 2", "the operator | is not supported", 3),
     ("X is W", "only < <= > >= == != comparisons", 3),

@@ -172,18 +172,21 @@ class _Builder:
         value = self.tensor(node)
         if isinstance(value, Node):
             return value
-        if isinstance(value, tuple):
-            raise self.error(node, f"`{self.source(node)}` gives {len(value)} pieces; pick one "
-                                   "by its number, e.g. split(x, 2)[0]")
         return self.build(node, lambda: const(value))
 
-    def tensor(self, node: ast.AST) -> Node | int | float | bool:
-        """A tensor-valued sub-expression; a literal stays a Python number (weakly typed)."""
+    def tensor(self, node: ast.AST, pieces: bool = False) -> Node | int | float | bool:
+        """A tensor-valued sub-expression; a literal stays a Python number (weakly typed).
+        A call giving several nodes (split) is allowed only with `pieces`, where a
+        subscript picks one."""
         method = getattr(self, f"visit_{type(node).__name__}", None)
         if method is None:
             what = _DISALLOWED.get(type(node), f"`{self.source(node)}`")
             raise self.error(node, f"{what} is not allowed in a spec expression")
-        return method(node)
+        value = method(node)
+        if isinstance(value, tuple) and not pieces:
+            raise self.error(node, f"`{self.source(node)}` gives {len(value)} pieces; pick one "
+                                   "by its number, e.g. split(x, 2)[0]")
+        return value
 
     # -- leaves ---------------------------------------------------------------------
     def visit_Name(self, node: ast.Name) -> Node:
@@ -304,7 +307,7 @@ class _Builder:
 
     def visit_Subscript(self, node: ast.Subscript) -> Node:
         if isinstance(node.value, ast.Call):
-            pieces = self.tensor(node.value)
+            pieces = self.tensor(node.value, pieces=True)
             if isinstance(pieces, tuple):  # a function giving several nodes: split
                 k = self.int_literal(node.slice, "the number of a piece")
                 if not -len(pieces) <= k < len(pieces):
