@@ -359,6 +359,8 @@ for repeats, axis, shape in [(2, None, (3, 4)), (3, 0, (3, 4)), (2, -1, (2, 3, 2
     case("reshape", f"repeat{shape}x{repeats},axis={axis}",
          lambda x, _r=repeats, _a=axis: ops.repeat(x, _r, _a), [shape], each(normal), [0],
          lambda x, _r=repeats, _a=axis: np.repeat(x, _r, _a))
+case("concatenate", "repeat(3,2)x(2,0,1),axis=0", lambda x: ops.repeat(x, (2, 0, 1), 0),
+     [(3, 2)], each(normal), [0], lambda x: np.repeat(x, (2, 0, 1), 0))
 for width, value in [(1, 0.0), (((1, 2), (0, 3)), -1.5), ((2, 0), 0.0)]:
     case("concatenate", f"pad{width},{value}",
          lambda x, _w=width, _v=value: ops.pad(x, _w, constant_values=_v), [(3, 4)],

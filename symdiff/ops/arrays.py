@@ -155,18 +155,31 @@ def tile(x: object, reps: int | Sequence[int]) -> Node:
     return _replicate(x, [1] * (ndim - len(counts)) + counts, "tile", before=True)
 
 
-@export(statics={"repeats": ("an int", False), "axis": ("an int or None", False)})
-def repeat(x: object, repeats: int, axis: int | None = None) -> Node:
-    """np.repeat with one count: each element `repeats` times along axis (None: of the
-    flattened operand). Per-element counts (an array) are not supported."""
+@export(statics={"repeats": ("an int or a tuple of ints", False),
+                 "axis": ("an int or None", False)})
+def repeat(x: object, repeats: int | Sequence[int], axis: int | None = None) -> Node:
+    """np.repeat: each element `repeats` times along axis (None: of the flattened
+    operand); a sequence of counts, one per element along the axis, repeats each its own
+    number of times (literal counts: the result's size is fixed when the graph is built)."""
     x = lift(x)
-    count = _count_of(repeats, "repeat", "repeats")
     if axis is None:
         x = reshape(x, (-1,))
         axis = 0
     (axis,) = normalize_axes(axis, x.ndim, "repeat")
-    return _replicate(x, [count if i == axis else 1 for i in range(x.ndim)], "repeat",
-                      before=False)
+    if isinstance(repeats, (int, np.integer)):
+        count = _count_of(repeats, "repeat", "repeats")
+        return _replicate(x, [count if i == axis else 1 for i in range(x.ndim)], "repeat",
+                          before=False)
+    counts = [_count_of(r, "repeat", "repeats") for r in repeats]
+    if len(counts) != x.shape[axis]:
+        raise shape_mismatch("repeat", [x], f"{len(counts)} counts for axis {axis} of size "
+                                            f"{x.shape[axis]}")
+    lead = (slice(None),) * axis
+    pieces = [repeat(getitem(x, lead + (slice(i, i + 1),)), c, axis)
+              for i, c in enumerate(counts) if c]
+    if not pieces:
+        return getitem(x, lead + (slice(0, 0),))
+    return concatenate(pieces, axis)
 
 
 def _pad_widths(pad_width: Any, x: Node) -> list[tuple[int, int]]:
