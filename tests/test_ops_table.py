@@ -290,6 +290,12 @@ for ord in (None, 1, np.inf):
              lambda x, _o=ord, _a=axis, _k=keep: ops.norm(x, _o, _a, _k), [shape],
              each(spread if ord == np.inf else nonzero), [0],
              lambda x, _o=ord, _a=axis, _k=keep: np.linalg.norm(x, _o, _a, _k))
+case("variance", "symbolic,axis=0,ddof=1", lambda x: ops.variance(x, 0, 1), [(4, 3)],
+     each(normal), [0], lambda x: np.var(x, 0, ddof=1), symbolic=(("n", 3),))
+case("clip", "symbolic", ops.clip, [(4, 3), (3,), ()], _clip_sample, [0, 1, 2], np.clip,
+     symbolic=(("n", 3), (3,), ()))
+case("erf", "symbolic", ops.erf, [(4, 3)], each(normal), [0], scipy.special.erf,
+     symbolic=(("n", 3),))
 case("norm", "frobenius", ops.norm, [(3, 4)], each(normal), [0], np.linalg.norm)
 case("norm", "symbolic,axis=1", lambda x: ops.norm(x, axis=1), [(4, 3)], each(normal), [0],
      lambda x: np.linalg.norm(x, axis=1), symbolic=(("n", 3),))
