@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ShapeError
 from ..graph import Node
 from ..shapes import TensorType, normalize_axes
 from .base import define, export, lift, same_axes_from, shape_mismatch
@@ -94,7 +95,7 @@ def _axis_list(axis: int | Sequence[int], ndim: int, name: str) -> list[int]:
     items = [axis] if isinstance(axis, (int, np.integer)) else list(axis)
     result = [normalize_axes(a, ndim, name)[0] for a in items]
     if len(set(result)) != len(result):
-        raise shape_mismatch(name, [], f"repeated axis in {axis}")
+        raise ShapeError(f"{name}: repeated axis in {axis}")
     return result
 
 
@@ -140,7 +141,7 @@ def _replicate(x: Node, counts: Sequence[int], name: str, before: bool) -> Node:
 
 def _count_of(value: Any, name: str, what: str) -> int:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
-        raise shape_mismatch(name, [], f"{what} must be non-negative ints, got {value!r}")
+        raise ShapeError(f"{name}: {what} must be non-negative ints, got {value!r}")
     return int(value)
 
 
@@ -166,7 +167,7 @@ def repeat(x: object, repeats: int | Sequence[int], axis: int | None = None) -> 
         x = reshape(x, (-1,))
         axis = 0
     (axis,) = normalize_axes(axis, x.ndim, "repeat")
-    if isinstance(repeats, (int, np.integer)):
+    if not isinstance(repeats, (list, tuple)):
         count = _count_of(repeats, "repeat", "repeats")
         return _replicate(x, [count if i == axis else 1 for i in range(x.ndim)], "repeat",
                           before=False)
