@@ -153,7 +153,10 @@ case("sign", "matrix", ops.sign, [(3, 4)], each(nonzero), [], np.sign)
 for name, dist, ref in [("sinh", normal, np.sinh), ("cosh", normal, np.cosh),
                         ("arctan", normal, np.arctan), ("arcsin", uniform(-0.9, 0.9), np.arcsin),
                         ("arccos", uniform(-0.9, 0.9), np.arccos), ("log2", positive, np.log2),
-                        ("log10", positive, np.log10), ("erf", normal, scipy.special.erf)]:
+                        ("log10", positive, np.log10), ("erf", normal, scipy.special.erf),
+                        ("arcsinh", normal, np.arcsinh), ("arccosh", uniform(1.2, 3.0),
+                                                           np.arccosh),
+                        ("arctanh", uniform(-0.8, 0.8), np.arctanh), ("exp2", normal, np.exp2)]:
     case(name, "matrix", getattr(ops, name), [(3, 4)], each(dist), [0], ref)
     case(name, "scalar", getattr(ops, name), [()], each(dist), [0], ref)
 case("erf", "tails", ops.erf, [(6,)], lambda rng, shapes: [np.array([-6.0, -2.5, -2.0, 1.99,
@@ -197,6 +200,18 @@ for sx, sy in BROADCAST:
     case("floor_divide", f"{sx}x{sy}", ops.floor_divide, [sx, sy],
          each(uniform(0.1, 0.9), uniform(1.0, 2.0)), [], lambda x, y: np.zeros(np.broadcast(
              x, y).shape))
+for sx, sy in BROADCAST[:3]:
+    case("logaddexp2", f"{sx}x{sy}", ops.logaddexp2, [sx, sy], each(normal), [0, 1],
+         lambda x, y: np.log2(2 ** x + 2 ** y))
+    case("hypot", f"{sx}x{sy}", ops.hypot, [sx, sy], each(nonzero), [0, 1],
+         lambda x, y: np.sqrt(x * x + y * y))
+    case("arctan2", f"{sx}x{sy}", ops.arctan2, [sx, sy], each(normal, nonzero), [0, 1],
+         lambda y, x: np.angle(x + 1j * y))
+case("arctan2", "every quadrant", ops.arctan2, [(4,), (4,)],
+     lambda rng, shapes: [np.array([0.5, 0.5, -0.5, -0.5]), np.array([1.0, -1.0, 1.0, -1.0])],
+     [0, 1], lambda y, x: np.angle(x + 1j * y))
+case("mul", "deg2rad", ops.deg2rad, [(3,)], each(normal), [0], lambda x: x / 180 * np.pi)
+case("mul", "rad2deg", ops.rad2deg, [(3,)], each(normal), [0], lambda x: x * 180 / np.pi)
 case("logaddexp", "far apart", ops.logaddexp, [(4,), (4,)],
      lambda rng, shapes: [np.array([-800.0, 0.0, 800.0, 30.0]), np.array([0.0, 800.0, 799.0,
                                                                             -30.0])],

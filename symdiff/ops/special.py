@@ -1,6 +1,7 @@
-"""More elementwise math, NumPy's names: hyperbolic and inverse trigonometric functions,
-log2/log10, erf, rounding (floor, ceil, round: derivative 0), logaddexp, clip, floor
-division (`//`, derivative 0) and remainder (`%`). Built with the factories of
+"""More elementwise math, NumPy's names: hyperbolic and inverse trigonometric and
+hyperbolic functions, log2/log10, exp2, erf, rounding (floor, ceil, round: derivative 0),
+logaddexp and logaddexp2, arctan2, hypot, clip, floor division (`//`, derivative 0) and
+remainder (`%`). Built with the factories of
 ops/elementwise.py, so each op is its definition alone.
 """
 
@@ -216,6 +217,144 @@ logaddexp = binary("logaddexp", np.logaddexp, (_logaddexp_partial_x, _logaddexp_
                    result="float", taylor=_logaddexp_series, commutative=True,
                    to_sympy=_logaddexp_sympy,
                    doc="log(exp(x) + exp(y)), computed without overflow.")
+
+
+# -- inverse hyperbolic functions, base-2 exponentials, arctan2, hypot -------------------------
+
+def _arcsinh_partial(x: Node, out: Node) -> Node:
+    return 1 / sqrt(1 + square(x))
+
+
+def _arccosh_partial(x: Node, out: Node) -> Node:
+    return 1 / sqrt(square(x) - 1)
+
+
+def _arctanh_partial(x: Node, out: Node) -> Node:
+    return 1 / (1 - square(x))
+
+
+def _with_slope(u: ts.Series, out: Node, slope: ts.Series) -> ts.Series:
+    """y' = u' * slope, the slope's series known."""
+    return ts.solve_ode(u, out, functools.partial(_coefficient, slope))
+
+
+def _arcsinh_series(u: ts.Series, out: Node) -> ts.Series:
+    w = _one_plus_square(u)
+    return _with_slope(u, out, _reciprocal_series(ts.sqrt_series(w, sqrt(w[0]))))
+
+
+def _arccosh_series(u: ts.Series, out: Node) -> ts.Series:
+    w = [square(u[0]) - 1] + [ts.cauchy(u, u, k) for k in range(1, len(u))]
+    return _with_slope(u, out, _reciprocal_series(ts.sqrt_series(w, sqrt(w[0]))))
+
+
+def _arctanh_series(u: ts.Series, out: Node) -> ts.Series:
+    return _with_slope(u, out, _reciprocal_series(_one_minus_square(u)))
+
+
+_LN2 = math.log(2.0)
+
+
+def _exp2_partial(x: Node, out: Node) -> Node:
+    return out * _LN2
+
+
+def _exp2_series(u: ts.Series, out: Node) -> ts.Series:
+    return ts.solve_ode(u, out, _exp2_ode)
+
+
+def _exp2_ode(y: ts.Series, k: int) -> Node | None:
+    return ts.scaled(y[k], _LN2)
+
+
+def _logaddexp2_partial_x(x: Node, y: Node, out: Node) -> Node:
+    return exp2(x - out)
+
+
+def _logaddexp2_partial_y(x: Node, y: Node, out: Node) -> Node:
+    return exp2(y - out)
+
+
+def _logaddexp2_series(a: ts.Series, b: ts.Series, out: Node) -> ts.Series:
+    """logaddexp2(a, b) = logaddexp(a ln 2, b ln 2) / ln 2."""
+    natural = _logaddexp_series([ts.scaled(c, _LN2) for c in a], [ts.scaled(c, _LN2) for c in b],
+                                out * _LN2)
+    return [out] + [ts.scaled(c, 1 / _LN2) for c in natural[1:]]
+
+
+def _logaddexp2_sympy(sp: Any, node: Node, x: Any, y: Any) -> Any:
+    return sp.log(2 ** x + 2 ** y, 2)
+
+
+def _arctan2_partial_y(y: Node, x: Node, out: Node) -> Node:
+    return x / (square(x) + square(y))
+
+
+def _arctan2_partial_x(y: Node, x: Node, out: Node) -> Node:
+    return -y / (square(x) + square(y))
+
+
+def _arctan2_series(a: ts.Series, b: ts.Series, out: Node) -> ts.Series:
+    """arctan2(a, b) is arctan(a / b) plus a constant near any point with b != 0."""
+    ratio = ts.divide(a, b, a[0] / b[0])
+    return _arctan_series(ratio, out)
+
+
+def _hypot_partial_x(x: Node, y: Node, out: Node) -> Node:
+    return x / out
+
+
+def _hypot_partial_y(x: Node, y: Node, out: Node) -> Node:
+    return y / out
+
+
+def _hypot_series(a: ts.Series, b: ts.Series, out: Node) -> ts.Series:
+    squares = [square(out)] + [ts.total([ts.cauchy(a, a, k), ts.cauchy(b, b, k)])
+                               for k in range(1, len(a))]
+    return ts.sqrt_series(squares, out)
+
+
+def _hypot_sympy(sp: Any, node: Node, x: Any, y: Any) -> Any:
+    return sp.sqrt(x ** 2 + y ** 2)
+
+
+def _exp2_sympy(sp: Any, node: Node, x: Any) -> Any:
+    return 2 ** x
+
+
+arcsinh = unary("arcsinh", np.arcsinh, _arcsinh_partial, taylor=_arcsinh_series,
+                to_sympy="asinh", doc="Inverse hyperbolic sine.")
+arccosh = unary("arccosh", np.arccosh, _arccosh_partial, taylor=_arccosh_series,
+                to_sympy="acosh", doc="Inverse hyperbolic cosine, for x >= 1.")
+arctanh = unary("arctanh", np.arctanh, _arctanh_partial, taylor=_arctanh_series,
+                to_sympy="atanh", doc="Inverse hyperbolic tangent, on (-1, 1).")
+exp2 = unary("exp2", np.exp2, _exp2_partial, taylor=_exp2_series, positive=True,
+             to_sympy=_exp2_sympy, doc="2 ** x.")
+logaddexp2 = binary("logaddexp2", np.logaddexp2,
+                    (_logaddexp2_partial_x, _logaddexp2_partial_y), result="float",
+                    taylor=_logaddexp2_series, commutative=True, to_sympy=_logaddexp2_sympy,
+                    doc="log2(2**x + 2**y), computed without overflow.")
+arctan2 = binary("arctan2", np.arctan2, (_arctan2_partial_y, _arctan2_partial_x),
+                 result="float", taylor=_arctan2_series, to_sympy="atan2",
+                 doc="arctan2(y, x): the angle of the point (x, y), in [-pi, pi].")
+hypot = binary("hypot", np.hypot, (_hypot_partial_x, _hypot_partial_y), result="float",
+               taylor=_hypot_series, commutative=True, to_sympy=_hypot_sympy,
+               doc="sqrt(x**2 + y**2) without overflow; its derivative is x / out, y / out "
+                   "(undefined at the origin, as the function has a cone there).")
+
+
+@export(numpy=("deg2rad", "radians"))
+def deg2rad(x: object) -> Node:
+    """Degrees to radians: x * pi / 180."""
+    x = lift(x)
+    return x * (math.pi / 180)
+
+
+@export(numpy=("rad2deg", "degrees"))
+def rad2deg(x: object) -> Node:
+    """Radians to degrees: x * 180 / pi."""
+    x = lift(x)
+    return x * (180 / math.pi)
 
 
 # -- floor division and remainder -----------------------------------------------------------
