@@ -404,6 +404,10 @@ for sa, sb in [((2, 3, 4), (4,)), ((2, 3, 4), (5, 4, 2)), ((4,), (2, 4, 3)), ((3
 for k, shape in [(0, (3, 3)), (1, (3, 4)), (-1, (4, 3))]:
     case("einsum", f"diag{shape},k={k}", lambda x, _k=k: ops.diag(x, _k), [shape],
          each(normal), [0], lambda x, _k=k: np.diag(x, _k))
+case("einsum", "trace symbolic(n,n)", ops.trace, [(3, 3)], each(normal), [0], np.trace,
+     symbolic=(("n", "n"),))
+case("einsum", "diag symbolic(n,n)", ops.diag, [(3, 3)], each(normal), [0], np.diag,
+     symbolic=(("n", "n"),))
 case("mul", "diag(3,)", ops.diag, [(3,)], each(normal), [0], np.diag)
 case("concatenate", "diag(3,),k=-2", lambda x: ops.diag(x, -2), [(3,)], each(normal), [0],
      lambda x: np.diag(x, -2))

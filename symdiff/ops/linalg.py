@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError
-from ..graph import Node
+from ..graph import Node, const
 from ..shapes import TensorType, broadcast_shapes, promote
 from .base import Flops, define, export, lift, lift_pair, shape_mismatch
 from .lowering import A0, A1, Arg, Call, Fixed, Infix, kwargs
@@ -207,22 +207,31 @@ def _einsum_vjp(g: Node, *xs: Node, out: Node, subscripts: str, index: int) -> N
 def _on_diagonals(x: Node, distinct: str, target: str, sizes: dict[str, Any]) -> Node:
     """x (axes `distinct`) placed on the diagonals of `target`, which repeats letters:
     each repeat gets a fresh letter tied to the first by an identity matrix."""
-    from .structure import eye
-
     free = iter(c for c in string.ascii_letters if c not in target)
     out, eyes = "", []
     for i, c in enumerate(target):
         if c in target[:i]:
             fresh = next(free)
-            if not isinstance(sizes[c], int):
-                raise ShapeError(f"einsum: the derivative of a diagonal needs a static "
-                                 f"size, not {sizes[c]}")
-            eyes.append((c + fresh, eye(sizes[c], x.dtype)))
+            eyes.append((c + fresh, _identity(sizes[c], x.dtype)))
             out += fresh
         else:
             out += c
     spec = ",".join([distinct] + [s for s, _ in eyes]) + "->" + out
     return einsum(spec, x, *[e for _, e in eyes])
+
+
+def _identity(n: Any, dtype: str) -> Node:
+    """The n x n identity: eye for a static n; for a symbolic n, where the running counts
+    of ones down the rows and along the columns agree (those ops take symbolic sizes)."""
+    from .elementwise import equal, where
+    from .statistics import cumsum
+    from .structure import eye
+
+    if isinstance(n, int):
+        return eye(n, dtype)
+    one, zero = const(1, dtype), const(0, dtype)
+    ones = broadcast_to(one, (n, n))
+    return where(equal(cumsum(ones, 0), cumsum(ones, 1)), one, zero)
 
 
 def _einsum_jvp(t: Node, *xs: Node, out: Node, subscripts: str, index: int) -> Node:
