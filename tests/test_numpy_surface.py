@@ -44,6 +44,7 @@ def test_node_methods_match_ndarray_methods(label, method):
 
 def test_size_and_len():
     assert X.size == 12 and len(X) == 3
+    assert np.size(X) == 12 and np.shape(X) == (3, 4) and np.ndim(X) == 2
     with pytest.raises(TypeError, match="0-d"):
         len(sd.var("s", ()))
     n = sd.var("n_rows", ("n", 2))

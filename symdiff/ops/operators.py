@@ -113,6 +113,10 @@ class TensorOperators:
         return _numpy_counterpart(name)(*inputs)
 
     def __array_function__(self, func, types, args, kwargs):
+        prop = getattr(type(self), func.__name__, None)
+        if isinstance(prop, property) and len(args) == 1 and not kwargs \
+                and isinstance(args[0], type(self)):
+            return getattr(args[0], func.__name__)  # np.shape(x), np.ndim(x), np.size(x)
         module = getattr(func, "__module__", "numpy") or "numpy"
         name = func.__name__ if module == "numpy" else \
             f"{module.removeprefix('numpy.')}.{func.__name__}"
