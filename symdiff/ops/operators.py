@@ -5,7 +5,8 @@ public function that registered that NumPy name, see `export`), attached to Node
 library so that the graph module does not depend on it.
 
 `==` and `!=` keep their identity meaning so that nodes stay usable as dict keys;
-elementwise equality is `symdiff.equal` / `symdiff.not_equal`.
+elementwise equality is `symdiff.equal` / `symdiff.not_equal`. (Against an ndarray, NumPy
+runs its `equal` ufunc, which dispatches here like any other: `arr == x` is `sd.equal`.)
 """
 
 from __future__ import annotations
