@@ -242,3 +242,16 @@ def test_power_with_a_zero_exponent_has_zero_derivatives_at_zero():
     p = sd.var("p", ())
     dx, dp = sd.evaluate(sd.grad(x ** p, [x, p]), {x: np.float64(0.0), p: np.float64(0.0)})
     assert dx == 0.0 and dp == 0.0
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.0, 5.0])
+def test_whole_powers_have_exact_taylor_derivatives_at_zero(p):
+    """sd.derivative (Taylor mode) of x ** n at 0: the general power recurrence divides by
+    x, so whole exponents multiply series instead; every order matches nested grad."""
+    x = sd.var("x", ())
+    nested = x ** p
+    for order in (1, 2, 3, 4, 5):
+        nested = sd.grad(nested, x)
+        got, want = sd.evaluate([sd.derivative(x ** p, x, order=order), nested],
+                                {x: np.float64(0.0)})
+        assert got == want, (p, order, got, want)

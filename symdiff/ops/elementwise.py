@@ -422,11 +422,29 @@ div = binary("div", np.divide, (_div_partial_x, _div_partial_y), symbol="/", res
 def _pow_series(a: ts.Series, b: ts.Series, out: Node) -> ts.Series:
     """a ** b: the constant-exponent recurrence, or exp(b log a) when b varies too."""
     if all(c is None for c in b[1:]):
-        if b[0].value is not None and np.all(b[0].value == 0):
+        p = b[0].value
+        if p is not None and np.all(p == 0):
             return constant_series(a, b, out)  # x ** 0 == 1 for every x, 0 included
+        if p is not None and p.size and np.all(p == p.flat[0]) and p.flat[0] == int(p.flat[0]) \
+                and 0 < p.flat[0] <= 64:
+            return _int_power_series(a, int(p.flat[0]), out)
         return ts.power_const(a, b[0], out)
     logs = ts.logarithm(a, log(a[0]), a[0])
     return exp.op.taylor([mul.op.taylor([b, logs], b[0] * logs[0])], out)
+
+
+def _int_power_series(a: ts.Series, n: int, out: Node) -> ts.Series:
+    """a ** n for a whole n > 0 by repeated squaring of the series: products only, so exact
+    where a is 0 (the general recurrence divides by a's value)."""
+    result: ts.Series | None = None
+    base = a
+    while n:
+        if n & 1:
+            result = base if result is None else _mul_series(result, base, result[0] * base[0])
+        n >>= 1
+        if n:
+            base = _mul_series(base, base, base[0] * base[0])
+    return [out] + result[1:]
 
 
 def _nonzero(x: Node) -> Node:
