@@ -217,3 +217,41 @@ def test_derivative_of_a_scalar_through_non_elementwise_ops():
     y = sd.sum(sd.exp(sd.broadcast_to(t, (3,)) * c))  # sum_i exp(c_i t)
     got = sd.evaluate(sd.derivative(y, t, 3), {t: 0.2})
     assert_close(got, float(np.sum(c.value ** 3 * np.exp(c.value * 0.2))), 1e-12, "d3")
+
+
+def test_power_with_a_zero_exponent_has_zero_derivatives_at_zero():
+    """x ** 0.0 at x = 0 (HIPS autograd's case): every derivative order, in both modes and
+    through Hessians, generated code and Taylor mode, is exactly 0, not 0 * 0**-1 = NaN;
+    an exponent array with zero entries and a variable exponent at 0 too."""
+    x = sd.var("x", ())
+    y = x ** 0.0
+    one = sd.const(1.0)
+    outs = [sd.grad(y, x), sd.jvp(y, x, one), sd.hvp(y, x, one), sd.grad(sd.grad(y, x), x),
+            sd.derivative(y, x, order=3)]
+    for value in sd.evaluate(outs, {x: np.float64(0.0)}):
+        assert value == 0.0
+    assert sd.function([x], outs)(0.0) == (0.0,) * len(outs)
+    v = sd.var("v", (2,))
+    z = sd.sum(v ** sd.const(np.array([0.0, 3.0])))
+    grad, hess = sd.evaluate([sd.grad(z, v), sd.hessian(z, v)], {v: np.zeros(2)})
+    np.testing.assert_array_equal(grad, [0.0, 0.0])
+    np.testing.assert_array_equal(hess, np.zeros((2, 2)))
+    grad, hess = sd.evaluate([sd.grad(z, v), sd.hessian(z, v)], {v: np.array([1.0, 2.0])})
+    np.testing.assert_array_equal(grad, [0.0, 12.0])
+    np.testing.assert_array_equal(hess, [[0.0, 0.0], [0.0, 12.0]])
+    p = sd.var("p", ())
+    dx, dp = sd.evaluate(sd.grad(x ** p, [x, p]), {x: np.float64(0.0), p: np.float64(0.0)})
+    assert dx == 0.0 and dp == 0.0
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.0, 5.0])
+def test_whole_powers_have_exact_taylor_derivatives_at_zero(p):
+    """sd.derivative (Taylor mode) of x ** n at 0: the general power recurrence divides by
+    x, so whole exponents multiply series instead; every order matches nested grad."""
+    x = sd.var("x", ())
+    nested = x ** p
+    for order in (1, 2, 3, 4, 5):
+        nested = sd.grad(nested, x)
+        got, want = sd.evaluate([sd.derivative(x ** p, x, order=order), nested],
+                                {x: np.float64(0.0)})
+        assert got == want, (p, order, got, want)

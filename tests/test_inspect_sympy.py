@@ -51,6 +51,13 @@ UNARY = [
     ("softplus", sd.softplus, lambda a: sympy.log(1 + sympy.exp(a))),
     ("relu", sd.relu, lambda a: sympy.Max(a, 0)),
     ("neg", lambda a: -a, lambda a: -a),
+    ("sinh", sd.sinh, sympy.sinh),
+    ("cosh", sd.cosh, sympy.cosh),
+    ("arctan", sd.arctan, sympy.atan),
+    ("log2", lambda a: sd.log2(sd.abs(a)), lambda a: sympy.log(sympy.Abs(a), 2)),
+    ("log10", lambda a: sd.log10(sd.abs(a)), lambda a: sympy.log(sympy.Abs(a), 10)),
+    ("floor", sd.floor, sympy.floor),
+    ("ceil", sd.ceil, sympy.ceiling),
 ]
 
 
@@ -152,6 +159,16 @@ def _check_against_lambdify(expr: sympy.Expr, av: np.ndarray, bv: np.ndarray) ->
 @pytest.mark.parametrize("expr", CASES, ids=[str(c) for c in CASES])
 def test_from_sympy_evaluates_like_lambdify(expr, rng):
     _check_against_lambdify(expr, rng.uniform(0.1, 2.0, 8), rng.uniform(0.1, 2.0, 8))
+
+
+def test_from_sympy_builds_the_ops_the_registry_names():
+    """SymPy functions map to the op whose record names them (sinh is an op now, not a
+    composition of exps)."""
+    A, B = sd.var("a"), sd.var("b")
+    for expr, name in [(sympy.sinh(a), "sinh"), (sympy.cosh(a), "cosh"), (sympy.erf(a), "erf"),
+                       (sympy.atan(a), "arctan"), (sympy.asin(a), "arcsin"),
+                       (sympy.floor(a), "floor"), (sympy.Mod(a, b), "mod")]:
+        assert sd.from_sympy(expr, {a: A, b: B}).op.name == name, expr
 
 
 def test_from_sympy_recognizes_the_stable_forms():

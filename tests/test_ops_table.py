@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import scipy.special
 
 import symdiff as sd
 from symdiff import ops
@@ -58,6 +59,14 @@ def spread(rng: np.random.Generator, shape: Shape) -> np.ndarray:
     size = int(np.prod(shape))
     return (rng.permutation(size) * 0.25 - size * 0.1
             + rng.uniform(-0.02, 0.02, size)).reshape(shape)
+
+
+def positive_ints(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    return rng.integers(1, 4, shape)
+
+
+def _clip_sample_x(rng: np.random.Generator, shapes: Sequence[Shape]) -> list[np.ndarray]:
+    return [rng.choice([-1.0, 0.0, 1.0], shapes[0]) + rng.uniform(-0.3, 0.3, shapes[0])]
 
 
 def each(*dists: Dist) -> Sampler:
@@ -141,6 +150,31 @@ for name, dist, ref in UNARY:
     case(name, "matrix", fn, [(3, 4)], each(dist), [0], ref)
     case(name, "scalar", fn, [()], each(dist), [0], ref)
 case("sign", "matrix", ops.sign, [(3, 4)], each(nonzero), [], np.sign)
+for name, dist, ref in [("sinh", normal, np.sinh), ("cosh", normal, np.cosh),
+                        ("arctan", normal, np.arctan), ("arcsin", uniform(-0.9, 0.9), np.arcsin),
+                        ("arccos", uniform(-0.9, 0.9), np.arccos), ("log2", positive, np.log2),
+                        ("log10", positive, np.log10), ("erf", normal, scipy.special.erf),
+                        ("arcsinh", normal, np.arcsinh), ("arccosh", uniform(1.2, 3.0),
+                                                           np.arccosh),
+                        ("arctanh", uniform(-0.8, 0.8), np.arctanh), ("exp2", normal, np.exp2)]:
+    case(name, "matrix", getattr(ops, name), [(3, 4)], each(dist), [0], ref)
+    case(name, "scalar", getattr(ops, name), [()], each(dist), [0], ref)
+case("erf", "tails", ops.erf, [(6,)], lambda rng, shapes: [np.array([-6.0, -2.5, -2.0, 1.99,
+                                                                     3.5, 7.0])],
+     [0], scipy.special.erf)
+
+
+def halves_away(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    """Values at least 0.1 from the jumps of floor, ceil and round (integers, halves)."""
+    return rng.integers(-6, 6, shape) * 0.5 + rng.uniform(0.1, 0.4, shape)
+
+
+for name in ("floor", "ceil", "round"):
+    case(name, "matrix", getattr(ops, name), [(3, 4)], each(halves_away), [],
+         getattr(np, name))
+case("round", "halves-to-even", ops.round, [(4,)],
+     lambda rng, shapes: [np.array([0.5, 1.5, 2.5, -0.5])], [], lambda x: [0.0, 2.0, 2.0, -0.0])
+case("round", "int64", ops.round, [(3,)], each(integers), [], lambda x: x, dtypes=("int64",))
 case("stop_gradient", "matrix", ops.stop_gradient, [(3, 4)], each(normal), [], lambda x: x)
 
 # Broadcasting pairs for every binary op: equal shapes, (3,1) with (1,4), scalar with
@@ -158,6 +192,62 @@ BINARY: list[tuple[str, Sampler, Callable]] = [
 for name, sampler, ref in BINARY:
     for sx, sy in BROADCAST:
         case(name, f"{sx}x{sy}", getattr(ops, name), [sx, sy], sampler, [0, 1], ref)
+for sx, sy in BROADCAST:
+    case("logaddexp", f"{sx}x{sy}", ops.logaddexp, [sx, sy], each(normal), [0, 1],
+         lambda x, y: np.log(np.exp(x) + np.exp(y)))
+    case("mod", f"{sx}x{sy}", ops.mod, [sx, sy], each(uniform(0.1, 0.9), uniform(1.0, 2.0)),
+         [0, 1], np.fmod)
+    case("floor_divide", f"{sx}x{sy}", ops.floor_divide, [sx, sy],
+         each(uniform(0.1, 0.9), uniform(1.0, 2.0)), [], lambda x, y: np.zeros(np.broadcast(
+             x, y).shape))
+for sx, sy in BROADCAST[:3]:
+    case("logaddexp2", f"{sx}x{sy}", ops.logaddexp2, [sx, sy], each(normal), [0, 1],
+         lambda x, y: np.log2(2 ** x + 2 ** y))
+    case("hypot", f"{sx}x{sy}", ops.hypot, [sx, sy], each(nonzero), [0, 1],
+         lambda x, y: np.sqrt(x * x + y * y))
+    case("arctan2", f"{sx}x{sy}", ops.arctan2, [sx, sy], each(normal, nonzero), [0, 1],
+         lambda y, x: np.angle(x + 1j * y))
+case("arctan2", "every quadrant", ops.arctan2, [(4,), (4,)],
+     lambda rng, shapes: [np.array([0.5, 0.5, -0.5, -0.5]), np.array([1.0, -1.0, 1.0, -1.0])],
+     [0, 1], lambda y, x: np.angle(x + 1j * y))
+case("mul", "deg2rad", ops.deg2rad, [(3,)], each(normal), [0], lambda x: x / 180 * np.pi)
+case("mul", "rad2deg", ops.rad2deg, [(3,)], each(normal), [0], lambda x: x * 180 / np.pi)
+case("logaddexp", "far apart", ops.logaddexp, [(4,), (4,)],
+     lambda rng, shapes: [np.array([-800.0, 0.0, 800.0, 30.0]), np.array([0.0, 800.0, 799.0,
+                                                                            -30.0])],
+     [0, 1], lambda x, y: np.maximum(x, y) + np.log1p(np.exp(-np.abs(x - y))))
+case("mod", "signs", lambda x, y: x % y, [(6,), (6,)],
+     lambda rng, shapes: [np.array([5.3, -5.3, 5.3, -5.3, 2.2, 0.7]),
+                          np.array([2.0, 2.0, -2.0, -2.0, 0.5, 3.0])],
+     [0, 1], lambda x, y: x - np.floor(x / y) * y)
+case("mod", "scalar-divisor", lambda x: x % 1.5, [(3, 4)], each(uniform(-4.0, 4.0)), [0],
+     lambda x: x - np.floor(x / 1.5) * 1.5, step=1e-4)
+case("floor_divide", "operator", lambda x, y: x // y, [(6,), (6,)],
+     lambda rng, shapes: [np.array([5.3, -5.3, 5.3, -5.3, 2.2, 0.7]),
+                          np.array([2.0, 2.0, -2.0, -2.0, 0.5, 3.0])],
+     [], lambda x, y: np.floor(x / y))
+case("floor_divide", "int64", lambda x, y: x // y, [(4,), (4,)], each(integers, positive_ints),
+     [], np.floor_divide, dtypes=("int64", "int64"))
+case("div", "reciprocal", ops.reciprocal, [(3, 4)], each(nonzero), [0], lambda x: 1 / x)
+
+
+def _clip_sample(rng: np.random.Generator, shapes: Sequence[Shape]) -> list[np.ndarray]:
+    """x spread over [-3, 3], lo near -1 and hi near 1, x at least 0.05 from either."""
+    x_shape, lo_shape, hi_shape = shapes
+    lo = -1 + rng.uniform(-0.2, 0.2, lo_shape)
+    hi = 1 + rng.uniform(-0.2, 0.2, hi_shape)
+    x = rng.choice([-2.5, -0.5, 0.0, 0.5, 2.5], x_shape) + rng.uniform(-0.2, 0.2, x_shape)
+    return [x, lo, hi]
+
+
+for shapes in [((3, 4), (3, 4), (3, 4)), ((3, 4), (), ()), ((3, 4), (4,), (3, 1)),
+               ((), (3,), (3,))]:
+    case("clip", f"{shapes}", ops.clip, shapes, _clip_sample, [0, 1, 2], np.clip)
+case("clip", "lo>hi", ops.clip, [(4,), (4,), (4,)],
+     lambda rng, shapes: [np.array([-2.0, 0.1, 1.3, 3.0]), np.full(4, 1.0), np.full(4, 0.5)],
+     [0, 1, 2], np.clip)
+case("clip", "one-sided", lambda x: ops.clip(x, None, 0.5), [(3, 4)], _clip_sample_x,
+     [0], lambda x: np.clip(x, None, 0.5))
 case("pow", "negative-base-int-exponent", lambda x: x ** 3.0, [(3, 4)], each(normal), [0],
      lambda x: x * x * x)
 case("pow", "const-base", lambda y: 2.0 ** y, [(3, 4)], each(normal), [0],
@@ -198,6 +288,40 @@ for name, dist, ref in REDUCTIONS:
     case(name, "vector", getattr(ops, name), [(5,)], each(dist), [0],
          lambda x, _r=ref: _r(x, axis=None, keepdims=False))
 
+for axis, keep in AXES:
+    for ddof in (0, 1):
+        case("variance", f"axis={axis},keepdims={keep},ddof={ddof}",
+             lambda x, _a=axis, _k=keep, _d=ddof: ops.variance(x, _a, _d, _k), [(2, 3, 4)],
+             each(normal), [0], lambda x, _a=axis, _k=keep, _d=ddof: np.var(
+                 x, axis=_a, ddof=_d, keepdims=_k))
+case("variance", "vector", ops.variance, [(5,)], each(normal), [0], np.var)
+case("variance", "size-1 axis", lambda x: ops.variance(x, 1), [(3, 1)], each(normal), [0],
+     lambda x: np.zeros(3))
+case("sqrt", "std", lambda x: ops.std(x, 0, 1), [(4, 3)], each(normal), [0],
+     lambda x: np.std(x, 0, ddof=1))
+for ord in (None, 1, np.inf):
+    for axis, shape, keep in [(None, (5,), False), (0, (4, 3), False), (-1, (2, 3, 4), True)]:
+        case("norm", f"ord={ord},axis={axis},keepdims={keep}",
+             lambda x, _o=ord, _a=axis, _k=keep: ops.norm(x, _o, _a, _k), [shape],
+             each(spread if ord == np.inf else nonzero), [0],
+             lambda x, _o=ord, _a=axis, _k=keep: np.linalg.norm(x, _o, _a, _k))
+case("variance", "symbolic,axis=0,ddof=1", lambda x: ops.variance(x, 0, 1), [(4, 3)],
+     each(normal), [0], lambda x: np.var(x, 0, ddof=1), symbolic=(("n", 3),))
+case("clip", "symbolic", ops.clip, [(4, 3), (3,), ()], _clip_sample, [0, 1, 2], np.clip,
+     symbolic=(("n", 3), (3,), ()))
+case("erf", "symbolic", ops.erf, [(4, 3)], each(normal), [0], scipy.special.erf,
+     symbolic=(("n", 3),))
+case("norm", "frobenius", ops.norm, [(3, 4)], each(normal), [0], np.linalg.norm)
+case("norm", "symbolic,axis=1", lambda x: ops.norm(x, axis=1), [(4, 3)], each(normal), [0],
+     lambda x: np.linalg.norm(x, axis=1), symbolic=(("n", 3),))
+for axis, shape in [(None, (3, 4)), (0, (3, 4)), (-1, (2, 3, 4)), (0, (5,))]:
+    case("cumsum", f"{shape},axis={axis}", lambda x, _a=axis: ops.cumsum(x, _a), [shape],
+         each(normal), [0], lambda x, _a=axis: np.cumsum(x, _a))
+case("cumsum", "symbolic", lambda x: ops.cumsum(x, 0), [(4, 3)], each(normal), [0],
+     lambda x: np.cumsum(x, 0), symbolic=(("n", 3),))
+case("cumsum", "bool", lambda x: ops.cumsum(x, 0), [(5,)], each(boolean), [],
+     lambda x: np.cumsum(x, 0), dtypes=("bool",))
+
 
 def _np_softmax(x, axis):
     e = np.exp(x)
@@ -235,6 +359,62 @@ case("stack", "axis=0", lambda a, b: ops.stack([a, b]), [(3,), (3,)], each(norma
 case("stack", "three,axis=-1", lambda a, b, c: ops.stack([a, b, c], axis=-1),
      [(2, 3), (2, 3), (2, 3)], each(normal), [0, 1, 2],
      lambda a, b, c: np.moveaxis(np.array([a, b, c]), 0, -1))
+for axis, shape in [(None, (3, 4)), (0, (3, 4)), ((0, 2), (2, 3, 4)), (-1, (5,))]:
+    case("flip", f"{shape},axis={axis}", lambda x, _a=axis: ops.flip(x, _a), [shape],
+         each(normal), [0], lambda x, _a=axis: np.flip(x, _a))
+case("flip", "symbolic", lambda x: ops.flip(x, 0), [(4, 3)], each(normal), [0],
+     lambda x: x[::-1], symbolic=(("n", 3),))
+# NumPy's array functions built from the ops above: rows under the op each one builds.
+for axis, shape in [(None, (1, 3, 1)), (0, (1, 3)), ((0, 2), (1, 3, 1))]:
+    case("reshape", f"squeeze{shape},axis={axis}", lambda x, _a=axis: ops.squeeze(x, _a),
+         [shape], each(normal), [0], lambda x, _a=axis: np.squeeze(x, _a))
+case("transpose", "swapaxes(0,2)", lambda x: ops.swapaxes(x, 0, 2), [(2, 3, 4)],
+     each(normal), [0], lambda x: np.swapaxes(x, 0, 2))
+for src, dst in [(0, -1), ((0, 1), (2, 0)), (-1, 0)]:
+    case("transpose", f"moveaxis({src},{dst})", lambda x, _s=src, _d=dst: ops.moveaxis(x, _s, _d),
+         [(2, 3, 4)], each(normal), [0], lambda x, _s=src, _d=dst: np.moveaxis(x, _s, _d))
+for reps, shape in [((2, 3), (3, 4)), (2, (3,)), ((2, 1, 2), (3, 4)), ((2, 1), (3, 4, 2))]:
+    case("reshape", f"tile{shape}x{reps}", lambda x, _r=reps: ops.tile(x, _r), [shape],
+         each(normal), [0], lambda x, _r=reps: np.tile(x, _r))
+for repeats, axis, shape in [(2, None, (3, 4)), (3, 0, (3, 4)), (2, -1, (2, 3, 2))]:
+    case("reshape", f"repeat{shape}x{repeats},axis={axis}",
+         lambda x, _r=repeats, _a=axis: ops.repeat(x, _r, _a), [shape], each(normal), [0],
+         lambda x, _r=repeats, _a=axis: np.repeat(x, _r, _a))
+case("concatenate", "repeat(3,2)x(2,0,1),axis=0", lambda x: ops.repeat(x, (2, 0, 1), 0),
+     [(3, 2)], each(normal), [0], lambda x: np.repeat(x, (2, 0, 1), 0))
+for width, value in [(1, 0.0), (((1, 2), (0, 3)), -1.5), ((2, 0), 0.0)]:
+    case("concatenate", f"pad{width},{value}",
+         lambda x, _w=width, _v=value: ops.pad(x, _w, constant_values=_v), [(3, 4)],
+         each(normal), [0], lambda x, _w=width, _v=value: np.pad(x, _w, constant_values=_v))
+for pieces, axis, shape, part in [(3, 0, (6, 2), 1), ([1, 3], 1, (2, 5), 2),
+                                  ([2, -1], 0, (5,), 1)]:
+    case("getitem", f"split{shape},{pieces},axis={axis}[{part}]",
+         lambda x, _p=pieces, _a=axis, _i=part: ops.split(x, _p, _a)[_i], [shape],
+         each(normal), [0], lambda x, _p=pieces, _a=axis, _i=part: np.split(x, _p, _a)[_i])
+case("mul", "outer", ops.outer, [(3,), (2, 2)], each(normal), [0, 1], np.outer)
+for sa, sb in [((3,), (3,)), ((2, 3), (4, 3)), ((2, 2, 3), (3,))]:
+    case("einsum", f"inner{sa}{sb}", ops.inner, [sa, sb], each(normal), [0, 1], np.inner)
+for sa, sb, axes in [((2, 3, 4), (3, 4, 5), 2), ((2, 3), (3, 2), ([0, 1], [1, 0])),
+                     ((3, 4), (2, 5), 0), ((2, 3, 4), (4, 3), ([1, 2], [1, 0]))]:
+    case("einsum", f"tensordot{sa}{sb},axes={axes}",
+         lambda a, b, _x=axes: ops.tensordot(a, b, _x), [sa, sb], each(normal), [0, 1],
+         lambda a, b, _x=axes: np.tensordot(a, b, _x))
+for sa, sb in [((2, 3, 4), (4,)), ((2, 3, 4), (5, 4, 2)), ((4,), (2, 4, 3)), ((3, 4), (2, 4, 5))]:
+    case("einsum", f"dot{sa}{sb}", ops.dot, [sa, sb], each(normal), [0, 1], np.dot)
+for k, shape in [(0, (3, 3)), (1, (3, 4)), (-1, (4, 3))]:
+    case("einsum", f"diag{shape},k={k}", lambda x, _k=k: ops.diag(x, _k), [shape],
+         each(normal), [0], lambda x, _k=k: np.diag(x, _k))
+case("einsum", "trace symbolic(n,n)", ops.trace, [(3, 3)], each(normal), [0], np.trace,
+     symbolic=(("n", "n"),))
+case("einsum", "diag symbolic(n,n)", ops.diag, [(3, 3)], each(normal), [0], np.diag,
+     symbolic=(("n", "n"),))
+case("mul", "diag(3,)", ops.diag, [(3,)], each(normal), [0], np.diag)
+case("concatenate", "diag(3,),k=-2", lambda x: ops.diag(x, -2), [(3,)], each(normal), [0],
+     lambda x: np.diag(x, -2))
+for offset, axes, shape in [(0, (0, 1), (3, 3)), (1, (0, 1), (3, 4)), (-1, (2, 0), (3, 2, 4))]:
+    case("einsum", f"trace{shape},offset={offset},axes={axes}",
+         lambda x, _o=offset, _a=axes: ops.trace(x, _o, *_a), [shape], each(normal), [0],
+         lambda x, _o=offset, _a=axes: np.trace(x, _o, *_a))
 
 INDEXES: list[tuple[str, Callable[[Any], Any], Shape]] = [
     ("[1]", lambda x: x[1], (4, 5)),
@@ -307,6 +487,12 @@ EINSUMS = [
     ("i,j", [(3,), (4,)]),
     ("ijk,ik", [(2, 3, 4), (2, 4)]),
 ]
+EINSUMS += [("...ij,jk->...ik", [(2, 3, 4), (4, 2)]), ("...ij,jk", [(2, 2, 3), (3, 2)]),
+            ("i...,i...", [(2, 3), (2, 1)]), ("bi,...i->...b", [(2, 3), (4, 3)]),
+            ("ij,jk", [(2, 1), (3, 4)]), ("...ii->...i", [(2, 3, 3)]),
+            ("...j,j...", [(2, 3), (3, 2)])]
+EINSUMS += [("ii->", [(3, 3)]), ("ii->i", [(3, 3)]), ("iij->j", [(2, 2, 3)]),
+            ("ij,jj->i", [(2, 3), (3, 3)]), ("iii->i", [(2, 2, 2)]), ("ii", [(3, 3)])]
 for subscripts, shapes in EINSUMS:
     case("einsum", subscripts, lambda *xs, _s=subscripts: ops.einsum(_s, *xs), shapes,
          each(normal), range(len(shapes)),

@@ -91,3 +91,15 @@ def test_generated_module_excerpt_is_what_compile_writes():
              if line.strip() and "..." not in line]
     missing = [line for line in shown if line not in source_lines]
     assert not missing, "README lines not in the generated xor_grad.py:\n" + "\n".join(missing)
+
+
+def test_op_table_is_the_registrys():
+    """The README's op table is what the registry generates (regenerate it with
+    symdiff.ops.catalog.markdown_table() after adding a public function)."""
+    from symdiff.ops.catalog import markdown_table
+
+    found = re.search(r"<!-- op table: generated -->\n(.*?)<!-- end of op table -->", README,
+                      flags=re.S)
+    assert found, "the README lost its op table markers"
+    assert found.group(1) == markdown_table()
+    assert "`sd.variance`" in README and "x.var()" in README

@@ -171,15 +171,15 @@ def _from_sympy_table() -> dict[type, Callable[[list[Node]], Node]]:
         if isinstance(cls, type) and op.public is not None and op.module is None:
             table[cls] = _fold(op.public) if len(inspect.signature(op.public).parameters) > 1 \
                 else _unary(op.public)
-    table.update({
-        sympy.sinh: _unary(lambda x: (ops.exp(x) - ops.exp(-x)) / 2),
-        sympy.cosh: _unary(lambda x: (ops.exp(x) + ops.exp(-x)) / 2),
+    compositions = {  # SymPy functions without an op of their own
         sympy.Heaviside: _heaviside,
         sympy.And: _fold(lambda p, q: ops.where(p, q, False)),
         sympy.Or: _fold(lambda p, q: ops.where(p, True, q)),
         sympy.Not: _unary(lambda p: ops.where(p, False, True)),
         sympy.ITE: lambda args: ops.where(*args),
-    })
+    }
+    for cls, builder in compositions.items():
+        table.setdefault(cls, builder)  # an op for it, when there is one, comes first
     return table
 
 

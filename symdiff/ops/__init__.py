@@ -2,7 +2,19 @@
 REGISTRY; its public constructor is registered in PUBLIC (the names `symdiff` exports and
 specs may call). This package also re-exports the internal constructors rules build with."""
 
-from . import custom, elementwise, gather, joins, linalg, operators, reductions, structure
+from . import (
+    arrays,
+    custom,
+    elementwise,
+    gather,
+    joins,
+    linalg,
+    operators,
+    reductions,
+    special,
+    statistics,
+    structure,
+)
 from .base import PUBLIC, REGISTRY, Op, library_ops, lift, spec_functions
 from .custom import define_op, stop_gradient
 from .elementwise import add, div, mul, neg, pow, sub
@@ -16,6 +28,6 @@ globals().update(PUBLIC)  # every public constructor: ops.exp, ops.matmul, ...
 __all__ = ["PUBLIC", "REGISTRY", "Op", "library_ops", "lift", "spec_functions", "define_op",
            "stop_gradient", "add", "div", "mul", "neg", "pow", "sub", "concatenate", "stack",
            "add_batch", "broadcast_to", "dim_size", "sum_to", "batch_align", "getitem",
-           "unindex", "zeros", "custom", "elementwise", "gather", "joins", "linalg", "operators",
-           "reductions", "structure"]
+           "unindex", "zeros", "arrays", "custom", "elementwise", "gather", "joins", "linalg",
+           "operators", "reductions", "special", "statistics", "structure"]
 __all__ += [name for name in PUBLIC if name not in __all__]

@@ -256,11 +256,13 @@ STATIC_KINDS: dict[str, tuple[str, bool]] = {
 class Signature:
     """How a spec calls a public function: `lists` are lists of tensor expressions,
     `statics` literal parameters (name -> (what fits, strings allowed)), every other
-    parameter a tensor expression."""
+    parameter a tensor expression. `integer`: tensor parameters that take integer data
+    (indices, labels), through which no derivative flows."""
 
     lists: tuple[str, ...] = ()
     statics: dict[str, tuple[str, bool]] = field(default_factory=dict)
     spec: bool = True
+    integer: tuple[str, ...] = ()
 
     def kind(self, param: str) -> str:
         if param in self.statics:
@@ -269,18 +271,32 @@ class Signature:
 
 
 PUBLIC: dict[str, Callable[..., Node]] = {}  # name -> public constructor, with .signature
+# NumPy function or ufunc name ("exp", "absolute", "linalg.norm") -> the public constructor
+# that does the same on nodes (what np.exp(node) and np.sum(node) dispatch to).
+NUMPY: dict[str, Callable[..., Node]] = {}
 
 
 def export(fn: Callable[..., Node] | None = None, *, name: str | None = None,
            lists: Sequence[str] = (), statics: Sequence[str] | dict[str, tuple[str, bool]] = (),
-           spec: bool = True, op: Op | None = None) -> Any:
+           spec: bool = True, op: Op | None = None, numpy: Sequence[str] | None = None,
+           integer: Sequence[str] = ()) -> Any:
     """Register a public constructor (symdiff.<name>), with how a spec calls it. Static
-    parameters named in STATIC_KINDS need no description."""
+    parameters named in STATIC_KINDS need no description. `numpy`: the NumPy functions
+    (names in the numpy namespace, "linalg.norm" for submodules) it computes, which then
+    dispatch to it on nodes; by default its own name when NumPy has a function by that
+    name (give () when that function means something else)."""
 
     def register(f: Callable[..., Node]) -> Callable[..., Node]:
         public = name or f.__name__
+        mirrors = numpy if numpy is not None else [public] if hasattr(np, public) else []
+        for numpy_name in mirrors:
+            if NUMPY.get(numpy_name, f) is not f:
+                raise ValueError(f"np.{numpy_name} already dispatches to "
+                                 f"{NUMPY[numpy_name].__name__}")
+            NUMPY[numpy_name] = f
         kinds = statics if isinstance(statics, dict) else {s: STATIC_KINDS[s] for s in statics}
-        f.signature = Signature(tuple(lists), dict(kinds), spec)  # type: ignore[attr-defined]
+        f.signature = Signature(tuple(lists), dict(kinds), spec,  # type: ignore[attr-defined]
+                                tuple(integer))
         if op is not None:
             f.op = op  # type: ignore[attr-defined]
             object.__setattr__(op, "public", f)

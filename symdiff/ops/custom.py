@@ -251,4 +251,4 @@ def _constructor(op: Op, arity: int, statics: tuple[str, ...]) -> Callable[..., 
     params += [inspect.Parameter(s, inspect.Parameter.KEYWORD_ONLY, default=None)
                for s in statics]
     build.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    return export(build, op=op, statics={s: ("a literal", True) for s in statics})
+    return export(build, op=op, statics={s: ("a literal", True) for s in statics}, numpy=())

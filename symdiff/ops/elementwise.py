@@ -7,7 +7,7 @@ which both the VJP (g * partial) and the JVP (t * partial) follow.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -73,7 +73,8 @@ def elementwise_batch(args: list[Node], batched: list[bool], out: Node, **attrs:
     return out.op(*aligned, **attrs)
 
 
-def _public(op: Op, nargs: int, name: str | None) -> Callable[..., Node]:
+def _public(op: Op, nargs: int, name: str | None,
+            numpy: Sequence[str] | None = None) -> Callable[..., Node]:
     if nargs == 1:
         def fn(x: object) -> Node:
             return op(lift(x))
@@ -84,7 +85,7 @@ def _public(op: Op, nargs: int, name: str | None) -> Callable[..., Node]:
     fn.__doc__ = op.doc
     fn.op = op  # type: ignore[attr-defined]
     if name is not None:
-        export(fn, name=name, op=op)
+        export(fn, name=name, op=op, numpy=numpy)
     else:
         object.__setattr__(op, "public", fn)
     return fn
@@ -92,11 +93,14 @@ def _public(op: Op, nargs: int, name: str | None) -> Callable[..., Node]:
 
 def unary(name: str, impl: Callable, partial: Partial | None, *, lower: Any = None,
           accepts: str = "float", rule: Callable | None = None, taylor: Callable | None = None,
-          public: bool = True, **props: Any) -> Callable[..., Node]:
+          public: bool | str = True, numpy: Sequence[str] | None = None,
+          **props: Any) -> Callable[..., Node]:
     """Define a unary elementwise op; `partial(x, out)` is d(out)/dx. Where g * partial
     is wasteful, `rule(g, x, out)` gives the product directly (serving VJP and JVP alike,
     as an elementwise derivative is its own transpose). `accepts`: "float" operands only,
-    "number" (int or float, as NumPy has no bool negation or square), or "any"."""
+    "number" (int or float, as NumPy has no bool negation or square), or "any". `public`:
+    export under the op's name (True), another name (a str), or not at all; `numpy`: the
+    NumPy functions it stands for (see `export`)."""
     shape_rule = functools.partial(_unary_rule, name=name, accepts=accepts)
     rules = (rule,) if rule is not None else _from_partials((partial,))
     op = define(name, family="elementwise", shape_rule=shape_rule, impl=impl, vjp=rules,
@@ -104,7 +108,11 @@ def unary(name: str, impl: Callable, partial: Partial | None, *, lower: Any = No
                 batch=elementwise_batch,
                 taylor=None if taylor is None else functools.partial(over_series, rule=taylor),
                 **props)
-    return _public(op, 1, name if public else None)
+    return _public(op, 1, _public_name(name, public), numpy)
+
+
+def _public_name(name: str, public: bool | str) -> str | None:
+    return public if isinstance(public, str) else name if public else None
 
 
 def _unary_rule(types: list[TensorType], inputs: list[Node], *, name: str, accepts: str,
@@ -118,8 +126,8 @@ def _unary_rule(types: list[TensorType], inputs: list[Node], *, name: str, accep
 
 def binary(name: str, impl: Callable, partials: tuple[Partial | None, Partial | None], *,
            symbol: str | None = None, result: str = "promote", vjp: tuple | None = None,
-           taylor: Callable | None = None, bool_ok: bool = True, public: bool = True,
-           **props: Any) -> Callable[..., Node]:
+           taylor: Callable | None = None, bool_ok: bool = True, public: bool | str = True,
+           numpy: Sequence[str] | None = None, **props: Any) -> Callable[..., Node]:
     """Define a broadcasting binary op from its two partials (or explicit linear rules),
     lowered as `a symbol b` or else as the ufunc `impl`. With `bool_ok` false, two bool
     operands are refused (NumPy has no bool subtraction, and bool ** bool is int8)."""
@@ -135,7 +143,7 @@ def binary(name: str, impl: Callable, partials: tuple[Partial | None, Partial | 
                 jvp=rules, lower=lower, batch=elementwise_batch,
                 taylor=None if taylor is None else functools.partial(over_series, rule=taylor),
                 **props)
-    return _public(op, 2, name if public else None)
+    return _public(op, 2, _public_name(name, public), numpy)
 
 
 def _no_two_bools(types: list[TensorType], inputs: list[Node], *, name: str,
@@ -337,7 +345,7 @@ def _relu_series(u: ts.Series, out: Node) -> ts.Series:
 # -- unary math ---------------------------------------------------------------------------
 
 neg = unary("neg", np.negative, None, lower=Fixed(Prefix("-", A0, "np.negative")),
-            accepts="number", rule=_neg_rule, taylor=_neg_series, public=False,
+            accepts="number", rule=_neg_rule, taylor=_neg_series, public="negative",
             to_sympy=_sympy_fn("neg"), doc="Elementwise -x.")
 exp = unary("exp", np.exp, _exp_partial, taylor=_exp_series, positive=True, to_sympy="exp",
             doc="Elementwise e**x.")
@@ -354,6 +362,7 @@ square = unary("square", np.square, _square_partial, accepts="number", taylor=_s
 sign = unary("sign", np.sign, None, accepts="number", taylor=constant_series, to_sympy="sign",
              doc="Sign; derivative 0 everywhere.")
 abs = unary("abs", np.abs, _abs_partial, accepts="any", taylor=_abs_series,  # noqa: A001
+            numpy=("abs", "absolute"),
             to_sympy="Abs", doc="Absolute value; derivative sign(x), so 0 at 0.")
 sin = unary("sin", np.sin, _sin_partial, taylor=_sin_series, to_sympy="sin", doc="Sine.")
 cos = unary("cos", np.cos, _cos_partial, taylor=_cos_series, to_sympy="cos", doc="Cosine.")
@@ -411,25 +420,45 @@ def _div_partial_y(x: Node, y: Node, out: Node) -> Node:
 
 
 add = binary("add", np.add, (None, None), symbol="+", vjp=(_identity_rule, _identity_rule),
-             taylor=_add_series, commutative=True, public=False, to_sympy=_sympy_fn("add"),
+             taylor=_add_series, commutative=True, public="add", to_sympy=_sympy_fn("add"),
              doc="x + y.")
 sub = binary("sub", np.subtract, (None, None), symbol="-",
              vjp=(_identity_rule, _negated_rule), taylor=_sub_series, bool_ok=False,
-             public=False, to_sympy=_sympy_fn("sub"), doc="x - y.")
+             public="subtract", to_sympy=_sympy_fn("sub"), doc="x - y.")
 mul = binary("mul", np.multiply, (_mul_partial_x, _mul_partial_y), symbol="*",
-             taylor=_mul_series, commutative=True, public=False, to_sympy=_sympy_fn("mul"),
+             taylor=_mul_series, commutative=True, public="multiply", to_sympy=_sympy_fn("mul"),
              doc="x * y.")
 div = binary("div", np.divide, (_div_partial_x, _div_partial_y), symbol="/", result="float",
-             taylor=ts.divide, public=False, to_sympy=_sympy_fn("div"),
+             taylor=ts.divide, public="divide", to_sympy=_sympy_fn("div"),
              doc="x / y (true division).")
 
 
 def _pow_series(a: ts.Series, b: ts.Series, out: Node) -> ts.Series:
     """a ** b: the constant-exponent recurrence, or exp(b log a) when b varies too."""
     if all(c is None for c in b[1:]):
+        p = b[0].value
+        if p is not None and np.all(p == 0):
+            return constant_series(a, b, out)  # x ** 0 == 1 for every x, 0 included
+        if p is not None and p.size and np.all(p == p.flat[0]) and p.flat[0] == int(p.flat[0]) \
+                and 0 < p.flat[0] <= 64:
+            return _int_power_series(a, int(p.flat[0]), out)
         return ts.power_const(a, b[0], out)
     logs = ts.logarithm(a, log(a[0]), a[0])
     return exp.op.taylor([mul.op.taylor([b, logs], b[0] * logs[0])], out)
+
+
+def _int_power_series(a: ts.Series, n: int, out: Node) -> ts.Series:
+    """a ** n for a whole n > 0 by repeated squaring of the series: products only, so exact
+    where a is 0 (the general recurrence divides by a's value)."""
+    result: ts.Series | None = None
+    base = a
+    while n:
+        if n & 1:
+            result = base if result is None else _mul_series(result, base, result[0] * base[0])
+        n >>= 1
+        if n:
+            base = _mul_series(base, base, base[0] * base[0])
+    return [out] + result[1:]
 
 
 def _nonzero(x: Node) -> Node:
@@ -438,14 +467,21 @@ def _nonzero(x: Node) -> Node:
 
 
 def _pow_base_partial(x: Node, y: Node, out: Node) -> Node:
-    """y * x**(y - 1), with a constant exponent lowered by one right away."""
+    """y * x**(y - 1), with a constant exponent lowered by one right away. Where y is 0
+    the partial is exactly 0 (x ** 0 is constant), also at x == 0, where y * x**(y - 1)
+    would be 0 * inf: a constant exponent of 0 gives a zero partial, entries of a constant
+    exponent that are 0 get the exponent 0 in place of -1 (so every higher order stays
+    exact), and a variable exponent selects 0 where it is 0 (as JAX does)."""
     if y.value is None:
-        return y * x ** (y - 1)
+        return where(equal(y, lift(0, y)), lift(0, out), y * x ** (y - 1))
+    if np.all(y.value == 0):
+        return lift(0, out)
     if np.all(y.value == 1):
         return y
     if np.all(y.value == 2):
         return y * x
-    return y * x ** const(y.value - 1)
+    lowered = np.where(y.value == 0, 0, y.value - 1).astype(y.value.dtype)
+    return y * x ** const(lowered)
 
 
 def _pow_exponent_partial(x: Node, y: Node, out: Node) -> Node:
@@ -453,7 +489,7 @@ def _pow_exponent_partial(x: Node, y: Node, out: Node) -> Node:
 
 
 pow = binary("pow", np.power, (_pow_base_partial, _pow_exponent_partial),  # noqa: A001
-             symbol="**", taylor=_pow_series, bool_ok=False, public=False,
+             symbol="**", taylor=_pow_series, bool_ok=False, public="power",
              to_sympy=_sympy_fn("pow"),
              doc="x ** y; d/dy is out * log(x) for x > 0 and 0 at x == 0 (where 0 ** y is "
                  "constant for y > 0), as in JAX.")

@@ -204,7 +204,7 @@ def gather(x: Node, indices: Sequence[Node], start: int = 0) -> Node:
     return gather_op(x, *indices, start=start, names=names_ if any(names_) else ())
 
 
-@export(spec=False)
+@export(spec=False, integer=("index",))
 def getitem(x: object, index: Any) -> Node:
     """x[index]: basic indexing (ints, slices, None, ...), or integer arrays (nodes, lists,
     arrays) on consecutive axes, possibly after full slices (`x[:, idx]`, `x[i, j]`), with
@@ -231,7 +231,7 @@ def getitem(x: object, index: Any) -> Node:
     return gather(x, indices, start)
 
 
-@export(statics=("axis",))
+@export(statics=("axis",), integer=("indices",))
 def take(x: object, indices: object, axis: int = 0) -> Node:
     """np.take: the elements of x at integer `indices` along `axis`."""
     x = lift(x)
@@ -239,7 +239,7 @@ def take(x: object, indices: object, axis: int = 0) -> Node:
     return gather(x, [_index_node(indices, x)], axis)
 
 
-@export(statics=("axis",))
+@export(statics=("axis",), integer=("indices",))
 def take_along_axis(x: object, indices: object, axis: int) -> Node:
     """np.take_along_axis: x[..., indices[...], ...] along `axis`, indices with x's rank
     (the cross-entropy of integer labels: take_along_axis(logp, labels[:, None], 1))."""
@@ -259,7 +259,8 @@ def take_along_axis(x: object, indices: object, axis: int) -> Node:
     return gather(x, grids, 0)
 
 
-@export(statics={"k": ("an int", False), "dtype": ("a dtype name such as 'float32'", True)})
+@export(statics={"k": ("an int", False), "dtype": ("a dtype name such as 'float32'", True)},
+        integer=("labels",))
 def one_hot(labels: object, k: int, dtype: object = "float64") -> Node:
     """Rows of the k x k identity picked by integer labels: shape labels.shape + (k,)."""
     labels = lift(labels)

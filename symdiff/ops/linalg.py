@@ -11,9 +11,11 @@ from ..errors import ShapeError
 from ..graph import Node
 from ..shapes import TensorType, broadcast_shapes, promote
 from .base import Flops, define, export, lift, lift_pair, shape_mismatch
+from .elementwise import equal
+from .gather import arange
 from .lowering import A0, A1, Arg, Call, Fixed, Infix, kwargs
 from .reductions import broadcast_to, sum_to
-from .structure import batch_align, expand_dims, reshape, transpose
+from .structure import astype, batch_align, expand_dims, eye, reshape, transpose
 
 # -- matmul ---------------------------------------------------------------------------------
 
@@ -124,14 +126,24 @@ def matmul(a: object, b: object) -> Node:
 
 @export
 def dot(a: object, b: object) -> Node:
-    """np.dot for operands of rank at most 2 (scalars multiply); use matmul or einsum above."""
+    """np.dot: scalars multiply, ranks up to 2 are matmul, and above that the sum over the
+    last axis of a and the second-to-last of b (the last, for a 1-D b), as an einsum with
+    a's other axes, then b's."""
     a, b = lift_pair(a, b)
     if a.ndim == 0 or b.ndim == 0:
         return a * b
-    if a.ndim > 2 or b.ndim > 2:
-        raise shape_mismatch("dot", [a, b], "dot of rank > 2 operands is ambiguous; use "
-                                            "matmul or einsum")
-    return matmul(a, b)
+    if a.ndim <= 2 and b.ndim <= 2:
+        return matmul(a, b)
+    j = max(b.ndim - 2, 0)
+    if a.shape[-1] != b.shape[j]:
+        raise shape_mismatch("dot", [a, b], f"the last axis of {a.display_name} has size "
+                                            f"{a.shape[-1]} but axis {j} of {b.display_name} "
+                                            f"has {b.shape[j]}")
+    sa = string.ascii_letters[:a.ndim]
+    sb = list(string.ascii_letters[a.ndim:a.ndim + b.ndim])
+    sb[j] = sa[-1]
+    rhs = sa[:-1] + "".join(c for i, c in enumerate(sb) if i != j)
+    return einsum(f"{sa},{''.join(sb)}->{rhs}", a, b)
 
 
 # -- einsum ---------------------------------------------------------------------------------
@@ -140,7 +152,8 @@ def _parse(subscripts: str, nargs: int) -> tuple[list[str], str]:
     """Split 'ij,jk->ik' into (['ij', 'jk'], 'ik'); implicit output as NumPy does it."""
     text = subscripts.replace(" ", "")
     if "." in text:
-        raise ShapeError(f"einsum {subscripts!r}: ellipsis is not supported; name every axis")
+        raise ShapeError(f"einsum {subscripts!r}: an ellipsis is spelled out by "
+                         "symdiff.einsum before the op is built")
     lhs, arrow, rhs = text.partition("->")
     ins = lhs.split(",")
     if len(ins) != nargs:
@@ -151,10 +164,8 @@ def _parse(subscripts: str, nargs: int) -> tuple[list[str], str]:
         raise ShapeError(f"einsum {subscripts!r}: subscripts must be letters")
     if not arrow:
         rhs = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
-    for s in ins + [rhs]:
-        if len(set(s)) != len(s):
-            raise ShapeError(f"einsum {subscripts!r}: a letter repeated within one operand "
-                             f"({s!r}, a trace or diagonal) is not supported")
+    if len(set(rhs)) != len(rhs):
+        raise ShapeError(f"einsum {subscripts!r}: output subscripts {rhs!r} repeat a letter")
     if set(rhs) - set(letters):
         raise ShapeError(f"einsum {subscripts!r}: output letters {rhs!r} not in the inputs")
     return ins, rhs
@@ -180,15 +191,44 @@ def _einsum_vjp(g: Node, *xs: Node, out: Node, subscripts: str, index: int) -> N
     only this operand has come back by broadcasting."""
     ins, rhs = _parse(subscripts, len(xs))
     target = ins[index]
+    distinct = "".join(dict.fromkeys(target))  # a repeated letter (a diagonal) once
+    sizes = dict(zip(target, xs[index].shape, strict=True))
     others = [(s, x) for j, (s, x) in enumerate(zip(ins, xs, strict=True)) if j != index]
     present = set(rhs).union(*[set(s) for s, _ in others])
-    kept = "".join(c for c in target if c in present)
+    kept = "".join(c for c in distinct if c in present)
     spec = ",".join([rhs] + [s for s, _ in others]) + "->" + kept
     result = einsum(spec, g, *[x for _, x in others])
-    if kept != target:
-        missing = [i for i, c in enumerate(target) if c not in present]
-        result = broadcast_to(expand_dims(result, missing), xs[index].shape)
+    if kept != distinct:
+        missing = [i for i, c in enumerate(distinct) if c not in present]
+        result = broadcast_to(expand_dims(result, missing), tuple(sizes[c] for c in distinct))
+    if distinct != target:
+        result = _on_diagonals(result, distinct, target, sizes)
     return result
+
+
+def _on_diagonals(x: Node, distinct: str, target: str, sizes: dict[str, Any]) -> Node:
+    """x (axes `distinct`) placed on the diagonals of `target`, which repeats letters:
+    each repeat gets a fresh letter tied to the first by an identity matrix."""
+    free = iter(c for c in string.ascii_letters if c not in target)
+    out, eyes = "", []
+    for i, c in enumerate(target):
+        if c in target[:i]:
+            fresh = next(free)
+            eyes.append((c + fresh, _identity(sizes[c], x.dtype)))
+            out += fresh
+        else:
+            out += c
+    spec = ",".join([distinct] + [s for s, _ in eyes]) + "->" + out
+    return einsum(spec, x, *[e for _, e in eyes])
+
+
+def _identity(n: Any, dtype: str) -> Node:
+    """The n x n identity: eye for a static n; for a symbolic n, where the row and column
+    indices (arange, which takes symbolic sizes) agree."""
+    if isinstance(n, int):
+        return eye(n, dtype)
+    i = arange(n)
+    return astype(equal(expand_dims(i, 1), expand_dims(i, 0)), dtype)
 
 
 def _einsum_jvp(t: Node, *xs: Node, out: Node, subscripts: str, index: int) -> Node:
@@ -236,12 +276,71 @@ einsum_op = define(
     "einsum", family="contraction", shape_rule=_einsum_rule, impl=_einsum_impl,
     vjp=(_einsum_vjp,), jvp=(_einsum_jvp,), batch=_einsum_batch, lower=_einsum_lower,
     variadic=True, memory=_einsum_memory, flops=_einsum_flops,
-    doc="Einstein summation with named axes (no ellipsis, no repeated letter per operand).")
+    doc="Einstein summation with named axes; a letter repeated in one operand takes its "
+        "diagonal.")
 
 
 @export(op=einsum_op, statics=("subscripts",))
 def einsum(subscripts: str, *operands: object) -> Node:
-    """np.einsum over nodes; the subscripts are stored in explicit 'ij,jk->ik' form."""
+    """np.einsum over nodes: a letter repeated in one operand takes a diagonal, `...`
+    stands for the leading (broadcast) axes, and an axis of size 1 broadcasts against the
+    same letter's other size. The op stores explicit letters: 'ij,jk->ik'."""
     nodes = [lift(x) for x in operands]
-    ins, rhs = _parse(subscripts, len(nodes))
+    text = subscripts.replace(" ", "")
+    if "." in text:
+        text = _spell_ellipsis(text, nodes)
+    ins, rhs = _parse(text, len(nodes))
+    nodes = _broadcast_letters(ins, nodes, text)
     return einsum_op(*nodes, subscripts=",".join(ins) + "->" + rhs)
+
+
+def _spell_ellipsis(text: str, nodes: list[Node]) -> str:
+    """'...ij,jk->...ik' with the ellipsis written as fresh letters, right-aligned across
+    operands as broadcasting aligns them; in implicit mode the output is NumPy's: the
+    ellipsis axes, then the letters used once, sorted."""
+    lhs, arrow, rhs = text.partition("->")
+    ins = lhs.split(",")
+    if len(ins) != len(nodes):
+        raise ShapeError(f"einsum {text!r}: {len(ins)} operand subscripts for "
+                         f"{len(nodes)} operands")
+    counts = []
+    for sub, node in zip(ins, nodes, strict=True):
+        if sub.count("...") > 1 or sub.replace("...", "").count("."):
+            raise ShapeError(f"einsum {text!r}: a stray '.' in {sub!r}")
+        named = len(sub.replace("...", ""))
+        if "..." in sub and node.ndim < named:
+            raise shape_mismatch("einsum", nodes, f"{sub!r} names {named} axes of the rank "
+                                                  f"{node.ndim} operand {node.display_name}")
+        counts.append(node.ndim - named if "..." in sub else 0)
+    free = [c for c in string.ascii_letters if c not in text]
+    width = max(counts)
+    if len(free) < width:
+        raise ShapeError(f"einsum {text!r}: too many axes under the ellipsis")
+    letters = "".join(free[:width])
+    spelled = [sub.replace("...", letters[width - n:]) for sub, n in zip(ins, counts,
+                                                                       strict=True)]
+    if arrow:
+        if rhs.count("...") > 1 or rhs.replace("...", "").count("."):
+            raise ShapeError(f"einsum {text!r}: a stray '.' in the output {rhs!r}")
+        out = rhs.replace("...", letters)
+    else:
+        named = "".join(sub.replace("...", "") for sub in ins)
+        out = letters + "".join(sorted(c for c in set(named) if named.count(c) == 1))
+    return ",".join(spelled) + "->" + out
+
+
+def _broadcast_letters(ins: list[str], nodes: list[Node], text: str) -> list[Node]:
+    """Operands whose axis has size 1 where another operand's has that letter's size n,
+    broadcast to n (as np.einsum broadcasts them)."""
+    sizes: dict[str, Any] = {}
+    for sub, node in zip(ins, nodes, strict=True):
+        if len(sub) != node.ndim:
+            return nodes  # the shape rule reports it
+        for c, d in zip(sub, node.shape, strict=True):
+            if sizes.get(c, 1) == 1:
+                sizes[c] = d
+    result = []
+    for sub, node in zip(ins, nodes, strict=True):
+        target = tuple(sizes[c] if d == 1 else d for c, d in zip(sub, node.shape, strict=True))
+        result.append(broadcast_to(node, target) if target != node.shape else node)
+    return result

@@ -96,6 +96,16 @@ def sin_cos(u: Series, s0: Node, c0: Node) -> tuple[Series, Series]:
     return s, c
 
 
+def sinh_cosh(u: Series, s0: Node, c0: Node) -> tuple[Series, Series]:
+    """sinh(u) and cosh(u) together: s' = u' c and c' = u' s."""
+    s: Series = [s0]
+    c: Series = [c0]
+    for k in range(1, len(u)):
+        s.append(total([scaled(times(u[j], c[k - j]), j / k) for j in range(1, k + 1)]))
+        c.append(total([scaled(times(u[j], s[k - j]), j / k) for j in range(1, k + 1)]))
+    return s, c
+
+
 def power_const(a: Series, p: Node, out: Node) -> Series:
     """a ** p for p constant along the series: k a_0 y_k = sum_j ((p + 1) j - k) a_j y_{k-j}."""
     y: Series = [out]

@@ -204,6 +204,16 @@ def transpose_of_transpose(node: Node) -> Node | None:
     return transpose(x.inputs[0], [inner[i] for i in outer])
 
 
+# flip(flip(x, a), b) -> flip(x, a ^ b): an axis flipped twice is back in order
+@canonicalize.rule("flip")
+def flip_of_flip(node: Node) -> Node | None:
+    x = node.inputs[0]
+    if not is_op(x, "flip"):
+        return None
+    axes = tuple(sorted(set(x.attrs["axis"]) ^ set(node.attrs["axis"])))
+    return apply(node.op, (x.inputs[0],), axis=axes) if axes else x.inputs[0]
+
+
 def _merged_expand_axes(inner: tuple[int, ...], outer: tuple[int, ...], ndim: int) \
         -> tuple[int, ...]:
     """Axes of expand_dims(expand_dims(x, inner), outer) as one expand_dims (ndim: result)."""

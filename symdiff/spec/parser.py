@@ -30,11 +30,11 @@ from ..shapes import fmt_shape, is_float
 from .errors import SpecError
 
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**",
-           ast.MatMult: "@"}
+           ast.MatMult: "@", ast.FloorDiv: "//", ast.Mod: "%"}
 _COMPARE = {ast.Lt: ("<", "less"), ast.LtE: ("<=", "less_equal"), ast.Gt: (">", "greater"),
             ast.GtE: (">=", "greater_equal"), ast.Eq: ("==", "equal"),
             ast.NotEq: ("!=", "not_equal")}
-_UNSUPPORTED_BINARY = {ast.FloorDiv: "//", ast.Mod: "%", ast.LShift: "<<", ast.RShift: ">>",
+_UNSUPPORTED_BINARY = {ast.LShift: "<<", ast.RShift: ">>",
                        ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^"}
 
 # Friendly names for syntax a spec may not use.
@@ -231,13 +231,19 @@ class _Builder:
         raise self.error(node, f"the literal value `{self.source(node)}` {problem}; "
                                f"it cannot be converted to the {dtype} it meets here")
 
-    def tensor(self, node: ast.AST) -> Node | int | float | bool:
-        """A tensor-valued sub-expression; a literal stays a Python number (weakly typed)."""
+    def tensor(self, node: ast.AST, pieces: bool = False) -> Node | int | float | bool:
+        """A tensor-valued sub-expression; a literal stays a Python number (weakly typed).
+        A call giving several nodes (split) is allowed only with `pieces`, where a
+        subscript picks one."""
         method = getattr(self, f"visit_{type(node).__name__}", None)
         if method is None:
             what = _DISALLOWED.get(type(node), f"`{self.source(node)}`")
             raise self.error(node, f"{what} is not allowed in a spec expression")
-        return method(node)
+        value = method(node)
+        if isinstance(value, tuple) and not pieces:
+            raise self.error(node, f"`{self.source(node)}` gives {len(value)} pieces; pick one "
+                                   "by its number, e.g. split(x, 2)[0]")
+        return value
 
     # -- leaves ---------------------------------------------------------------------
     def visit_Name(self, node: ast.Name) -> Node:
@@ -317,6 +323,7 @@ class _Builder:
             "+": lambda: left + right, "-": lambda: left - right,
             "*": lambda: left * right, "/": lambda: left / right,
             "**": lambda: left ** right, "@": lambda: left @ right,
+            "//": lambda: left // right, "%": lambda: left % right,
         }[symbol]
         operands = ((node.left, left), (node.right, right))
         return self.build(node, action, self.operator_offset(node), operands)
@@ -341,6 +348,10 @@ class _Builder:
                 value = left * right
             elif symbol == "/":
                 value = left / right
+            elif symbol == "//":
+                value = left // right
+            elif symbol == "%":
+                value = left % right
             else:
                 value = left ** right
         except ZeroDivisionError:
@@ -414,7 +425,18 @@ class _Builder:
         return self.build(node, lambda: value.T)
 
     def visit_Subscript(self, node: ast.Subscript) -> Node:
-        value = self.node(node.value)
+        if isinstance(node.value, ast.Call):
+            pieces = self.tensor(node.value, pieces=True)
+            if isinstance(pieces, tuple):  # a function giving several nodes: split
+                k = self.int_literal(node.slice, "the number of a piece")
+                if not -len(pieces) <= k < len(pieces):
+                    raise self.error(node.slice, f"`{self.source(node.value)}` gives "
+                                                 f"{len(pieces)} pieces; there is no piece {k}")
+                return pieces[k]
+            value = pieces if isinstance(pieces, Node) else \
+                self.build(node.value, lambda: const(pieces))
+        else:
+            value = self.node(node.value)
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         index = tuple(self.index_item(item) for item in items)
         operands = [(node.value, value)] + [(a, i) for a, i in zip(items, index, strict=True)
@@ -500,6 +522,8 @@ class _Builder:
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
         tensor_asts: list[ast.AST] = []
+        by_keyword: list[tuple[ast.AST, Any]] = []
+        order = list(inspect.signature(fn).parameters)
         params: list[str] = []  # the parameter of each positional argument
         for param, value in bound.arguments.items():
             kind = inspect.signature(fn).parameters[param].kind
@@ -507,8 +531,10 @@ class _Builder:
                 args.extend(self.argument(fn, param, v) for v in value)
                 tensor_asts.extend(value)
                 params.extend([param] * len(value))
-            elif kind is inspect.Parameter.KEYWORD_ONLY:
+            elif kind is inspect.Parameter.KEYWORD_ONLY or order.index(param) != len(args):
+                # by keyword, also when an earlier parameter was left to its default
                 kwargs[param] = self.argument(fn, param, value)
+                by_keyword.append((value, kwargs[param]))
             else:
                 args.append(self.argument(fn, param, value))
                 tensor_asts.append(value)
@@ -518,6 +544,7 @@ class _Builder:
                 fn.signature.kind(params[k]) == "tensor" else arg
                 for k, (value, arg) in enumerate(zip(tensor_asts, args, strict=True))]
         operands = [(value, arg) for value, arg in zip(tensor_asts, args, strict=False)]
+        operands += by_keyword
         return self.build(node, lambda: fn(*args, **kwargs), operands=operands)
 
     def argument(self, fn: Callable[..., Node], param: str, value: ast.AST) -> Any:
