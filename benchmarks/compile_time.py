@@ -129,6 +129,9 @@ def startup_table() -> None:
         print(f"{name:<36} {seconds:>6.3f} s")
     extra = times["python -c 'import symdiff'"] - times["python -c 'import numpy'"]
     print(f"{'import symdiff - import numpy':<36} {extra:>6.3f} s")
+    if sys.dont_write_bytecode:  # e.g. PYTHONDONTWRITEBYTECODE=1: every import compiles
+        print("(bytecode caching is off in this environment: each process compiles every "
+              "module from source; unset PYTHONDONTWRITEBYTECODE for the usual figures)")
 
 
 def tanh_chain(steps: int):
