@@ -94,8 +94,8 @@ def test_generated_module_excerpt_is_what_compile_writes():
 
 
 def test_op_table_is_the_registrys():
-    """The README's op table is what the registry generates (regenerate it with
-    symdiff.ops.catalog.markdown_table() after adding a public function)."""
+    """The README's op table is what the registry generates (after adding a public
+    function: python3 -m symdiff.ops.catalog README.md)."""
     from symdiff.ops.catalog import markdown_table
 
     found = re.search(r"<!-- op table: generated -->\n(.*?)<!-- end of op table -->", README,

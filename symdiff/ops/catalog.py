@@ -41,3 +41,24 @@ def markdown_table() -> str:
     lines = ["| symdiff | NumPy | differentiable in |", "|---|---|---|"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows()]
     return "\n".join(lines) + "\n"
+
+
+MARKERS = ("<!-- op table: generated -->\n", "<!-- end of op table -->")
+
+
+def readme_with_table(text: str) -> str:
+    """`text` (the README) with the table between its markers made anew."""
+    start, end = MARKERS
+    head, found, rest = text.partition(start)
+    if not found or end not in rest:
+        raise ValueError("the README has no op table markers")
+    return head + start + markdown_table() + end + rest.partition(end)[2]
+
+
+if __name__ == "__main__":  # python3 -m symdiff.ops.catalog README.md: rewrite its table
+    import sys
+    from pathlib import Path
+
+    for name in sys.argv[1:]:
+        path = Path(name)
+        path.write_text(readme_with_table(path.read_text(encoding="utf-8")), encoding="utf-8")
