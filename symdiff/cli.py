@@ -134,6 +134,13 @@ def run_show(args: argparse.Namespace) -> int:
     spec = _load(args)
     nodes = _shown_nodes(spec, args.of, not args.no_optimize)
     fmt = args.format
+    narrowed = {"--depth": args.depth, "--only": args.only, "--of-node": args.of_node}
+    used = [flag for flag, value in narrowed.items() if value is not None]
+    if used and fmt != "text":
+        raise UsageError(f"{', '.join(used)} {'narrows' if len(used) == 1 else 'narrow'} the "
+                         "text listing: use it with --format text")
+    if args.depth is not None and args.depth < 0:
+        raise UsageError(f"--depth must be a non-negative int, got {args.depth}")
     if fmt in ("svg", "png"):
         if args.output is None:
             raise UsageError(f"--format {fmt} draws a picture: give the file to write with "
@@ -145,7 +152,7 @@ def run_show(args: argparse.Namespace) -> int:
         print(f"wrote {written}", file=sys.stderr)
         return 0
     if fmt == "text":
-        text = _api("show", fmt)(nodes)
+        text = _api("show", fmt)(nodes, only=args.of_node, depth=args.depth, part=args.only)
     elif fmt == "dot":
         text = _api("to_dot", fmt)(nodes)
     else:
@@ -260,6 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write to FILE (required for svg and png; default: stdout)")
     p.add_argument("--no-optimize", action="store_true",
                    help="show the graph as built, before the rewrites")
+    p.add_argument("--depth", type=int, metavar="N",
+                   help="text: list only the nodes at most N edges above the outputs")
+    p.add_argument("--only", choices=("forward", "derivative"),
+                   help="text: list only the forward or the derivative part")
+    p.add_argument("--of-node", metavar="%N",
+                   help="text: list only the nodes that feed node %%N of the full listing")
     p.set_defaults(run=run_show)
 
     p = commands.add_parser(

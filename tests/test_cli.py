@@ -361,3 +361,13 @@ def test_real_console_script_is_installed():
     result = run([script, "check", XOR, "--size", "2"], EXAMPLES_DIR)
     assert result.returncode == 0, result.stderr
     assert "all 13 checks passed" in result.stderr
+
+
+def test_show_text_filters(capsys):
+    status, out, _ = main(capsys, "show", XOR, "--of", "loss_grad", "--only", "derivative",
+                          "--depth", "2")
+    assert status == 0 and "-- derivative --" in out and "-- forward --" not in out
+    status, _, err = main(capsys, "show", XOR, "--of", "loss_grad", "--of-node", "%999")
+    assert status == 2 and "no node %999" in err
+    status, _, err = main(capsys, "show", XOR, "--format", "dot", "--depth", "1")
+    assert status == 2 and "--format text" in err

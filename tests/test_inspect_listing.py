@@ -215,7 +215,8 @@ def test_jvp_nodes_are_described_as_forward_mode():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"only": "loss"}, "must be symdiff nodes"),
+    ({"only": 3.5}, "must be symdiff nodes"),
+    ({"only": "loss"}, "no node %loss in the listing"),
     ({"depth": -1}, "non-negative"),
 ])
 def test_bad_options_are_named(kwargs, message):
@@ -233,3 +234,21 @@ def test_only_outside_the_graph_is_refused():
 def test_non_nodes_are_refused():
     with pytest.raises(sd.SymdiffError, match="must be symdiff nodes"):
         sd.show([np.ones(3)])
+
+
+def test_listing_narrowed_by_part_and_by_id():
+    x = sd.var("x", (3,))
+    w = sd.var("w", (3,))
+    loss = sd.sum(sd.tanh(x * w)).named("loss")
+    full = sd.show(sd.grad(loss, w))
+    derivative = sd.show(sd.grad(loss, w), part="derivative")
+    assert "-- derivative --" in derivative and "-- forward --" not in derivative
+    assert "-- inputs --" not in derivative
+    forward = sd.show(sd.grad(loss, w), part="forward")
+    assert "-- forward --" in forward and "-- derivative --" not in forward
+    last = full.split("-- outputs --")[1].split()[0]  # the gradient's id, e.g. %9
+    assert sd.show(sd.grad(loss, w), only=last) == full
+    with pytest.raises(sd.SymdiffError, match="no node %999"):
+        sd.show(sd.grad(loss, w), only="%999")
+    with pytest.raises(sd.SymdiffError, match="part="):
+        sd.show(sd.grad(loss, w), part="backward")

@@ -29,27 +29,53 @@ from .naming import (
 COMMENT_COLUMN_MAX = 72  # comments line up, unless the code part is longer than this
 
 
-def show(nodes: Node | Sequence[Node], *, only: Node | Sequence[Node] | None = None,
-         depth: int | None = None) -> str:
+SECTIONS = ("inputs", "forward", "derivative")
+
+
+def show(nodes: Node | Sequence[Node], *,
+         only: Node | str | Sequence[Node | str] | None = None, depth: int | None = None,
+         part: str | None = None) -> str:
     """The graph below `nodes` as text, one line per node in schedule order.
 
-    `only`: list just the nodes that feed these outputs (ids stay those of the full
-    listing). `depth`: list just the nodes at most that many edges above the outputs;
-    deeper op nodes are still referenced, written `%3:matmul`.
+    `only`: list just the nodes that feed these outputs, given as nodes or by their ids in
+    the full listing ("%7"; ids stay those of the full listing). `depth`: list just the
+    nodes at most that many edges above the outputs; deeper op nodes are still referenced,
+    written `%3:matmul`. `part`: list one section only ("forward" or "derivative"), as
+    a big derivative listing is read.
     """
     numbering = number(nodes)
     roots = numbering.roots
     if only is not None:
-        targets = as_roots(only, "only=")
-        for t in targets:
-            if t not in numbering.ids:
-                raise SymdiffError(f"only=: {t.display_name} is not part of the graph "
-                                   "being shown")
-        roots = targets
+        roots = _targets(numbering, only)
     if depth is not None and (not isinstance(depth, int) or depth < 0):
         raise SymdiffError(f"depth= must be a non-negative int, got {depth!r}")
+    if part is not None and part not in SECTIONS:
+        raise SymdiffError(f"part= must be one of {', '.join(SECTIONS)}, got {part!r}")
     shown = set(topo_order(roots)) if depth is None else _within(roots, depth)
+    if part is not None:
+        shown = {n for n in shown if section_of(n, numbering.phase) == part}
     return _render(numbering, roots, shown, depth)
+
+
+def _targets(numbering: Numbering, only: object) -> list[Node]:
+    """The nodes `only=` names: nodes of the graph, or ids such as "%7"."""
+    items = list(only) if isinstance(only, (list, tuple)) else [only]
+    by_id = {ident: node for node, ident in numbering.ids.items()}
+    targets = []
+    for item in items:
+        if isinstance(item, str):
+            ident = item if item.startswith("%") else f"%{item}"
+            if ident not in by_id:
+                raise SymdiffError(f"there is no node {ident} in the listing (ids %0 to "
+                                   f"%{len(by_id) - 1})")
+            targets.append(by_id[ident])
+        else:
+            (node,) = as_roots(item, "only=")
+            if node not in numbering.ids:
+                raise SymdiffError(f"only=: {node.display_name} is not part of the graph "
+                                   "being shown")
+            targets.append(node)
+    return targets
 
 
 def _within(roots: Sequence[Node], depth: int) -> set[Node]:
