@@ -215,7 +215,7 @@ def test_jvp_nodes_are_described_as_forward_mode():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"only": 3.5}, "must be symdiff nodes"),
+    ({"only": 3.5}, "takes symdiff nodes or listing ids"),
     ({"only": "loss"}, "no node %loss in the listing"),
     ({"depth": -1}, "non-negative"),
 ])

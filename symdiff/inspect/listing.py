@@ -69,8 +69,11 @@ def _targets(numbering: Numbering, only: object) -> list[Node]:
                 raise SymdiffError(f"there is no node {ident} in the listing (ids %0 to "
                                    f"%{len(by_id) - 1})")
             targets.append(by_id[ident])
+        elif not isinstance(item, Node):
+            raise SymdiffError(f"only= takes symdiff nodes or listing ids such as '%7', got "
+                               f"{type(item).__name__}: {item!r}"[:200])
         else:
-            (node,) = as_roots(item, "only=")
+            node = item
             if node not in numbering.ids:
                 raise SymdiffError(f"only=: {node.display_name} is not part of the graph "
                                    "being shown")
