@@ -18,7 +18,6 @@ from ..errors import SymdiffError
 from ..graph import Node, topo_order
 from .naming import (
     Numbering,
-    as_roots,
     constant_summary,
     format_attrs,
     is_scalar_constant,
