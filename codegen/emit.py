@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from symdiff.graph import Node
-from symdiff.ops.lowering import helpers, is_postfix
+from symdiff.ops.lowering import helpers, is_postfix, writes_into
 from symdiff.shapes import fmt_shape
 
 from . import printer
@@ -75,14 +75,16 @@ def emit_function(fn: Function, state: ModuleState, name: str) -> str:
     """The source of one generated function called `name`."""
     outputs = fn.leaves
     order = schedule(outputs)
-    inlined = _inlined_views(order, outputs)
+    lowerings = {n: printer.lowered(n) for n in order}  # once per node: the forms passes read
+    inlined = _inlined_views(order, outputs, lowerings)
     dims = list(dict.fromkeys(d for v in fn.inputs for d in v.shape if isinstance(d, str)))
     names, dim_names = node_names(list(fn.inputs), dims,
                                   [n for n in order if n not in inlined], outputs)
     output_set = set(outputs)
     generic = {n for n in order if n in names and _generic(n, names) and n not in output_set}
-    buffer_plan = plan(order, outputs, generic, SCRATCH_BYTES, inlined)
-    scope = Scope(names, buffer_plan.variable, dim_names, inlined, state)
+    buffer_plan = plan(order, outputs, generic, SCRATCH_BYTES, inlined,
+                       writes=lambda n: writes_into(lowerings[n]))
+    scope = Scope(names, buffer_plan.variable, dim_names, inlined, state, lowerings)
 
     lines = [f"def {name}({', '.join(names[v] for v in fn.inputs)}):"]
     lines.append(docstring(_doc(fn, names, dim_names), INDENT))
@@ -232,7 +234,8 @@ def _tuple_text(shape: tuple) -> str:
     return f"({inner},)" if len(shape) == 1 else f"({inner})"
 
 
-def _inlined_views(order: list[Node], outputs: list[Node]) -> dict[Node, Node]:
+def _inlined_views(order: list[Node], outputs: list[Node],
+                   lowerings: dict[Node, object]) -> dict[Node, Node]:
     """Views (x.T, x[:, None], x.reshape(...)) read once and not returned: written inside
     the statement that reads them rather than as statements of their own."""
     uses: dict[Node, list[Node]] = {}
@@ -241,7 +244,7 @@ def _inlined_views(order: list[Node], outputs: list[Node]) -> dict[Node, Node]:
             uses.setdefault(i, []).append(n)
     returned = set(outputs)
     return {n: uses[n][0] for n in order if n not in returned and len(uses.get(n, [])) == 1
-            and is_view(n) and is_postfix(printer.lowered(n))}
+            and is_view(n) and is_postfix(lowerings[n])}
 
 
 @dataclass
@@ -254,6 +257,7 @@ class Scope:
     dim_names: dict[str, str]
     inlined: dict[Node, Node]
     state: ModuleState
+    lowerings: dict[Node, object]  # each node's lowering with its symbolic dims as named
 
     def arg(self, node: Node, user: Node) -> str:
         """The text of `node` as an operand of `user`."""
@@ -272,7 +276,10 @@ class Scope:
         return [self.arg(i, node) for i in node.inputs]
 
     def lowered(self, node: Node) -> object:
-        return printer.lowered(node, self.dim_names)
+        """The lowering as printed: symbolic dims in a `shape` attribute as named locally."""
+        if "shape" in node.attrs:
+            return printer.lowered(node, self.dim_names)
+        return self.lowerings[node]
 
     def name(self, node: Node) -> str:
         return self.names[self.variable[node]]

@@ -23,7 +23,7 @@ where page faults are dear, a fresh large array costs more than the arithmetic o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from symdiff.graph import Node
@@ -66,12 +66,14 @@ class Plan:
 
 
 def plan(schedule: list[Node], outputs: list[Node], generic: set[Node],
-         scratch_bytes: int | None = None, inlined: dict[Node, Node] | None = None) -> Plan:
+         scratch_bytes: int | None = None, inlined: dict[Node, Node] | None = None,
+         writes: Callable[[Node], bool] = out_capable) -> Plan:
     """Decide storage and deletions. A `generic` node (no meaningful name of its own)
     computed in place continues its operand's variable when that one is generic too.
     Temporaries of at least `scratch_bytes` (estimated) go to scratch arrays kept across
     calls; None disables that. An `inlined` view is printed inside the statement of its
-    one user (the mapping's value), so its operands are read at that user's step."""
+    one user (the mapping's value), so its operands are read at that user's step.
+    `writes(node)`: whether the node's lowering can write into a given array."""
     if scratch_bytes is None:
         scratch_bytes = 1 << 62
     inlined = inlined or {}
@@ -108,7 +110,7 @@ def plan(schedule: list[Node], outputs: list[Node], generic: set[Node],
             storage[n] = bufs
             for b in bufs:
                 hold(b, n)
-        elif n.shape and out_capable(n):
+        elif n.shape and writes(n):
             target = _inplace_target(n, storage, dead_after, i) if n.op.elementwise else None
             if target is not None:
                 k, b = target
