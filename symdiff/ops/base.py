@@ -60,8 +60,9 @@ class Op:
     operands it looks at (None: not known to be); `axes_from(node, axes)`, an operand that
     has the node's dims at `axes` and where they sit in it (None: no such operand).
     `promotes`: the operands whose dtypes make the result's (None: all). `unit_identity`:
-    a reduction over size-1 axes only is the identity (sum, max; not a variance). `to_sympy`: the
-    name of a SymPy function (`"exp"`) or `fn(sympy, node, *args)`; None: no formula.
+    a reduction over size-1 axes only is the identity (sum, max; not a variance).
+    `to_sympy`: the name of a SymPy function (`"exp"`) or `fn(sympy, node, *args)`; None:
+    no formula.
     `batch(args, batched, out, **attrs)` rebuilds the op over operands of which those
     flagged carry an extra leading axis (jacobian and hessian); `taylor(series, out,
     **attrs)` maps the inputs' truncated Taylor series to the output's (ops/series.py).
