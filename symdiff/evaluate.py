@@ -16,7 +16,8 @@ from .errors import BindingError, SymdiffError
 from .graph import Node, topo_order, variables
 from .shapes import fmt_shape, resolve_shape
 
-_ACCEPTS = {"float64": "fiub", "float32": "fiub", "int64": "iub", "bool": "b"}
+_ACCEPTS = {"float64": "fiub", "float32": "fiub", "float16": "fiub", "int64": "iub",
+            "bool": "b"}
 
 
 def bind_inputs(vars_: Sequence[Node], values: Mapping[Node, Any]) -> tuple[dict, dict]:

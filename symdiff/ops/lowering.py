@@ -10,9 +10,13 @@ helper) tells the target to copy that function's source into the generated modul
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 Value = Any  # an Expr, or a Python value printed with repr
 
@@ -188,3 +192,52 @@ def helper_modules(fn: Callable) -> dict[str, str]:
                              "a generated module would not have; use only NumPy and the "
                              "standard library inside it (or pass lower=)")
     return found
+
+
+# -- float16 accumulation ---------------------------------------------------------------------
+
+def _widen_args(value: Value, wide: frozenset[int]) -> Value:
+    """`value` with each Arg(i), i in `wide`, read as `arg.astype(np.float32)`."""
+    if isinstance(value, Arg):
+        return Method(value, "astype", (Name("np.float32"),)) if value.index in wide else value
+    if isinstance(value, tuple):
+        return tuple(_widen_args(v, wide) for v in value)
+    if isinstance(value, (Call, Method, Infix, Prefix, Subscript, Attribute)):
+        changes = {f: _widen_args(getattr(value, f), wide) for f in value.__dataclass_fields__
+                   if f not in ("fn", "name", "symbol", "ufunc", "index")}
+        if isinstance(value, Call):
+            changes["out"] = False  # the cast back makes a new array anyway
+        return dataclasses.replace(value, **changes)
+    return value
+
+
+def widened_lowering(lower: Callable[..., Expr]) -> Callable[..., Expr]:
+    """A lowering that accumulates float16 in float32: its float16 operands are read as
+    float32 and the result is cast back, `np.sum(x.astype(np.float32)).astype(np.float16)`.
+    Other dtypes get `lower`'s expression unchanged."""
+
+    @functools.wraps(lower)
+    def lowered(*inputs: Any, out: Any, **attrs: Any) -> Expr:
+        expr = lower(*inputs, out=out, **attrs)
+        if out.dtype != "float16":
+            return expr
+        wide = frozenset(i for i, node in enumerate(inputs) if node.dtype == "float16")
+        return Method(_widen_args(expr, wide), "astype", (Name("np.float16"),))
+
+    return lowered
+
+
+def widened_impl(impl: Callable[..., Any]) -> Callable[..., Any]:
+    """The reference implementation doing what widened_lowering prints: float16 operands
+    computed in float32, the result cast back to float16."""
+
+    @functools.wraps(impl)
+    def run(*args: Any, **attrs: Any) -> Any:
+        arrays = [a.dtype for a in args if isinstance(a, np.ndarray)]
+        if not arrays or np.result_type(*arrays) != np.float16:
+            return impl(*args, **attrs)
+        wide = [a.astype(np.float32) if getattr(a, "dtype", None) == np.float16 else a
+                for a in args]
+        return np.asarray(impl(*wide, **attrs)).astype(np.float16)
+
+    return run
