@@ -96,7 +96,7 @@ def evaluate(nodes: Node | Sequence[Node], bindings: Mapping[Any, Any]) \
         args = [values[i] for i in node.inputs]
         try:
             with np.errstate(all="ignore"):
-                result = np.asarray(node.op.impl(*args, **_resolved(node.attrs, dims)))
+                result = np.asarray(node.op.compute(*args, **_resolved(node.attrs, dims)))
         except (IndexError, np.linalg.LinAlgError) as err:  # bad data: name the node
             raise type(err)(f"{node.op.name} at {node.display_name}: {err}") from None
         want = resolve_shape(node.shape, dims) if all(

@@ -642,6 +642,28 @@ case("zeros", "symbolic", lambda x: ops.zeros(x.shape), [(4, 3)], each(normal), 
      lambda x: np.zeros(x.shape), symbolic=(N3,))
 
 
+# sorting: distinct values (spread), so the permutation is fixed within a difference step
+case("sort", "last axis", ops.sort, [(3, 4)], each(spread), [0], lambda x: np.sort(x))
+case("sort", "axis=0", lambda x: ops.sort(x, 0), [(3, 4)], each(spread), [0],
+     lambda x: np.sort(x, 0))
+case("sort", "axis=None", lambda x: ops.sort(x, None), [(2, 3)], each(spread), [0],
+     lambda x: np.sort(x, None))
+case("sort", "vector", ops.sort, [(5,)], each(spread), [0], np.sort)
+case("sort", "symbolic", lambda x: ops.sort(x, 0), [(4, 3)], each(spread), [0],
+     lambda x: np.sort(x, 0), symbolic=(N3,))
+case("sort", "partition kth=1", lambda x: ops.partition(x, 1), [(3, 5)], each(spread), [0],
+     lambda x: np.partition(x, 1))
+case("sort", "partition kth=(0,-1),axis=0", lambda x: ops.partition(x, (0, -1), 0), [(4, 3)],
+     each(spread), [0], lambda x: np.partition(x, (0, -1), 0))
+case("argsort", "last axis", ops.argsort, [(3, 4)], each(spread), [],
+     lambda x: np.argsort(x, kind="stable"))
+case("argsort", "ties stable", lambda x: ops.argsort(x, 0), [(6, 2)],
+     lambda rng, shapes: [rng.integers(0, 3, shapes[0]) * 1.0], [],
+     lambda x: np.argsort(x, 0, kind="stable"))
+case("argsort", "argpartition", lambda x: ops.argpartition(x, 2), [(2, 5)], each(spread), [],
+     lambda x: np.argpartition(x, 2))
+
+
 # -- the walk ---------------------------------------------------------------------------------
 
 def _instance(c: Case, rng: np.random.Generator) -> tuple[list[Node], Node, dict[Node, Any]]:

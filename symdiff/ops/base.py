@@ -29,7 +29,7 @@ from ..shapes import (
     promote,
     reduced_shape,
 )
-from .lowering import Expr, widened_impl, widened_lowering
+from .lowering import Expr, run_widened, widened
 
 # A VJP rule maps (cotangent of the output, *inputs, out=node, **attrs) to the cotangent of
 # one argument, or None for "no contribution". A JVP rule maps (tangent of one argument,
@@ -61,7 +61,7 @@ class Op:
     has the node's dims at `axes` and where they sit in it (None: no such operand).
     `promotes`: the operands whose dtypes make the result's (None: all). `accumulates`:
     a float16 result is computed in float32 and cast back (sums, contractions, softmax),
-    in the reference implementation and in generated code alike (`define` wraps both).
+    in the reference implementation and in generated code alike (`compute`, `lowered`).
     `unit_identity`: a reduction over size-1 axes only is the identity (sum, max; not a
     variance). `to_sympy`: the name of a SymPy function (`"exp"`) or `fn(sympy, node,
     *args)`; None: no formula.
@@ -131,7 +131,14 @@ class Op:
 
     def lowered(self, node: Node, attrs: dict[str, Any] | None = None) -> Expr:
         """The node's lowering, with `attrs` (default: the node's own) as printed."""
-        return self.lower(*node.inputs, out=node, **(node.attrs if attrs is None else attrs))
+        expr = self.lower(*node.inputs, out=node, **(node.attrs if attrs is None else attrs))
+        return widened(expr, node.inputs, node) if self.accumulates else expr
+
+    def compute(self, *args: np.ndarray, **attrs: Any) -> np.ndarray:
+        """The reference implementation on arrays, as `lowered` computes it (an op that
+        accumulates computes float16 in float32)."""
+        return run_widened(self.impl, args, attrs) if self.accumulates else \
+            self.impl(*args, **attrs)
 
 
 def _for_argument(rules: tuple[Rule | None, ...], variadic: bool, index: int) -> Rule | None:
@@ -238,9 +245,6 @@ def define(name: str, **fields: Any) -> Op:
     memory = fields.get("memory", "fresh")
     if not callable(memory) and memory not in MEMORY_CLASSES:
         raise ValueError(f"op {name!r}: unknown memory class {memory!r}")
-    if fields.get("accumulates"):
-        fields["impl"] = widened_impl(fields["impl"])
-        fields["lower"] = widened_lowering(fields["lower"])
     op = Op(name=name, **fields)
     REGISTRY[name] = op
     return op

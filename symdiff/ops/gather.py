@@ -248,15 +248,21 @@ def take_along_axis(x: object, indices: object, axis: int) -> Node:
     (axis,) = normalize_axes(axis, x.ndim, "take_along_axis")
     if idx.ndim != x.ndim:
         raise shape_mismatch("take_along_axis", [x, idx], "indices need the rank of x")
+    return gather(x, along_axis_grids(x.shape, idx, axis), 0)
+
+
+def along_axis_grids(shape: Shape, idx: Node, axis: int) -> list[Node]:
+    """The index arrays of x[..., idx, ...] along `axis` for an x of `shape`: idx there, and
+    aranges shaped to broadcast against it on every other axis (np.take_along_axis)."""
     grids = []
-    for j in range(x.ndim):
+    for j in range(len(shape)):
         if j == axis:
             grids.append(idx)
             continue
-        unit = [1] * x.ndim
-        unit[j] = x.shape[j]
-        grids.append(reshape(arange(x.shape[j]), tuple(unit)))
-    return gather(x, grids, 0)
+        unit = [1] * len(shape)
+        unit[j] = shape[j]
+        grids.append(reshape(arange(shape[j]), tuple(unit)))
+    return grids
 
 
 @export(statics={"k": ("an int", False), "dtype": ("a dtype name such as 'float32'", True)},

@@ -11,7 +11,6 @@ helper) tells the target to copy that function's source into the generated modul
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -211,33 +210,22 @@ def _widen_args(value: Value, wide: frozenset[int]) -> Value:
     return value
 
 
-def widened_lowering(lower: Callable[..., Expr]) -> Callable[..., Expr]:
-    """A lowering that accumulates float16 in float32: its float16 operands are read as
-    float32 and the result is cast back, `np.sum(x.astype(np.float32)).astype(np.float16)`.
-    Other dtypes get `lower`'s expression unchanged."""
-
-    @functools.wraps(lower)
-    def lowered(*inputs: Any, out: Any, **attrs: Any) -> Expr:
-        expr = lower(*inputs, out=out, **attrs)
-        if out.dtype != "float16":
-            return expr
-        wide = frozenset(i for i, node in enumerate(inputs) if node.dtype == "float16")
-        return Method(_widen_args(expr, wide), "astype", (Name("np.float16"),))
-
-    return lowered
+def widened(expr: Expr, inputs: Any, out: Any) -> Expr:
+    """`expr` accumulating float16 in float32: its float16 operands read as float32 and the
+    result cast back, `np.sum(x.astype(np.float32)).astype(np.float16)`. An expression
+    with any other result dtype is returned unchanged."""
+    if out.dtype != "float16":
+        return expr
+    wide = frozenset(i for i, node in enumerate(inputs) if node.dtype == "float16")
+    return Method(_widen_args(expr, wide), "astype", (Name("np.float16"),))
 
 
-def widened_impl(impl: Callable[..., Any]) -> Callable[..., Any]:
-    """The reference implementation doing what widened_lowering prints: float16 operands
-    computed in float32, the result cast back to float16."""
-
-    @functools.wraps(impl)
-    def run(*args: Any, **attrs: Any) -> Any:
-        arrays = [a.dtype for a in args if isinstance(a, np.ndarray)]
-        if not arrays or np.result_type(*arrays) != np.float16:
-            return impl(*args, **attrs)
-        wide = [a.astype(np.float32) if getattr(a, "dtype", None) == np.float16 else a
-                for a in args]
-        return np.asarray(impl(*wide, **attrs)).astype(np.float16)
-
-    return run
+def run_widened(impl: Callable[..., Any], args: Any, attrs: Any) -> Any:
+    """`impl(*args, **attrs)` doing what `widened` prints: when the operands make a float16
+    result, they are computed in float32 and the result is cast back to float16."""
+    arrays = [a.dtype for a in args if isinstance(a, np.ndarray)]
+    if not arrays or np.result_type(*arrays) != np.float16:
+        return impl(*args, **attrs)
+    wide = [a.astype(np.float32) if getattr(a, "dtype", None) == np.float16 else a
+            for a in args]
+    return np.asarray(impl(*wide, **attrs)).astype(np.float16)
