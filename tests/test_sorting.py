@@ -89,3 +89,16 @@ def test_specs_call_sort_partition_and_argsort():
     module = spec_module(spec)
     rows = check_spec(spec, module)
     assert rows and all(r.ok for r in rows), rows
+
+
+def test_index_arrays_as_first_and_later_items():
+    """An ndarray index in any place (it used to be compared with `:` elementwise, an
+    ambiguous truth value): x[idx], x[idx, :], x[:, idx], as NumPy does."""
+    x = sd.var("x", (5, 3))
+    value = np.arange(15.0).reshape(5, 3)
+    idx = np.array([1, 1, 4])
+    for build, want in [(lambda a: a[idx], value[idx]), (lambda a: a[idx, :], value[idx, :]),
+                        (lambda a: a[:, np.array([2, 0])], value[:, [2, 0]])]:
+        np.testing.assert_array_equal(sd.evaluate(build(x), {x: value}), want)
+    g = sd.evaluate(sd.grad(sd.sum(x[idx]), x), {x: value})
+    np.testing.assert_array_equal(g[:, 0], [0, 2, 0, 0, 1])
