@@ -803,15 +803,18 @@ def test_reductions_of_a_bool_array_have_numpys_dtype():
         assert np.array_equal(sd.function([b], out)(bv), want)
 
 
-# -- float16: the elementwise and accumulating families keep float16 and stay accurate -------
+# -- float16: every op keeps float16 and stays accurate to float16 precision ------------------
 
-F16_FAMILIES = ("elementwise", "reduction", "normalizer", "contraction")
+# Every family; not astype (its rows convert to a fixed dtype) and not partition, whose
+# order of the elements other than the kth NumPy leaves unspecified (it differs between
+# float16 and float64, so the two graphs need not agree there).
+F16_SKIP_OPS = {"astype"}
 # Rows sampled near 800 or 1000: float16 spaces such numbers 0.5 apart, so the rounded
 # output a rule reuses (exp(x - logsumexp)) is off by a quarter; float16 cannot do better.
 F16_OUT_OF_RANGE = {"logaddexp-far apart", "logsumexp-large", "log_softmax-large",
                     "softmax-large"}
-F16_CASES = [c for c in CASES if c.diff and ops.REGISTRY[c.op].family in F16_FAMILIES
-             and c.id not in F16_OUT_OF_RANGE]
+F16_CASES = [c for c in CASES if c.diff and c.op not in F16_SKIP_OPS
+             and c.id not in F16_OUT_OF_RANGE and "partition" not in c.label]
 F16_RTOL = 2e-2  # float16 has an 11-bit significand: about 3 decimal digits
 
 
