@@ -5,6 +5,9 @@ handwritten digits bundled with scikit-learn, by minibatch SGD with the generate
     symdiff compile examples/mlp_relu_xent.toml -o mlp_relu_xent_grad.py
     python3 examples/mlp_digits.py
 
+    symdiff compile examples/mlp_digits_labels.toml -o mlp_digits_labels_grad.py
+    python3 examples/mlp_digits.py --labels   # the same model on integer class labels
+
 8x8 images (64 standardized pixels, plus a constant 1 feature standing in for the hidden
 biases the book leaves out), 10 classes, a quarter of the images held out for testing.
 """
@@ -54,13 +57,21 @@ def accuracy(mlp, X: np.ndarray, Y: np.ndarray, W1: np.ndarray, W2: np.ndarray) 
     return float(np.mean(np.argmax(mlp.logits(X=X, W1=W1, W2=W2), axis=1) == Y.argmax(1)))
 
 
+def targets(Y: np.ndarray, labels: bool) -> dict[str, np.ndarray]:
+    """The cost's target argument: one-hot rows Y, or (--labels) the class indices."""
+    return {"labels": Y.argmax(1)} if labels else {"Y": Y}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--labels", action="store_true",
+                        help="train examples/mlp_digits_labels.toml, whose cross-entropy "
+                             "takes integer class labels instead of one-hot rows")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
-    mlp = gradient_module("mlp_relu_xent")
+    mlp = gradient_module("mlp_digits_labels" if args.labels else "mlp_relu_xent")
     X_train, Y_train, X_test, Y_test = load_data(rng)
     d, k = X_train.shape[1], Y_train.shape[1]
     W1 = rng.normal(0.0, np.sqrt(2.0 / d), (d, HIDDEN))  # He initialization for ReLUs
@@ -74,8 +85,8 @@ def main() -> int:
         total = 0.0
         for start in range(0, len(order), BATCH):
             batch = order[start:start + BATCH]
-            cost, (dW1, dW2) = mlp.cost_and_grad(X=X_train[batch], Y=Y_train[batch], lam=lam,
-                                                 W1=W1, W2=W2)
+            cost, (dW1, dW2) = mlp.cost_and_grad(X=X_train[batch], lam=lam, W1=W1, W2=W2,
+                                                 **targets(Y_train[batch], args.labels))
             W1 = W1 - rate * dW1
             W2 = W2 - rate * dW2
             total += cost * len(batch)

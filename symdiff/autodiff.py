@@ -52,7 +52,7 @@ def _check_wrt(wrt: list[Node]) -> None:
     for w in wrt:
         if not is_float(w.dtype):
             raise GradError(f"cannot differentiate with respect to {w.display_name}: its dtype "
-                            f"is {w.dtype}; derivatives need float32 or float64")
+                            f"is {w.dtype}; derivatives need float16, float32 or float64")
 
 
 def _fit(contribution: Node, target: Node) -> Node:

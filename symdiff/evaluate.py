@@ -16,7 +16,8 @@ from .errors import BindingError, SymdiffError
 from .graph import Node, topo_order, variables
 from .shapes import fmt_shape, resolve_shape
 
-_ACCEPTS = {"float64": "fiub", "float32": "fiub", "int64": "iub", "bool": "b"}
+_ACCEPTS = {"float64": "fiub", "float32": "fiub", "float16": "fiub", "int64": "iub",
+            "bool": "b"}
 
 
 def bind_inputs(vars_: Sequence[Node], values: Mapping[Node, Any]) -> tuple[dict, dict]:
@@ -95,7 +96,7 @@ def evaluate(nodes: Node | Sequence[Node], bindings: Mapping[Any, Any]) \
         args = [values[i] for i in node.inputs]
         try:
             with np.errstate(all="ignore"):
-                result = np.asarray(node.op.impl(*args, **_resolved(node.attrs, dims)))
+                result = np.asarray(node.op.compute(*args, **_resolved(node.attrs, dims)))
         except (IndexError, np.linalg.LinAlgError) as err:  # bad data: name the node
             raise type(err)(f"{node.op.name} at {node.display_name}: {err}") from None
         want = resolve_shape(node.shape, dims) if all(

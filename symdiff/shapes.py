@@ -12,8 +12,8 @@ from .errors import ShapeError
 Dim = int | str
 Shape = tuple[Dim, ...]
 
-DTYPES = ("bool", "int64", "float32", "float64")
-FLOAT_DTYPES = ("float32", "float64")
+DTYPES = ("bool", "int64", "float16", "float32", "float64")
+FLOAT_DTYPES = ("float16", "float32", "float64")
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,14 @@ class TensorType:
 
 
 def canonical_dtype(dtype: object) -> str:
-    """Map anything NumPy understands as a dtype onto one of symdiff's four dtype names."""
+    """Map anything NumPy understands as a dtype onto one of symdiff's dtype names."""
     dt = np.dtype(dtype)
     if dt == np.bool_:
         return "bool"
     if dt.kind in "iu":
         return "int64"
+    if dt == np.float16:
+        return "float16"
     if dt == np.float32:
         return "float32"
     if dt == np.float64:

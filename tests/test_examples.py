@@ -37,11 +37,13 @@ def test_every_spec_in_examples_is_tested():
 
 
 def random_point(spec, rng):
-    """Random float64 arguments for every symbol; symbolic dims of size DIM_SIZE."""
+    """Random float64 arguments for every symbol (int64 ones, such as class labels, in
+    0 .. DIM_SIZE - 1); symbolic dims of size DIM_SIZE."""
     point = {}
     for node in spec.symbols.values():
         shape = tuple(d if isinstance(d, int) else DIM_SIZE for d in node.shape)
-        point[node] = rng.standard_normal(shape)
+        point[node] = rng.integers(0, DIM_SIZE, shape) if node.dtype == "int64" else \
+            rng.standard_normal(shape)
     return point
 
 
@@ -149,12 +151,17 @@ def test_logreg_newton_converges_in_fewer_than_ten_iterations():
     assert norms[-1] < 1e-10 and norms == sorted(norms, reverse=True)
 
 
-def test_mlp_digits_reaches_95_percent():
+@pytest.mark.parametrize("flags,spec", [((), "mlp_relu_xent"), (("--labels",),
+                                                                  "mlp_digits_labels")])
+def test_mlp_digits_reaches_95_percent(flags, spec):
+    """One-hot targets, or integer labels through take_along_axis: the same model, the
+    same training, the same accuracy (97.3% at the default seed)."""
     pytest.importorskip("sklearn", reason="the digits example needs scikit-learn "
                                           "(pip install -e '.[examples]')")
-    result = run([sys.executable, str(EXAMPLES_DIR / "mlp_digits.py")], compiled_examples())
+    result = run([sys.executable, str(EXAMPLES_DIR / "mlp_digits.py"), *flags],
+                 compiled_examples())
     assert result.returncode == 0, result.stderr
-    assert "using the generated module mlp_relu_xent_grad.py" in result.stderr
+    assert f"using the generated module {spec}_grad.py" in result.stderr
     assert "[" + "#" * 30 + "] 30/30" in result.stderr  # the progress bar, finished
     match = re.search(r"test accuracy ([0-9.]+)%", result.stdout)
     assert match, result.stdout

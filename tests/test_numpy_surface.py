@@ -104,8 +104,8 @@ def test_numpy_functions_without_a_counterpart_name_the_symdiff_function():
         np.fmax(X, 0.0)
     with pytest.raises(TypeError, match=r"np.cbrt has no symdiff counterpart"):
         np.cbrt(X)
-    with pytest.raises(TypeError, match=r"np.sort has no symdiff counterpart"):
-        np.sort(X)
+    with pytest.raises(TypeError, match=r"np.median has no symdiff counterpart"):
+        np.median(X)
     with pytest.raises(TypeError, match=r"np.add.reduce .*sd\.sum"):
         np.add.reduce(X)
     with pytest.raises(TypeError, match=r"out.*sd\.exp"):

@@ -20,7 +20,7 @@ import symdiff as sd
 from symdiff import ops
 from symdiff.graph import Node, topo_order
 from symdiff.shapes import is_float
-from tests.fd import check_grads, random_like
+from tests.fd import assert_close, check_grads, random_like
 
 Shape = tuple[int, ...]
 Dist = Callable[[np.random.Generator, Shape], np.ndarray]
@@ -642,6 +642,28 @@ case("zeros", "symbolic", lambda x: ops.zeros(x.shape), [(4, 3)], each(normal), 
      lambda x: np.zeros(x.shape), symbolic=(N3,))
 
 
+# sorting: distinct values (spread), so the permutation is fixed within a difference step
+case("sort", "last axis", ops.sort, [(3, 4)], each(spread), [0], lambda x: np.sort(x))
+case("sort", "axis=0", lambda x: ops.sort(x, 0), [(3, 4)], each(spread), [0],
+     lambda x: np.sort(x, 0))
+case("sort", "axis=None", lambda x: ops.sort(x, None), [(2, 3)], each(spread), [0],
+     lambda x: np.sort(x, None))
+case("sort", "vector", ops.sort, [(5,)], each(spread), [0], np.sort)
+case("sort", "symbolic", lambda x: ops.sort(x, 0), [(4, 3)], each(spread), [0],
+     lambda x: np.sort(x, 0), symbolic=(N3,))
+case("sort", "partition kth=1", lambda x: ops.partition(x, 1), [(3, 5)], each(spread), [0],
+     lambda x: np.partition(x, 1))
+case("sort", "partition kth=(0,-1),axis=0", lambda x: ops.partition(x, (0, -1), 0), [(4, 3)],
+     each(spread), [0], lambda x: np.partition(x, (0, -1), 0))
+case("argsort", "last axis", ops.argsort, [(3, 4)], each(spread), [],
+     lambda x: np.argsort(x, kind="stable"))
+case("argsort", "ties stable", lambda x: ops.argsort(x, 0), [(6, 2)],
+     lambda rng, shapes: [rng.integers(0, 3, shapes[0]) * 1.0], [],
+     lambda x: np.argsort(x, 0, kind="stable"))
+case("argsort", "argpartition", lambda x: ops.argpartition(x, 2), [(2, 5)], each(spread), [],
+     lambda x: np.argpartition(x, 2))
+
+
 # -- the walk ---------------------------------------------------------------------------------
 
 def _instance(c: Case, rng: np.random.Generator) -> tuple[list[Node], Node, dict[Node, Any]]:
@@ -779,3 +801,63 @@ def test_reductions_of_a_bool_array_have_numpys_dtype():
         got = sd.evaluate(out, {b: bv})
         assert got.dtype == want.dtype and np.array_equal(got, want)
         assert np.array_equal(sd.function([b], out)(bv), want)
+
+
+# -- float16: every op keeps float16 and stays accurate to float16 precision ------------------
+
+# Every family; not astype (its rows convert to a fixed dtype) and not partition, whose
+# order of the elements other than the kth NumPy leaves unspecified (it differs between
+# float16 and float64, so the two graphs need not agree there).
+F16_SKIP_OPS = {"astype"}
+# Rows sampled near 800 or 1000: float16 spaces such numbers 0.5 apart, so the rounded
+# output a rule reuses (exp(x - logsumexp)) is off by a quarter; float16 cannot do better.
+F16_OUT_OF_RANGE = {"logaddexp-far apart", "logsumexp-large", "log_softmax-large",
+                    "softmax-large"}
+F16_CASES = [c for c in CASES if c.diff and c.op not in F16_SKIP_OPS
+             and c.id not in F16_OUT_OF_RANGE and "partition" not in c.label]
+F16_RTOL = 2e-2  # float16 has an 11-bit significand: about 3 decimal digits
+
+
+def _as_dtype(c: Case, dtype: str) -> Case:
+    dtypes = tuple(dtype if d == "float64" else d for d in c.input_dtypes())
+    return Case(c.op, c.label, c.build, c.shapes, c.sample, c.diff, c.ref, dtypes=dtypes,
+                symbolic=c.symbolic)
+
+
+@pytest.mark.parametrize("c", F16_CASES, ids=lambda c: c.id)
+def test_float16_value_and_first_derivative(c: Case, rng):
+    """Built on float16 inputs, the op's value and its VJP and JVP are float16 and agree
+    with the float64 graph at the same (float16-rounded) point to float16 accuracy."""
+    inputs16, y16, point16 = _instance(_as_dtype(c, "float16"), rng)
+    inputs64 = [sd.var(f"w{i}", x.shape, "float64" if x.dtype == "float16" else x.dtype)
+                for i, x in enumerate(inputs16)]
+    y64 = c.build(*inputs64)
+    point64 = {w: point16[x].astype(w.dtype) for w, x in zip(inputs64, inputs16, strict=True)}
+    assert y16.dtype == "float16", f"{c.id}: {y16!r}"
+    wrt16, wrt64 = [inputs16[i] for i in c.diff], [inputs64[i] for i in c.diff]
+    ct16 = sd.var("ct", y16.shape, "float16")
+    ts16 = [sd.var(f"t{i}", w.shape, "float16") for i, w in enumerate(wrt16)]
+    ct64 = sd.var("ct64", y64.shape)
+    ts64 = [sd.var(f"s{i}", w.shape) for i, w in enumerate(wrt64)]
+    ct = random_like(rng, y16, point16).astype(np.float16)
+    ts = [random_like(rng, w, point16).astype(np.float16) for w in wrt16]
+    got = sd.evaluate([y16, *sd.vjp(y16, wrt16, ct16), sd.jvp(y16, wrt16, ts16)],
+                      {**point16, ct16: ct, **dict(zip(ts16, ts, strict=True))})
+    want = sd.evaluate([y64, *sd.vjp(y64, wrt64, ct64), sd.jvp(y64, wrt64, ts64)],
+                       {**point64, ct64: ct.astype(np.float64),
+                        **{s: t.astype(np.float64) for s, t in zip(ts64, ts, strict=True)}})
+    for k, (g, w) in enumerate(zip(got, want, strict=True)):
+        assert g.dtype == np.float16, f"{c.id}: output {k} is {g.dtype}"
+        assert_close(g, w, F16_RTOL, f"{c.id} float16 output {k}")
+
+
+@pytest.mark.parametrize("c", [c for c in F16_CASES if ops.REGISTRY[c.op].accumulates],
+                         ids=lambda c: c.id)
+def test_float16_codegen_matches_evaluate(c: Case, rng):
+    """Generated code computes an accumulating op on float16 the way evaluate does (in
+    float32, cast back), so both give the same bits."""
+    inputs, y, point = _instance(_as_dtype(c, "float16"), rng)
+    got = sd.function(inputs, y)(*[point[x] for x in inputs])
+    want = sd.evaluate(y, point)
+    assert got.dtype == want.dtype == np.float16
+    np.testing.assert_array_equal(got, want)

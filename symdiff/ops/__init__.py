@@ -11,6 +11,7 @@ from . import (
     linalg,
     operators,
     reductions,
+    sorting,
     special,
     statistics,
     structure,
@@ -29,5 +30,5 @@ __all__ = ["PUBLIC", "REGISTRY", "Op", "library_ops", "lift", "spec_functions", 
            "stop_gradient", "add", "div", "mul", "neg", "pow", "sub", "concatenate", "stack",
            "add_batch", "broadcast_to", "dim_size", "sum_to", "batch_align", "getitem",
            "unindex", "zeros", "arrays", "custom", "elementwise", "gather", "joins", "linalg",
-           "operators", "reductions", "special", "statistics", "structure"]
+           "operators", "reductions", "sorting", "special", "statistics", "structure"]
 __all__ += [name for name in PUBLIC if name not in __all__]

@@ -29,7 +29,7 @@ from ..shapes import (
     promote,
     reduced_shape,
 )
-from .lowering import Expr
+from .lowering import Expr, run_widened, widened
 
 # A VJP rule maps (cotangent of the output, *inputs, out=node, **attrs) to the cotangent of
 # one argument, or None for "no contribution". A JVP rule maps (tangent of one argument,
@@ -59,10 +59,12 @@ class Op:
     finite) -> bool`, whether the result is finite whenever `finite(operand)` holds for the
     operands it looks at (None: not known to be); `axes_from(node, axes)`, an operand that
     has the node's dims at `axes` and where they sit in it (None: no such operand).
-    `promotes`: the operands whose dtypes make the result's (None: all). `unit_identity`:
-    a reduction over size-1 axes only is the identity (sum, max; not a variance).
-    `to_sympy`: the name of a SymPy function (`"exp"`) or `fn(sympy, node, *args)`; None:
-    no formula.
+    `promotes`: the operands whose dtypes make the result's (None: all). `accumulates`:
+    a float16 result is computed in float32 and cast back (sums, contractions, softmax),
+    in the reference implementation and in generated code alike (`compute`, `lowered`).
+    `unit_identity`: a reduction over size-1 axes only is the identity (sum, max; not a
+    variance). `to_sympy`: the name of a SymPy function (`"exp"`) or `fn(sympy, node,
+    *args)`; None: no formula.
     `batch(args, batched, out, **attrs)` rebuilds the op over operands of which those
     flagged carry an extra leading axis (jacobian and hessian); `taylor(series, out,
     **attrs)` maps the inputs' truncated Taylor series to the output's (ops/series.py).
@@ -89,6 +91,7 @@ class Op:
         = None
     promotes: tuple[int, ...] | None = None
     unit_identity: bool = False
+    accumulates: bool = False
     to_sympy: str | Callable[..., Any] | None = None
     doc: str = ""
     module: str | None = None
@@ -128,7 +131,14 @@ class Op:
 
     def lowered(self, node: Node, attrs: dict[str, Any] | None = None) -> Expr:
         """The node's lowering, with `attrs` (default: the node's own) as printed."""
-        return self.lower(*node.inputs, out=node, **(node.attrs if attrs is None else attrs))
+        expr = self.lower(*node.inputs, out=node, **(node.attrs if attrs is None else attrs))
+        return widened(expr, node.inputs, node) if self.accumulates else expr
+
+    def compute(self, *args: np.ndarray, **attrs: Any) -> np.ndarray:
+        """The reference implementation on arrays, as `lowered` computes it (an op that
+        accumulates computes float16 in float32)."""
+        return run_widened(self.impl, args, attrs) if self.accumulates else \
+            self.impl(*args, **attrs)
 
 
 def _for_argument(rules: tuple[Rule | None, ...], variadic: bool, index: int) -> Rule | None:
@@ -213,8 +223,9 @@ def same_axes_from(node: Node, axes: tuple[int, ...]) -> tuple[Node, tuple[int, 
 
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "elementwise": {"flops": output_flops, "axes_from": broadcast_axes_from},
-    "reduction": {"flops": input_flops, "axes_from": reduced_axes_from},
-    "normalizer": {"flops": input_flops, "axes_from": same_axes_from},
+    "reduction": {"flops": input_flops, "axes_from": reduced_axes_from, "accumulates": True},
+    "normalizer": {"flops": input_flops, "axes_from": same_axes_from, "accumulates": True},
+    "contraction": {"accumulates": True},
     "movement": {"flops": no_flops, "memory": "view", "finite": finite_if_operands},
     "join": {"flops": no_flops},
     "source": {"flops": no_flops, "finite": always_finite},

@@ -188,7 +188,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _softplus(x: np.ndarray) -> np.ndarray:
-    return np.logaddexp(np.zeros((), dtype=np.result_type(x, np.float32)), x)
+    return np.logaddexp(np.zeros((), dtype=np.result_type(x, np.float16)), x)
 
 
 def _relu(x: np.ndarray) -> np.ndarray:

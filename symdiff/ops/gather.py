@@ -194,6 +194,11 @@ def _index_node(value: object, owner: Node) -> Node:
     return node
 
 
+def _full_slice(item: object) -> bool:
+    """`:` (compared only as a slice: `==` on an index array would be elementwise)."""
+    return isinstance(item, slice) and item == slice(None)
+
+
 def _is_advanced(item: object) -> bool:
     return isinstance(item, (Node, list, np.ndarray)) and not isinstance(item, bool)
 
@@ -214,13 +219,13 @@ def getitem(x: object, index: Any) -> Node:
     if not any(_is_advanced(i) for i in items):
         return basic_getitem(x, index)
     start = 0
-    while start < len(items) and items[start] == slice(None):
+    while start < len(items) and _full_slice(items[start]):
         start += 1
     end = start
     while end < len(items) and (_is_advanced(items[end])
                                 or isinstance(items[end], (int, np.integer))):
         end += 1
-    if any(i not in (slice(None), Ellipsis) for i in items[end:]):
+    if any(not (_full_slice(i) or i is Ellipsis) for i in items[end:]):
         raise ShapeError(f"indexing {x.display_name}: integer arrays must sit on consecutive "
                          "axes, after full slices only (x[:, idx] or x[i, j]); use take or "
                          "take_along_axis for other forms")
@@ -248,15 +253,21 @@ def take_along_axis(x: object, indices: object, axis: int) -> Node:
     (axis,) = normalize_axes(axis, x.ndim, "take_along_axis")
     if idx.ndim != x.ndim:
         raise shape_mismatch("take_along_axis", [x, idx], "indices need the rank of x")
+    return gather(x, along_axis_grids(x.shape, idx, axis), 0)
+
+
+def along_axis_grids(shape: Shape, idx: Node, axis: int) -> list[Node]:
+    """The index arrays of x[..., idx, ...] along `axis` for an x of `shape`: idx there, and
+    aranges shaped to broadcast against it on every other axis (np.take_along_axis)."""
     grids = []
-    for j in range(x.ndim):
+    for j in range(len(shape)):
         if j == axis:
             grids.append(idx)
             continue
-        unit = [1] * x.ndim
-        unit[j] = x.shape[j]
-        grids.append(reshape(arange(x.shape[j]), tuple(unit)))
-    return gather(x, grids, 0)
+        unit = [1] * len(shape)
+        unit[j] = shape[j]
+        grids.append(reshape(arange(shape[j]), tuple(unit)))
+    return grids
 
 
 @export(statics={"k": ("an int", False), "dtype": ("a dtype name such as 'float32'", True)},

@@ -10,9 +10,12 @@ helper) tells the target to copy that function's source into the generated modul
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 Value = Any  # an Expr, or a Python value printed with repr
 
@@ -188,3 +191,41 @@ def helper_modules(fn: Callable) -> dict[str, str]:
                              "a generated module would not have; use only NumPy and the "
                              "standard library inside it (or pass lower=)")
     return found
+
+
+# -- float16 accumulation ---------------------------------------------------------------------
+
+def _widen_args(value: Value, wide: frozenset[int]) -> Value:
+    """`value` with each Arg(i), i in `wide`, read as `arg.astype(np.float32)`."""
+    if isinstance(value, Arg):
+        return Method(value, "astype", (Name("np.float32"),)) if value.index in wide else value
+    if isinstance(value, tuple):
+        return tuple(_widen_args(v, wide) for v in value)
+    if isinstance(value, (Call, Method, Infix, Prefix, Subscript, Attribute)):
+        changes = {f: _widen_args(getattr(value, f), wide) for f in value.__dataclass_fields__
+                   if f not in ("fn", "name", "symbol", "ufunc", "index")}
+        if isinstance(value, Call):
+            changes["out"] = False  # the cast back makes a new array anyway
+        return dataclasses.replace(value, **changes)
+    return value
+
+
+def widened(expr: Expr, inputs: Any, out: Any) -> Expr:
+    """`expr` accumulating float16 in float32: its float16 operands read as float32 and the
+    result cast back, `np.sum(x.astype(np.float32)).astype(np.float16)`. An expression
+    with any other result dtype is returned unchanged."""
+    if out.dtype != "float16":
+        return expr
+    wide = frozenset(i for i, node in enumerate(inputs) if node.dtype == "float16")
+    return Method(_widen_args(expr, wide), "astype", (Name("np.float16"),))
+
+
+def run_widened(impl: Callable[..., Any], args: Any, attrs: Any) -> Any:
+    """`impl(*args, **attrs)` doing what `widened` prints: when the operands make a float16
+    result, they are computed in float32 and the result is cast back to float16."""
+    arrays = [a.dtype for a in args if isinstance(a, np.ndarray)]
+    if not arrays or np.result_type(*arrays) != np.float16:
+        return impl(*args, **attrs)
+    wide = [a.astype(np.float32) if getattr(a, "dtype", None) == np.float16 else a
+            for a in args]
+    return np.asarray(impl(*wide, **attrs)).astype(np.float16)

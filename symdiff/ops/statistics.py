@@ -213,6 +213,7 @@ def _cumsum_lower(x: Node, out: Node, axis: int) -> Any:
 cumsum_op = define(
     "cumsum", shape_rule=_cumsum_rule, impl=_cumsum_impl, vjp=(_cumsum_vjp,),
     jvp=(_cumsum_jvp,), batch=_cumsum_batch, lower=_cumsum_lower, axes_from=same_axes_from,
+    accumulates=True,
     doc="Running sum along an axis.")
 
 

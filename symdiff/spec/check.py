@@ -22,7 +22,8 @@ from .loader import MAX_NDIM, FunctionPlan, Spec
 MAX_ELEMENTWISE = 256  # larger wrt symbols are probed along random directions instead
 PROBES = 16
 # (finite-difference step, tolerance vs finite differences, tolerance vs the interpreter)
-TOLERANCES = {"float64": (1e-6, 1e-5, 1e-9), "float32": (1e-2, 3e-2, 1e-4)}
+TOLERANCES = {"float64": (1e-6, 1e-5, 1e-9), "float32": (1e-2, 3e-2, 1e-4),
+              "float16": (1e-1, 1.5e-1, 1e-2)}
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,8 @@ def check_function(plan: FunctionPlan, module: ModuleType, values: Mapping[Node,
             np.shape(values[plan.wrt[0]])).astype(plan.v.dtype)
     kwargs = {arg.name: bindings[arg] for arg in plan.args}
     result = getattr(module, plan.name)(**kwargs)
-    dtype = "float32" if any(a.dtype == "float32" for a in plan.args) else "float64"
+    floats = [a.dtype for a in plan.args if a.dtype in TOLERANCES]
+    dtype = min(floats, key=lambda d: np.dtype(d).itemsize, default="float64")  # least precise
     eps, fd_tol, ref_tol = TOLERANCES[dtype]
     if plan.kind == "output":
         leaves = flatten(plan.outputs)

@@ -471,7 +471,7 @@ class _Loader:
                                  section, key, "wrt")
             if not is_float(node.dtype):
                 raise self.error(f"wrt names {name!r:.80}, which has dtype {node.dtype}; "
-                                 "derivatives need a float32 or float64 symbol",
+                                 "derivatives need a float16, float32 or float64 symbol",
                                  section, key, "wrt")
             if node in nodes:
                 raise self.error(f"wrt names {name!r:.80} twice", section, key, "wrt")

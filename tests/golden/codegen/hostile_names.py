@@ -17,7 +17,8 @@ _c1 = np.float64(1.0)
 def _as_array(value, name, dtype, ndim, shape):
     """Convert an argument that is not already an ndarray of the expected dtype (a list, a
     scalar, an int array for a float argument), or raise a ValueError naming it."""
-    accepts = {"float64": "fiub", "float32": "fiub", "int64": "iub", "bool": "b"}[dtype]
+    accepts = {"float64": "fiub", "float32": "fiub", "float16": "fiub", "int64": "iub",
+               "bool": "b"}[dtype]
     try:
         arr = np.asarray(value)
     except Exception as err:  # noqa: BLE001 - any failure means "not an array"
