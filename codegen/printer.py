@@ -211,6 +211,8 @@ def returns_out(expr: Value) -> bool:
 
 def out_capable(node: Node) -> bool:
     """Whether the node's lowering can write its result into a given buffer (`out=`)."""
+    if node.op is not None and node.op.outputs > 1:
+        return False  # the call returns a tuple: never written into
     return writes_into(lowered(node))
 
 

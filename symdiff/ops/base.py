@@ -66,6 +66,12 @@ class Op:
     flagged carry an extra leading axis (jacobian and hessian); `taylor(series, out,
     **attrs)` maps the inputs' truncated Taylor series to the output's (ops/series.py).
     `public` is the constructor users call, `module` the module that defined a user's op.
+
+    `outputs` > 1: a multi-output op (eigh, svd, slogdet). Its impl returns that many
+    arrays; each output is its own node, the same inputs and attributes plus `output=i`,
+    whose shape rule, VJP, JVP and batch rules see `output` and answer for output i. The
+    lowering (given `output` too) is the call returning the whole tuple: the generated code
+    and `evaluate` run it once per group of outputs (see `group_key`).
     """
 
     name: str
@@ -92,6 +98,7 @@ class Op:
     doc: str = ""
     module: str | None = None
     public: Callable[..., Node] | None = field(default=None, compare=False)
+    outputs: int = 1
 
     def __call__(self, *inputs: Node, **attrs: Any) -> Node:
         return apply(self, inputs, **attrs)
@@ -125,9 +132,32 @@ class Op:
     def flop_count(self, node: Node) -> Flops:
         return self.flops(node) if self.flops is not None else (1, node.shape)
 
+    def compute(self, args: Sequence[np.ndarray], attrs: dict[str, Any]) -> Any:
+        """The value of a node with these operands and attributes (for a multi-output op,
+        piece `output` of the tuple its impl returns)."""
+        if self.outputs == 1:
+            return self.impl(*args, **attrs)
+        return self.impl(*args, **shared_attrs(attrs))[attrs["output"]]
+
     def lowered(self, node: Node, attrs: dict[str, Any] | None = None) -> Expr:
         """The node's lowering, with `attrs` (default: the node's own) as printed."""
         return self.lower(*node.inputs, out=node, **(node.attrs if attrs is None else attrs))
+
+
+def shared_attrs(attrs: Any) -> dict[str, Any]:
+    """A multi-output node's attributes without `output`: what its impl takes."""
+    return {k: v for k, v in attrs.items() if k != "output"}
+
+
+def group_key(node: Node) -> tuple:
+    """What the outputs of one multi-output computation share: op, inputs, attributes
+    other than `output` (one call computes them all)."""
+    return node.op, node.inputs, tuple(sorted(shared_attrs(node.attrs).items()))
+
+
+def group_member(node: Node, output: int) -> Node:
+    """Output `output` of the multi-output computation `node` is one output of."""
+    return apply(node.op, node.inputs, **{**shared_attrs(node.attrs), "output": output})
 
 
 def _for_argument(rules: tuple[Rule | None, ...], variadic: bool, index: int) -> Rule | None:
