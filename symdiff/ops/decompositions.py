@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..graph import Node
-from ..shapes import TensorType, broadcast_shapes, float_of
+from ..shapes import TensorType, broadcast_shapes, float_of, promote
 from .base import Flops, define, export, group_member, lift, names, shape_mismatch
 from .elementwise import equal, greater, less, where
 from .gather import arange
@@ -45,31 +45,40 @@ def _square(op: str, t: TensorType, node: Node) -> None:
         raise shape_mismatch(op, [node], "a square matrix (or a stack of them) is needed")
 
 
-def _named_square(name: str) -> Any:
-    def rule(types: list[TensorType], inputs: list[Node], **attrs: Any) -> TensorType:
-        (t,) = types
-        _square(name, t, inputs[0])
-        return TensorType(t.shape, float_of(t.dtype))
-
-    rule.__name__ = f"_{name}_rule"
-    return rule
+def _square_type(name: str, types: list[TensorType], inputs: list[Node]) -> TensorType:
+    (t,) = types
+    _square(name, t, inputs[0])
+    return TensorType(t.shape, float_of(t.dtype))
 
 
-def _solve_rule_for(name: str) -> Any:
-    def rule(types: list[TensorType], inputs: list[Node], **attrs: Any) -> TensorType:
-        a, b = types
-        _square(name, a, inputs[0])
-        if b.ndim < 2 or b.shape[-2] != a.shape[-1]:
-            raise shape_mismatch(name, inputs, f"the right-hand side needs {a.shape[-1]} rows")
-        batch = broadcast_shapes([a.shape[:-2], b.shape[:-2]], names(inputs), name)
-        dtype = float_of(a.dtype if a.dtype == b.dtype else "float64")
-        return TensorType(batch + b.shape[-2:], dtype)
-
-    rule.__name__ = f"_{name}_rule"
-    return rule
+def _inv_rule(types: list[TensorType], inputs: list[Node]) -> TensorType:
+    return _square_type("inv", types, inputs)
 
 
-def _det_rule(types: list[TensorType], inputs: list[Node], **attrs: Any) -> TensorType:
+def _cholesky_rule(types: list[TensorType], inputs: list[Node]) -> TensorType:
+    return _square_type("cholesky", types, inputs)
+
+
+def _solve_type(name: str, types: list[TensorType], inputs: list[Node]) -> TensorType:
+    """a (..., n, n) and b (..., n, k): the batch dims broadcast."""
+    a, b = types
+    _square(name, a, inputs[0])
+    if b.ndim < 2 or b.shape[-2] != a.shape[-1]:
+        raise shape_mismatch(name, inputs, f"the right-hand side needs {a.shape[-1]} rows")
+    batch = broadcast_shapes([a.shape[:-2], b.shape[:-2]], names(inputs), name)
+    return TensorType(batch + b.shape[-2:], float_of(promote(a.dtype, b.dtype)))
+
+
+def _solve_rule(types: list[TensorType], inputs: list[Node]) -> TensorType:
+    return _solve_type("solve", types, inputs)
+
+
+def _solve_triangular_rule(types: list[TensorType], inputs: list[Node], *,
+                           lower: bool) -> TensorType:
+    return _solve_type("solve_triangular", types, inputs)
+
+
+def _det_rule(types: list[TensorType], inputs: list[Node]) -> TensorType:
     (t,) = types
     _square("det", t, inputs[0])
     return TensorType(t.shape[:-2], float_of(t.dtype))
@@ -229,7 +238,7 @@ def _solve_jvp_b(t: Node, a: Node, b: Node, out: Node) -> Node:
 
 
 solve_op = define(
-    "solve", shape_rule=_solve_rule_for("solve"), impl=np.linalg.solve,
+    "solve", shape_rule=_solve_rule, impl=np.linalg.solve,
     vjp=(_solve_vjp_a, _solve_vjp_b), jvp=(_solve_jvp_a, _solve_jvp_b), batch=_binary_batch,
     lower=Fixed(Call("np.linalg.solve", (A0, A1))), flops=_cubic_rhs,
     doc="a^-1 b for square a (..., n, n) and b (..., n, k); a singular a raises LinAlgError.")
@@ -258,7 +267,7 @@ def _tri_lower(a: Node, b: Node, out: Node, lower: bool) -> Call:
 
 
 solve_triangular_op = define(
-    "solve_triangular", shape_rule=_solve_rule_for("solve_triangular"),
+    "solve_triangular", shape_rule=_solve_triangular_rule,
     impl=_solve_triangular, vjp=(_tri_vjp_a, _tri_vjp_b), jvp=(_tri_jvp_a, _tri_jvp_b),
     batch=_binary_batch, lower=_tri_lower, flops=_cubic_rhs,
     doc="a^-1 b reading only the lower (lower=True) or upper triangle of a.")
@@ -275,7 +284,7 @@ def _inv_jvp(t: Node, a: Node, out: Node) -> Node:
 
 
 inv_op = define(
-    "inv", shape_rule=_named_square("inv"), impl=np.linalg.inv, vjp=(_inv_vjp,),
+    "inv", shape_rule=_inv_rule, impl=np.linalg.inv, vjp=(_inv_vjp,),
     jvp=(_inv_jvp,), batch=_unary_batch, lower=Fixed(Call("np.linalg.inv", (A0,))),
     flops=_cubic, doc="The inverse of a square matrix; a singular one raises LinAlgError.")
 
@@ -330,7 +339,7 @@ def _cholesky_jvp(t: Node, a: Node, out: Node) -> Node:
 
 
 cholesky_op = define(
-    "cholesky", shape_rule=_named_square("cholesky"), impl=_cholesky, vjp=(_cholesky_vjp,),
+    "cholesky", shape_rule=_cholesky_rule, impl=_cholesky, vjp=(_cholesky_vjp,),
     jvp=(_cholesky_jvp,), batch=_unary_batch,
     lower=Fixed(Call(_cholesky, (A0,))), flops=_cubic,
     doc="The lower Cholesky factor of (a + a^T) / 2; not positive definite raises "
