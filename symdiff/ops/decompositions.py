@@ -40,14 +40,17 @@ from .structure import astype, batch_align, expand_dims
 # -- shape rules ---------------------------------------------------------------------------
 
 
-def _square(op: str, t: TensorType, node: Node) -> None:
+def _square(op: str, t: TensorType, inputs: list[Node]) -> None:
+    """Operand 0 must be a square matrix or a stack of them (the error names every
+    operand's shape)."""
     if t.ndim < 2 or t.shape[-1] != t.shape[-2]:
-        raise shape_mismatch(op, [node], "a square matrix (or a stack of them) is needed")
+        raise shape_mismatch(op, inputs, f"{inputs[0].display_name} must be a square matrix "
+                                         "(or a stack of them)")
 
 
 def _square_type(name: str, types: list[TensorType], inputs: list[Node]) -> TensorType:
     (t,) = types
-    _square(name, t, inputs[0])
+    _square(name, t, inputs)
     return TensorType(t.shape, float_of(t.dtype))
 
 
@@ -62,7 +65,7 @@ def _cholesky_rule(types: list[TensorType], inputs: list[Node]) -> TensorType:
 def _solve_type(name: str, types: list[TensorType], inputs: list[Node]) -> TensorType:
     """a (..., n, n) and b (..., n, k): the batch dims broadcast."""
     a, b = types
-    _square(name, a, inputs[0])
+    _square(name, a, inputs)
     if b.ndim < 2 or b.shape[-2] != a.shape[-1]:
         raise shape_mismatch(name, inputs, f"the right-hand side needs {a.shape[-1]} rows")
     batch = broadcast_shapes([a.shape[:-2], b.shape[:-2]], names(inputs), name)
@@ -80,13 +83,13 @@ def _solve_triangular_rule(types: list[TensorType], inputs: list[Node], *,
 
 def _det_rule(types: list[TensorType], inputs: list[Node]) -> TensorType:
     (t,) = types
-    _square("det", t, inputs[0])
+    _square("det", t, inputs)
     return TensorType(t.shape[:-2], float_of(t.dtype))
 
 
 def _eigh_rule(types: list[TensorType], inputs: list[Node], *, output: int) -> TensorType:
     (t,) = types
-    _square("eigh", t, inputs[0])
+    _square("eigh", t, inputs)
     shape = t.shape[:-1] if output == 0 else t.shape
     return TensorType(shape, float_of(t.dtype))
 
@@ -106,7 +109,7 @@ def _svd_rule(types: list[TensorType], inputs: list[Node], *, output: int) -> Te
 
 def _slogdet_rule(types: list[TensorType], inputs: list[Node], *, output: int) -> TensorType:
     (t,) = types
-    _square("slogdet", t, inputs[0])
+    _square("slogdet", t, inputs)
     return TensorType(t.shape[:-2], float_of(t.dtype))
 
 
@@ -432,6 +435,8 @@ def _rhs(b: Node, name: str, a: Node) -> tuple[Node, bool]:
     """b as a matrix: a 1-D b is a vector (NumPy 2's rule), returned as (n, 1)."""
     if b.ndim == 0:
         raise shape_mismatch(name, [a, b], "the right-hand side must be a vector or matrix")
+    if b.ndim == 1 and a.ndim >= 2 and a.shape[-1] == a.shape[-2] != b.shape[0]:
+        raise shape_mismatch(name, [a, b], f"the right-hand side needs {a.shape[-1]} rows")
     return (expand_dims(b, -1), True) if b.ndim == 1 else (b, False)
 
 
