@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ShapeError
 from ..graph import Node
 from ..shapes import TensorType, broadcast_shapes, float_of, promote
 from .base import Flops, define, export, group_member, lift, names, shape_mismatch
@@ -68,7 +69,10 @@ def _solve_type(name: str, types: list[TensorType], inputs: list[Node]) -> Tenso
     _square(name, a, inputs)
     if b.ndim < 2 or b.shape[-2] != a.shape[-1]:
         raise shape_mismatch(name, inputs, f"the right-hand side needs {a.shape[-1]} rows")
-    batch = broadcast_shapes([a.shape[:-2], b.shape[:-2]], names(inputs), name)
+    try:
+        batch = broadcast_shapes([a.shape[:-2], b.shape[:-2]], names(inputs), name)
+    except ShapeError:
+        raise shape_mismatch(name, inputs, "batch dims do not broadcast") from None
     return TensorType(batch + b.shape[-2:], float_of(promote(a.dtype, b.dtype)))
 
 
@@ -435,8 +439,10 @@ def _rhs(b: Node, name: str, a: Node) -> tuple[Node, bool]:
     """b as a matrix: a 1-D b is a vector (NumPy 2's rule), returned as (n, 1)."""
     if b.ndim == 0:
         raise shape_mismatch(name, [a, b], "the right-hand side must be a vector or matrix")
-    if b.ndim == 1 and a.ndim >= 2 and a.shape[-1] == a.shape[-2] != b.shape[0]:
-        raise shape_mismatch(name, [a, b], f"the right-hand side needs {a.shape[-1]} rows")
+    if b.ndim == 1:  # checked here, so the error names b, not the matrix made of it
+        _square(name, a.type, [a, b])
+        if a.shape[-1] != b.shape[0]:
+            raise shape_mismatch(name, [a, b], f"the right-hand side needs {a.shape[-1]} rows")
     return (expand_dims(b, -1), True) if b.ndim == 1 else (b, False)
 
 
