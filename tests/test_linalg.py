@@ -198,6 +198,11 @@ def test_numpy_functions_on_nodes_dispatch_to_linalg(rng):
     a = sd.var("A", (3, 3))
     assert np.linalg.inv(a) is sd.linalg.inv(a)
     assert np.linalg.cholesky(a) is sd.linalg.cholesky(a)
+    assert np.linalg.norm(a, "nuc") is sd.linalg.norm(a, "nuc") is sd.norm(a, "nuc")
+    value = rng.standard_normal((3, 3))
+    for order in ("fro", "nuc", 2, None):
+        np.testing.assert_allclose(sd.evaluate(np.linalg.norm(a, order), {a: value}),
+                                   np.linalg.norm(value, order))
 
 
 # -- Jacobians and Hessians (batch rules) --------------------------------------------------
