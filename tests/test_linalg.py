@@ -121,6 +121,15 @@ def test_generated_slogdet_unpacks_sign_and_log(rng):
     np.testing.assert_allclose(grad, np.linalg.inv(value).T, atol=1e-12)
 
 
+def test_stats_count_a_multi_output_computation_once():
+    a = sd.var("A", (4, 4))
+    u, s, vh = sd.linalg.svd(a)
+    one = sd.stats(sd.sum(s))
+    every = sd.stats(sd.sum(u) + sd.sum(s) + sd.sum(vh))
+    per_sum = sd.stats(sd.sum(a)).forward_flops
+    assert every.forward_flops == one.forward_flops + 2 * per_sum + 2  # two sums, two adds
+
+
 def test_multi_output_results_are_never_written_into():
     """The memory plan treats a tuple-returning call as not out-capable."""
     from codegen.printer import out_capable
