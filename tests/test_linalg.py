@@ -203,6 +203,17 @@ def test_cho_solve_solves_through_the_factor(rng):
     check_grads(sd.sum(x * W), [a, b], point, rng, order=2)
 
 
+def test_solve_assuming_positive_definite_goes_through_cholesky(rng):
+    a = sd.var("A", (3, 3))
+    b = sd.var("b", (3, 2))
+    x = sd.linalg.solve(a, b, assume_a="pos")
+    assert {"cholesky", "solve_triangular"} <= {n.op.name for n in sd.graph.topo_order([x])
+                                               if n.op is not None}
+    point = {a: spd(rng), b: rng.standard_normal((3, 2))}
+    np.testing.assert_allclose(sd.evaluate(x, point), np.linalg.solve(point[a], point[b]))
+    check_grads(x, [a, b], point, rng, order=2)
+
+
 def test_numpy_functions_on_nodes_dispatch_to_linalg(rng):
     a = sd.var("A", (3, 3))
     assert np.linalg.inv(a) is sd.linalg.inv(a)
@@ -298,7 +309,7 @@ y = { shape = [3] }
 A = { shape = [3, 3] }
 [define]
 S = "A @ A.T + B @ B.T + where(arange(3)[:, None] == arange(3), 3.0, 0.0)"
-x = "solve(S, y)"
+x = "solve(S, y) + solve(S, y, assume_a='pos')"
 logdet = "slogdet(S)[1]"
 top = "eigh(S)[0][2]"
 loss = "sum(x * y) + logdet + top + sum(svd(A)[1]) + det(inv(S))"
@@ -315,7 +326,7 @@ def test_a_spec_calls_the_linalg_functions(tmp_path, rng):
     module = sd.spec_module(sd.load_spec(path))
     a, b, y = rng.standard_normal((3, 3)), rng.standard_normal((3, 3)), rng.standard_normal(3)
     s = a @ a.T + b @ b.T + 3 * np.eye(3)
-    want = (np.linalg.solve(s, y) @ y + np.linalg.slogdet(s)[1] + np.linalg.eigvalsh(s)[2]
+    want = (2 * np.linalg.solve(s, y) @ y + np.linalg.slogdet(s)[1] + np.linalg.eigvalsh(s)[2]
             + np.linalg.svd(a, compute_uv=False).sum() + 1 / np.linalg.det(s))
     np.testing.assert_allclose(module.loss(B=b, y=y, A=a), want)
     grad = module.loss_grad(B=b, y=y, A=a)

@@ -715,6 +715,13 @@ for shape in [(3, 3), (2, 3, 3)]:
          [0], lambda a: np.linalg.eigh(_sym(a))[0])
     case("eigh", f"eigenvectors {shape}", lambda a: sd.linalg.eigh(a)[1], [shape], each(spd),
          [0], lambda a: _signed(np.linalg.eigh(_sym(a))[1]))
+case("cholesky", "symbolic", sd.linalg.cholesky, [(4, 4)], each(spd), [0],
+     lambda a: np.linalg.cholesky(_sym(a)), symbolic=(("n", "n"),))
+case("solve_triangular", "symbolic", sd.linalg.solve_triangular, [(4, 4), (4, 2)],
+     each(well_conditioned, normal), [0, 1], lambda a, b: np.linalg.solve(np.tril(a), b),
+     symbolic=(("n", "n"), ("n", 2)))
+case("eigh", "eigenvectors symbolic", lambda a: sd.linalg.eigh(a)[1], [(4, 4)], each(spd),
+     [0], lambda a: _signed(np.linalg.eigh(_sym(a))[1]), symbolic=(("n", "n"),))
 case("slogdet", "negative det", lambda a: sd.linalg.slogdet(a)[1], [(3, 3)],
      lambda rng, shapes: [well_conditioned(rng, (3, 3)) * np.array([[-1.0], [1], [1]])], [0],
      lambda a: np.linalg.slogdet(a)[1])

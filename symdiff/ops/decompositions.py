@@ -446,10 +446,17 @@ def _rhs(b: Node, name: str, a: Node) -> tuple[Node, bool]:
     return (expand_dims(b, -1), True) if b.ndim == 1 else (b, False)
 
 
-@export(op=solve_op, numpy=("linalg.solve",))
-def solve(a: object, b: object) -> Node:
-    """np.linalg.solve: x with a @ x = b; a 1-D b is one vector, else b is (..., n, k)."""
+@export(op=solve_op, statics={"assume_a": ("'gen' or 'pos'", True)},
+        numpy=("linalg.solve",))
+def solve(a: object, b: object, assume_a: str = "gen") -> Node:
+    """np.linalg.solve: x with a @ x = b; a 1-D b is one vector, else b is (..., n, k).
+    assume_a='pos' (as SciPy's): a is symmetric positive definite, solved through its
+    Cholesky factor (two triangular solves; derivatives through the Cholesky rules)."""
     a, b = lift(a), lift(b)
+    if assume_a == "pos":
+        return cho_solve(cholesky(a), b)
+    if assume_a != "gen":
+        raise ValueError(f"solve: assume_a must be 'gen' or 'pos', not {assume_a!r}")
     rhs, vector = _rhs(b, "solve", a)
     x = solve_op(a, rhs)
     return x[..., 0] if vector else x
