@@ -172,6 +172,17 @@ def test_cholesky_and_eigh_read_the_symmetric_part(rng):
     np.testing.assert_allclose(grad, grad.T)
 
 
+def test_repeated_eigenvalues_keep_the_eigenvalue_gradient_finite_only():
+    """The documented limitation: at a repeated eigenvalue the eigenvectors' derivative
+    divides by a zero gap; the eigenvalues' own derivative stays finite."""
+    a = sd.var("A", (3, 3))
+    w, v = sd.linalg.eigh(a)
+    values_grad, vectors_grad = sd.evaluate(
+        [sd.grad(sd.sum(w * W), a), sd.grad(sd.sum(v[:, 0] * W), a)], {a: np.eye(3)})
+    np.testing.assert_allclose(values_grad, np.diag(W), atol=1e-12)
+    assert not np.all(np.isfinite(vectors_grad))
+
+
 # -- composed functions ------------------------------------------------------------------
 
 def test_pinv_and_matrix_norms_match_numpy(rng):
