@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from symdiff.graph import Node
-from symdiff.ops.lowering import helpers, is_postfix, writes_into
+from symdiff.ops.base import group_key, group_member
+from symdiff.ops.lowering import helpers, is_postfix
 from symdiff.shapes import fmt_shape
 
 from . import printer
@@ -83,7 +84,7 @@ def emit_function(fn: Function, state: ModuleState, name: str) -> str:
     output_set = set(outputs)
     generic = {n for n in order if n in names and _generic(n, names) and n not in output_set}
     buffer_plan = plan(order, outputs, generic, SCRATCH_BYTES, inlined,
-                       writes=lambda n: writes_into(lowerings[n]))
+                       writes=lambda n: printer.out_capable(n, lowerings[n]))
     scope = Scope(names, buffer_plan.variable, dim_names, inlined, state, lowerings)
 
     lines = [f"def {name}({', '.join(names[v] for v in fn.inputs)}):"]
@@ -296,26 +297,39 @@ def _operand_dtype(node: Node) -> str:
 def _body(buffer_plan: Plan, scope: Scope) -> list[str]:
     lines: list[str] = []
     last_comment = None
+    scheduled = {step.node for step in buffer_plan.steps}
+    computed: set[tuple] = set()  # multi-output computations already printed
     for step in buffer_plan.steps:
         n = step.node
         for h in helpers(scope.lowered(n)):
             scope.state.helpers.setdefault(h.__name__, h)
         if n in scope.inlined:
             continue
+        if n.op is not None and n.op.outputs > 1:
+            key = group_key(n)
+            if key in computed:  # assigned with the group's first member
+                if step.dels:
+                    lines.append(f"{INDENT}del {', '.join(scope.names[v] for v in step.dels)}")
+                continue
+            computed.add(key)
         comment = _provenance_comment(n, scope.names)
         if comment is not None and comment != last_comment:
             lines.append(f"{INDENT}# {comment}")
         last_comment = comment
-        lines.append(INDENT + _statement(step, scope))
+        lines.append(INDENT + _statement(step, scope, scheduled))
         if step.dels:
             lines.append(f"{INDENT}del {', '.join(scope.names[v] for v in step.dels)}")
     return lines
 
 
-def _statement(step: Step, scope: Scope) -> str:
+def _statement(step: Step, scope: Scope, scheduled: set[Node]) -> str:
     n = step.node
     own = scope.name(n)
     args, expr = scope.args(n), scope.lowered(n)
+    if n.op.outputs > 1:  # `w, V = np.linalg.eigh(a)`, `_` for outputs not used here
+        members = [group_member(n, k) for k in range(n.op.outputs)]
+        targets = [scope.name(m) if m in scheduled else "_" for m in members]
+        return f"{', '.join(targets)} = {printer.render(expr, args)}"
     target = args[step.inplace] if step.inplace is not None else \
         scope.name(step.recycle) if step.recycle is not None else \
         scratch_name(step.scratch) if step.scratch is not None else None

@@ -209,9 +209,12 @@ def returns_out(expr: Value) -> bool:
     return not (isinstance(expr, Call) and callable(expr.fn))
 
 
-def out_capable(node: Node) -> bool:
-    """Whether the node's lowering can write its result into a given buffer (`out=`)."""
-    return writes_into(lowered(node))
+def out_capable(node: Node, expr: Value | None = None) -> bool:
+    """Whether the node's lowering (`expr` if already made) can write its result into a
+    given buffer (`out=`)."""
+    if node.op is not None and node.op.outputs > 1:
+        return False  # the call returns a tuple: never written into
+    return writes_into(lowered(node) if expr is None else expr)
 
 
 # Python's augmented assignments for the arithmetic operators (a op= b is the ufunc with

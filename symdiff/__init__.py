@@ -17,6 +17,7 @@ globals().update(_PUBLIC)  # the op library's public constructors: exp, matmul, 
 
 # -- higher-order derivatives (symdiff/higher.py) ---------------------------------------------
 from .higher import derivative, hessian, hvp, jacobian
+from . import linalg  # the namespace sd.linalg
 # -- rewrites (symdiff/rewrite/) -------------------------------------------------------------
 from .rewrite import optimize
 # -- inspection (symdiff/inspect/): heavy libraries load on first use --------------------------
@@ -44,7 +45,7 @@ __all__ = [
     *_PUBLIC,
     "show", "to_dot", "to_networkx", "render", "to_sympy", "latex", "from_sympy", "stats",
     "Stats", "GraphvizNotFoundError",
-    "optimize",
+    "optimize", "linalg",
     "function", "CompiledFunction",
     "Spec", "SpecError", "compile_spec", "load_spec", "spec_module",
 ]

@@ -14,6 +14,7 @@ import numpy as np
 
 from .errors import BindingError, SymdiffError
 from .graph import Node, topo_order, variables
+from .ops.base import group_key
 from .shapes import fmt_shape, resolve_shape
 
 _ACCEPTS = {"float64": "fiub", "float32": "fiub", "float16": "fiub", "int64": "iub",
@@ -74,6 +75,17 @@ def _resolved(attrs: Mapping[str, Any], dims: dict[str, int]) -> dict[str, Any]:
     return out
 
 
+def _run(node: Node, args: list[np.ndarray], attrs: dict[str, Any],
+         groups: dict[tuple, Any]) -> Any:
+    """The node's value; a multi-output op's impl runs once for all its output nodes."""
+    if node.op.outputs == 1:
+        return node.op.compute(*args, **attrs)
+    key = group_key(node)
+    if key not in groups:
+        groups[key] = node.op.compute(*args, **attrs)
+    return groups[key][attrs["output"]]
+
+
 def evaluate(nodes: Node | Sequence[Node], bindings: Mapping[Any, Any]) \
         -> np.ndarray | list[np.ndarray]:
     """Values of `nodes` given arrays for the variables they depend on (each node once)."""
@@ -87,6 +99,7 @@ def evaluate(nodes: Node | Sequence[Node], bindings: Mapping[Any, Any]) \
                  and k not in reached]
     arrays, dims = bind_inputs(vars_ + unreached, _lookup(bindings, vars_))
     values: dict[Node, np.ndarray] = dict(arrays)
+    groups: dict[tuple, Any] = {}  # multi-output computations, run once per group
     for node in topo_order(outputs):
         if node in values:
             continue
@@ -96,7 +109,7 @@ def evaluate(nodes: Node | Sequence[Node], bindings: Mapping[Any, Any]) \
         args = [values[i] for i in node.inputs]
         try:
             with np.errstate(all="ignore"):
-                result = np.asarray(node.op.compute(*args, **_resolved(node.attrs, dims)))
+                result = np.asarray(_run(node, args, _resolved(node.attrs, dims), groups))
         except (IndexError, np.linalg.LinAlgError) as err:  # bad data: name the node
             raise type(err)(f"{node.op.name} at {node.display_name}: {err}") from None
         want = resolve_shape(node.shape, dims) if all(

@@ -151,6 +151,19 @@ def test_logreg_newton_converges_in_fewer_than_ten_iterations():
     assert norms[-1] < 1e-10 and norms == sorted(norms, reverse=True)
 
 
+def test_gp_regression_fits_the_noise_variance():
+    result = run([sys.executable, str(EXAMPLES_DIR / "gp_regression.py")], compiled_examples())
+    assert result.returncode == 0, result.stderr
+    assert "using the generated module gp_regression_grad.py" in result.stderr
+    match = re.search(r"converged in (\d+) iterations: .* noise variance ([0-9.]+)",
+                      result.stdout)
+    assert match, result.stdout
+    assert int(match.group(1)) < 20
+    assert 0.005 < float(match.group(2)) < 0.02  # the data's noise variance is 0.01
+    norms = [float(m) for m in re.findall(r"\|grad\| ([0-9.e+-]+)", result.stdout)]
+    assert norms[-1] < 1e-8
+
+
 @pytest.mark.parametrize("flags,spec", [((), "mlp_relu_xent"), (("--labels",),
                                                                   "mlp_digits_labels")])
 def test_mlp_digits_reaches_95_percent(flags, spec):

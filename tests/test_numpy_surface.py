@@ -170,9 +170,9 @@ def test_norm_derivative_at_zero_is_zero(ord):
     np.testing.assert_array_equal(generated, np.zeros(3))
 
 
-def test_norm_refuses_matrix_norms():
+def test_norm_refuses_matrix_norms_other_than_fro_nuc_and_2():
     with pytest.raises(sd.ShapeError, match="matrix norm"):
-        sd.norm(X, 2)
+        sd.norm(X, 1)
     with pytest.raises(sd.ShapeError, match="ord=3"):
         sd.norm(X, 3, axis=0)
     with pytest.raises(sd.ShapeError, match="axis"):

@@ -664,6 +664,95 @@ case("argsort", "argpartition", lambda x: ops.argpartition(x, 2), [(2, 5)], each
      lambda x: np.argpartition(x, 2))
 
 
+# Linear algebra (symdiff/ops/decompositions.py): well-conditioned samplers, SPD matrices
+# for cholesky, eigenvalues and singular values kept apart (their vectors' derivatives
+# divide by the gaps). Multi-output ops have a row per output.
+
+def _orthogonal(rng: np.random.Generator, batch: Shape, n: int) -> np.ndarray:
+    q, _ = np.linalg.qr(rng.standard_normal(batch + (n, n)))
+    return q
+
+
+def well_conditioned(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    """A random matrix plus 2 n I: eigenvalues far from 0."""
+    return rng.standard_normal(shape) + 2 * shape[-1] * np.eye(shape[-1])
+
+
+def spd(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    """Q diag(1, 2, ..., n) Q^T + a small non-symmetric part (its symmetric part matters
+    only): SPD, eigenvalues about 1 apart."""
+    n = shape[-1]
+    q = _orthogonal(rng, shape[:-2], n)
+    return (q * np.arange(1.0, n + 1)[..., None, :]) @ np.swapaxes(q, -1, -2) \
+        + 0.05 * rng.standard_normal(shape)
+
+
+def spread_singular(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    """U diag(k, ..., 2, 1) V^T: singular values 1 apart."""
+    m, n = shape[-2:]
+    k = min(m, n)
+    u = _orthogonal(rng, shape[:-2], m)[..., :k]
+    v = _orthogonal(rng, shape[:-2], n)[..., :k]
+    return (u * np.arange(k, 0, -1.0)[..., None, :]) @ np.swapaxes(v, -1, -2)
+
+
+def _signed(v: np.ndarray) -> np.ndarray:
+    """Columns with entries summing to >= 0 (symdiff's eigenvector and singular vector
+    sign convention)."""
+    return np.where(v.sum(axis=-2, keepdims=True) < 0, -v, v)
+
+
+def _ref_svd(a: np.ndarray, k: int) -> np.ndarray:
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    flip = u.sum(axis=-2) < 0
+    return [np.where(flip[..., None, :], -u, u), s, np.where(flip[..., :, None], -vh, vh)][k]
+
+
+def _sym(a: np.ndarray) -> np.ndarray:
+    return (a + np.swapaxes(a, -1, -2)) / 2
+
+
+for shape_a, shape_b in [((3, 3), (3, 2)), ((2, 3, 3), (3, 1)), ((3, 3), (2, 3, 2))]:
+    tag = f"{shape_a}x{shape_b}"
+    case("solve", tag, sd.linalg.solve, [shape_a, shape_b], each(well_conditioned, normal),
+         [0, 1], np.linalg.solve)
+    case("solve_triangular", f"lower {tag}", sd.linalg.solve_triangular, [shape_a, shape_b],
+         each(well_conditioned, normal), [0, 1], lambda a, b: np.linalg.solve(np.tril(a), b))
+case("getitem", "solve vector", sd.linalg.solve, [(3, 3), (3,)], each(well_conditioned, normal),
+     [0, 1], np.linalg.solve)
+case("getitem", "solve_triangular upper vector",
+     lambda a, b: sd.linalg.solve_triangular(a, b, lower=False), [(3, 3), (3,)],
+     each(well_conditioned, normal), [0, 1], lambda a, b: np.linalg.solve(np.triu(a), b))
+for shape in [(3, 3), (2, 3, 3)]:
+    case("inv", f"{shape}", sd.linalg.inv, [shape], each(well_conditioned), [0],
+         np.linalg.inv)
+    case("det", f"{shape}", sd.linalg.det, [shape], each(spd), [0], np.linalg.det)
+    case("slogdet", f"sign {shape}", lambda a: sd.linalg.slogdet(a)[0], [shape],
+         each(well_conditioned), [], lambda a: np.linalg.slogdet(a)[0])
+    case("slogdet", f"logabsdet {shape}", lambda a: sd.linalg.slogdet(a)[1], [shape],
+         each(well_conditioned), [0], lambda a: np.linalg.slogdet(a)[1])
+    case("cholesky", f"{shape}", sd.linalg.cholesky, [shape], each(spd), [0],
+         lambda a: np.linalg.cholesky(_sym(a)))
+    case("eigh", f"eigenvalues {shape}", lambda a: sd.linalg.eigh(a)[0], [shape], each(spd),
+         [0], lambda a: np.linalg.eigh(_sym(a))[0])
+    case("eigh", f"eigenvectors {shape}", lambda a: sd.linalg.eigh(a)[1], [shape], each(spd),
+         [0], lambda a: _signed(np.linalg.eigh(_sym(a))[1]))
+case("cholesky", "symbolic", sd.linalg.cholesky, [(4, 4)], each(spd), [0],
+     lambda a: np.linalg.cholesky(_sym(a)), symbolic=(("n", "n"),))
+case("solve_triangular", "symbolic", sd.linalg.solve_triangular, [(4, 4), (4, 2)],
+     each(well_conditioned, normal), [0, 1], lambda a, b: np.linalg.solve(np.tril(a), b),
+     symbolic=(("n", "n"), ("n", 2)))
+case("eigh", "eigenvectors symbolic", lambda a: sd.linalg.eigh(a)[1], [(4, 4)], each(spd),
+     [0], lambda a: _signed(np.linalg.eigh(_sym(a))[1]), symbolic=(("n", "n"),))
+case("slogdet", "negative det", lambda a: sd.linalg.slogdet(a)[1], [(3, 3)],
+     lambda rng, shapes: [well_conditioned(rng, (3, 3)) * np.array([[-1.0], [1], [1]])], [0],
+     lambda a: np.linalg.slogdet(a)[1])
+for shape in [(3, 3), (4, 2), (2, 4), (2, 3, 2)]:
+    for k, part in enumerate(("U", "S", "Vh")):
+        case("svd", f"{part} {shape}", lambda a, k=k: sd.linalg.svd(a)[k], [shape],
+             each(spread_singular), [0], lambda a, k=k: _ref_svd(a, k))
+
+
 # -- the walk ---------------------------------------------------------------------------------
 
 def _instance(c: Case, rng: np.random.Generator) -> tuple[list[Node], Node, dict[Node, Any]]:
@@ -808,12 +897,23 @@ def test_reductions_of_a_bool_array_have_numpys_dtype():
 # Every family; not astype (its rows convert to a fixed dtype) and not partition, whose
 # order of the elements other than the kth NumPy leaves unspecified (it differs between
 # float16 and float64, so the two graphs need not agree there).
-F16_SKIP_OPS = {"astype"}
+# astype converts to another dtype; NumPy's linear algebra refuses float16 (as symdiff's)
+F16_SKIP_OPS = {"astype", "solve", "solve_triangular", "inv", "det", "slogdet", "cholesky",
+                "eigh", "svd"}
 # Rows sampled near 800 or 1000: float16 spaces such numbers 0.5 apart, so the rounded
 # output a rule reuses (exp(x - logsumexp)) is off by a quarter; float16 cannot do better.
 F16_OUT_OF_RANGE = {"logaddexp-far apart", "logsumexp-large", "log_softmax-large",
                     "softmax-large"}
-F16_CASES = [c for c in CASES if c.diff and c.op not in F16_SKIP_OPS
+def _uses_linalg(c: Case) -> bool:
+    """A row whose graph goes through linear algebra (a getitem of a solve, say)."""
+    shapes = c.symbolic or c.shapes
+    inputs = [sd.var(f"x{i}", s, d) for i, (s, d) in enumerate(zip(shapes, c.input_dtypes(),
+                                                                    strict=True))]
+    return any(n.op is not None and n.op.name in F16_SKIP_OPS - {"astype"}
+               for n in topo_order([c.build(*inputs)]))
+
+
+F16_CASES = [c for c in CASES if c.diff and c.op not in F16_SKIP_OPS and not _uses_linalg(c)
              and c.id not in F16_OUT_OF_RANGE and "partition" not in c.label]
 F16_RTOL = 2e-2  # float16 has an 11-bit significand: about 3 decimal digits
 

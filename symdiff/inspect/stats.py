@@ -53,6 +53,26 @@ def flops(node: Node) -> sympy.Expr:
     return coefficient * sympy.Mul(*[_dim(d) for d in dims])
 
 
+def _terms(nodes: list[Node]) -> list[sympy.Expr]:
+    """The flops of each node, the outputs of one multi-output computation (eigh's w and
+    V) counted once, at the first: one call computes them all."""
+    import sympy
+
+    from ..ops.base import group_key
+
+    seen: set[tuple] = set()
+    terms = []
+    for n in nodes:
+        if n.op.outputs > 1:
+            key = group_key(n)
+            if key in seen:
+                terms.append(sympy.Integer(0))
+                continue
+            seen.add(key)
+        terms.append(flops(n))
+    return terms
+
+
 @dataclass(frozen=True)
 class Stats:
     """Node counts and flop estimates of a graph, split into forward and derivative."""
@@ -161,8 +181,8 @@ def stats(nodes: Node | Sequence[Node], dims: Mapping[str, int] | None = None, *
 
     fwd_by_op: Counter[str] = Counter()
     der_by_op: Counter[str] = Counter()
-    fwd_terms = [flops(n) for n in forward]
-    der_terms = [flops(n) for n in derivative]
+    fwd_terms = _terms(forward)
+    der_terms = _terms(derivative)
     fwd_formula = sympy.Add(*fwd_terms)
     der_formula = sympy.Add(*der_terms)
     symbols = (fwd_formula + der_formula).free_symbols

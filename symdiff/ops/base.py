@@ -69,6 +69,12 @@ class Op:
     flagged carry an extra leading axis (jacobian and hessian); `taylor(series, out,
     **attrs)` maps the inputs' truncated Taylor series to the output's (ops/series.py).
     `public` is the constructor users call, `module` the module that defined a user's op.
+
+    `outputs` > 1: a multi-output op (eigh, svd, slogdet). Its impl returns that many
+    arrays; each output is its own node, the same inputs and attributes plus `output=i`,
+    whose shape rule, VJP, JVP and batch rules see `output` and answer for output i. The
+    lowering (given `output` too) is the call returning the whole tuple: the generated code
+    and `evaluate` run it once per group of outputs (see `group_key`).
     """
 
     name: str
@@ -96,6 +102,7 @@ class Op:
     doc: str = ""
     module: str | None = None
     public: Callable[..., Node] | None = field(default=None, compare=False)
+    outputs: int = 1
 
     def __call__(self, *inputs: Node, **attrs: Any) -> Node:
         return apply(self, inputs, **attrs)
@@ -134,11 +141,30 @@ class Op:
         expr = self.lower(*node.inputs, out=node, **(node.attrs if attrs is None else attrs))
         return widened(expr, node.inputs, node) if self.accumulates else expr
 
-    def compute(self, *args: np.ndarray, **attrs: Any) -> np.ndarray:
-        """The reference implementation on arrays, as `lowered` computes it (an op that
-        accumulates computes float16 in float32)."""
+    def compute(self, *args: np.ndarray, **attrs: Any) -> Any:
+        """The reference implementation on arrays, as `lowered` computes it: an op that
+        accumulates computes float16 in float32; a multi-output op gives the tuple of all
+        its outputs (the caller picks piece `output`, computing the group once)."""
+        if self.outputs != 1:
+            return self.impl(*args, **shared_attrs(attrs))
         return run_widened(self.impl, args, attrs) if self.accumulates else \
             self.impl(*args, **attrs)
+
+
+def shared_attrs(attrs: Any) -> dict[str, Any]:
+    """A multi-output node's attributes without `output`: what its impl takes."""
+    return {k: v for k, v in attrs.items() if k != "output"}
+
+
+def group_key(node: Node) -> tuple:
+    """What the outputs of one multi-output computation share: op, inputs, attributes
+    other than `output` (one call computes them all)."""
+    return node.op, node.inputs, tuple(sorted(shared_attrs(node.attrs).items()))
+
+
+def group_member(node: Node, output: int) -> Node:
+    """Output `output` of the multi-output computation `node` is one output of."""
+    return apply(node.op, node.inputs, **{**shared_attrs(node.attrs), "output": output})
 
 
 def _for_argument(rules: tuple[Rule | None, ...], variadic: bool, index: int) -> Rule | None:

@@ -153,7 +153,7 @@ norm_op = define(
         "is defined as 0 where the norm is 0.")
 
 
-@export(op=norm_op, statics={"ord": ("None, 1, 2 or 'inf'", True),
+@export(op=norm_op, statics={"ord": ("None, 1, 2, 'inf', 'fro' or 'nuc'", True),
                              "axis": ("an int or None", False),
                              "keepdims": ("True or False", False)},
         numpy=("linalg.norm",))
@@ -162,20 +162,26 @@ def norm(x: object, ord: Any = None, axis: int | None = None, keepdims: bool = F
     None, the Frobenius norm), 1 (sum of sizes) or inf (largest size), along `axis` (an
     int) or, for a 1-D operand or ord None, over everything ('inf' also names inf, as a
     spec writes it). The derivative where the norm
-    is 0 is taken as 0 (a subgradient), not NaN."""
+    is 0 is taken as 0 (a subgradient), not NaN. A matrix (2-D, axis None) also takes the
+    matrix norms 'fro', 'nuc' and 2 (see matrix_norm)."""
     x = lift(x)
     require_float("norm", [x])
+    if x.ndim == 2 and axis is None and not keepdims and ord in ("fro", "nuc", 2):
+        from .decompositions import matrix_norm  # matrix norms go through the svd
+
+        return matrix_norm(x, ord)
     order = 2 if ord is None else math.inf if ord == "inf" else ord
     if order not in _ORDS:
         raise shape_mismatch("norm", [x], f"ord={ord!r} is not supported (None, 1, 2 or inf; "
-                                          "matrix norms are not)")
+                                          "of a matrix also 'fro', 'nuc' and 2)")
     if not (axis is None or isinstance(axis, (int, np.integer))):
         raise shape_mismatch("norm", [x], f"axis={axis!r}: give one int (a vector norm) or "
                                           "None; matrix norms are not supported")
     if axis is None and x.ndim > 1 and ord is not None:
         raise shape_mismatch("norm", [x], f"ord={ord!r} of an operand of rank {x.ndim} with "
-                                          "axis=None is a matrix norm in NumPy, which is not "
-                                          "supported; give axis= or flatten the operand")
+                                          "axis=None is a matrix norm in NumPy; only 'fro', "
+                                          "'nuc' and 2 of a matrix are supported (give axis= "
+                                          "or flatten the operand)")
     order = math.inf if order == math.inf else int(order)
     axes = None if axis is None else normalize_axes(axis, x.ndim, "norm")
     return norm_op(x, ord=order, axis=axes, keepdims=bool(keepdims))

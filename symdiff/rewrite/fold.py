@@ -21,7 +21,8 @@ fold = Phase("fold", "constant subgraphs computed once")
 
 def _evaluated(node: Node, args: list[np.ndarray]) -> Node | None:
     with np.errstate(all="ignore"):
-        value = np.asarray(node.op.compute(*args, **node.attrs))
+        value = node.op.compute(*args, **node.attrs)
+        value = np.asarray(value[node.attrs["output"]] if node.op.outputs != 1 else value)
     if value.shape != node.shape or value.dtype != np.dtype(node.dtype):
         return None
     return const(value, node.dtype)
