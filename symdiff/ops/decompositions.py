@@ -502,7 +502,7 @@ def det(a: object) -> Node:
     return det_op(lift(a))
 
 
-@export(op=slogdet_op, numpy=())
+@export(op=slogdet_op, numpy=("linalg.slogdet",))
 def slogdet(a: object) -> tuple[Node, Node]:
     """(sign, log|det a|), as np.linalg.slogdet; in a spec, slogdet(a)[1]."""
     a = lift(a)
@@ -531,7 +531,7 @@ def svd(a: object) -> tuple[Node, Node, Node]:
     return tuple(svd_op(a, output=k) for k in range(3))  # type: ignore[return-value]
 
 
-@export(statics={"rcond": ("a float", False)}, numpy=())
+@export(statics={"rcond": ("a float", False)}, numpy=("linalg.pinv",))
 def pinv(a: object, rcond: float = 1e-15) -> Node:
     """The pseudo-inverse through the SVD, singular values below rcond * max(s) dropped
     (as np.linalg.pinv)."""
