@@ -25,8 +25,14 @@ from typing import Any
 from ..atomic import write_atomic
 from ..errors import SymdiffError
 from ..graph import Node
-from .naming import Numbering, constant_summary, format_attrs, is_scalar_constant, number, \
-    section_of
+from .naming import (
+    Numbering,
+    constant_summary,
+    format_attrs,
+    is_scalar_constant,
+    number,
+    section_of,
+)
 from .page_assets import PAGE_CSS, PAGE_JS
 
 HTML_NODE_LIMIT = 1500  # notebooks show the page inline up to this many drawn nodes
@@ -126,6 +132,8 @@ def graph_data(nodes: Node | Sequence[Node], *, layout: str = "auto",
             "label": _label_lines(numbering, node),
             "in": [index[i] for i in node.inputs if i in index],
         }
+        if node in roots and not item["name"] and prov is not None:
+            item["name"] = numbering.what(node)  # an unnamed output: the derivative it is
         if prov is not None:
             constant = node in numbering.var_free
             item["prov"] = {
