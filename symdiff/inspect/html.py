@@ -216,8 +216,10 @@ def _place_graphviz(items: list[dict[str, Any]]) -> None:
 
 def _place_layered(items: list[dict[str, Any]]) -> None:
     """A layered layout in O(nodes + edges) per sweep: a node's layer is its longest path
-    from a leaf; within a layer, nodes are ordered by the mean position of their inputs
-    (two sweeps down, one up), then packed left to right around the centre."""
+    from a leaf, but leaves and derivative nodes sit just above their first user (so a
+    parameter's transpose in the backward pass is drawn where it is used); within a layer,
+    nodes are ordered by the mean position of their inputs (two sweeps down, one up), then
+    packed left to right around the centre."""
     layer = [0] * len(items)
     for k, item in enumerate(items):  # items are in topological order
         layer[k] = max((layer[i] + 1 for i in item["in"]), default=0)
@@ -225,6 +227,10 @@ def _place_layered(items: list[dict[str, Any]]) -> None:
     for k, item in enumerate(items):
         for i in item["in"]:
             users[i].append(k)
+    for k in reversed(range(len(items))):  # leaves and derivative nodes as late as they
+        item = items[k]                      # can be: just above their first use
+        if users[k] and (not item["in"] or item["section"] == "derivative"):
+            layer[k] = min(layer[u] for u in users[k]) - 1
     rows: list[list[int]] = [[] for _ in range(max(layer, default=0) + 1)]
     for k in range(len(items)):
         rows[layer[k]].append(k)
