@@ -183,7 +183,8 @@ def _place(items: list[dict[str, Any]], layout: str) -> None:
 
 
 def _place_graphviz(items: list[dict[str, Any]]) -> None:
-    """Positions from `dot -Tplain` on a skeleton graph (fixed-size boxes, no labels)."""
+    """Positions and edge splines from `dot -Tplain` on a skeleton graph (fixed-size
+    boxes, no labels)."""
     from .dot import dot_program
 
     out = ["digraph g {", "node [shape=box, fixedsize=true, label=\"\"];",
@@ -200,6 +201,7 @@ def _place_graphviz(items: list[dict[str, Any]]) -> None:
         raise SymdiffError("Graphviz's dot failed")
     height = 0.0
     placed = 0
+    splines: dict[tuple[int, int], list[list[float]]] = {}
     for line in result.stdout.decode().splitlines():
         parts = line.split()
         if parts and parts[0] == "graph":
@@ -210,8 +212,18 @@ def _place_graphviz(items: list[dict[str, Any]]) -> None:
             items[k].update(x=round(float(parts[2]) * 72, 1),
                             y=round(height - float(parts[3]) * 72, 1), w=w, h=h)
             placed += 1
+        elif parts and parts[0] == "edge":  # edge tail head n x1 y1 ... xn yn style color
+            count = int(parts[3])
+            points = [round(float(v) * 72 if j % 2 == 0 else height - float(v) * 72, 1)
+                      for j, v in enumerate(parts[4:4 + 2 * count])]
+            key = (int(parts[1][1:]), int(parts[2][1:]))
+            splines.setdefault(key, []).append(points)
     if placed != len(items):
         raise ValueError("dot placed fewer nodes than asked")
+    for k, item in enumerate(items):  # Graphviz's routed edges, one per input in order
+        paths = [splines.get((i, k), []) for i in item["in"]]
+        if all(paths):
+            item["paths"] = [p.pop(0) for p in paths]
 
 
 def _place_layered(items: list[dict[str, Any]]) -> None:

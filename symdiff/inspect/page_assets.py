@@ -29,6 +29,7 @@ body { display: flex; flex-direction: column; }
 #sd-results { margin-top: 8px; }
 #sd-results a { display: block; }
 .note { color: #6b7280; font-style: italic; }
+#sd-svg { overflow: visible; }
 svg text { font: 11px ui-monospace, monospace; pointer-events: none; }
 .n { cursor: pointer; }
 .n rect { stroke-width: 1.2; }
@@ -48,7 +49,8 @@ svg text { font: 11px ui-monospace, monospace; pointer-events: none; }
 .ph { display: none; }
 .hide-forward .ph-forward, .hide-derivative .ph-derivative { display: inline; }
 .ph rect { fill: #f3f4f6; stroke: #9ca3af; stroke-dasharray: 6 4; cursor: pointer; }
-.ph text { font-size: 14px; fill: #374151; }
+.ph text { font-size: 14px; fill: #374151; paint-order: stroke; stroke: #fff;
+  stroke-width: 4px; }
 """
 
 PAGE_JS = r"""
@@ -111,11 +113,19 @@ var edgeLayer = sv("g", {}), nodeLayer = sv("g", {}), phLayer = sv("g", {});
 var edges = [], nodeEls = [];
 var frag = document.createDocumentFragment();
 N.forEach(function (n, k) {
-  n.in.forEach(function (i) {
+  n.in.forEach(function (i, j) {
     var a = N[i], x1 = a.x, y1 = a.y + a.h / 2, x2 = n.x, y2 = n.y - n.h / 2;
-    var dy = Math.max(20, (y2 - y1) / 2);
-    var p = sv("path", {d: "M" + x1 + " " + y1 + "C" + x1 + " " + (y1 + dy) + " " + x2 + " " +
-                           (y2 - dy) + " " + x2 + " " + y2,
+    var dy = Math.max(20, (y2 - y1) / 2), d, tip = "url(#sd-arrow)";
+    var pts = n.paths ? n.paths[j] : null;
+    if (pts && pts.length >= 8 && pts.length % 6 === 2) {  // Graphviz's cubic spline
+      d = "M" + pts[0] + " " + pts[1];
+      for (var q = 2; q < pts.length; q += 6) d += "C" + pts.slice(q, q + 6).join(" ");
+      tip = "url(#sd-arrow-gv)";  // dot's spline stops where the arrowhead starts
+    } else {
+      d = "M" + x1 + " " + y1 + "C" + x1 + " " + (y1 + dy) + " " + x2 + " " + (y2 - dy) +
+          " " + x2 + " " + y2;
+    }
+    var p = sv("path", {d: d, "marker-end": tip,
                         "class": "e s-" + a.section + " s-" + n.section +
                                  (n.section === "derivative" ? " d" : "")});
     edges.push({src: i, dst: k, el: p}); frag.appendChild(p);
@@ -138,6 +148,7 @@ N.forEach(function (n, k) {
   nodeEls.push(g); frag.appendChild(g);
 });
 nodeLayer.appendChild(frag);
+var captions = [];
 ["forward", "derivative"].forEach(function (s) {  // what a collapsed part leaves behind
   var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
   N.forEach(function (n) {
@@ -148,13 +159,24 @@ nodeLayer.appendChild(frag);
   if (x0 === Infinity) return;
   var g = sv("g", {"class": "ph ph-" + s, id: "sd-ph-" + s});
   g.appendChild(sv("rect", {x: x0, y: y0, width: x1 - x0, height: y1 - y0, rx: 10}));
-  var t = sv("text", {x: x0 + 12, y: y0 + 22});
-  t.textContent = s + " part collapsed: " + data.counts[s] + " nodes (click to expand)";
-  g.appendChild(t);
+  var caption = sv("g", {"class": "ph ph-" + s});  // above the nodes, so always legible
+  var t = sv("text", {x: x0 + 12, y: Math.max(14, y0 - 6)});
+  t.textContent = s + " collapsed: " + data.counts[s] + " nodes";
+  caption.appendChild(t);
   g.addEventListener("click", function () { toggle(s); });
-  phLayer.appendChild(g);
+  phLayer.appendChild(g); captions.push(caption);
 });
+var defs = sv("defs", {}), arrow = sv("marker", {id: "sd-arrow", viewBox: "0 0 10 10",
+    refX: 10, refY: 5, markerWidth: 8, markerHeight: 6, orient: "auto",
+    markerUnits: "userSpaceOnUse"});
+var arrowGv = sv("marker", {id: "sd-arrow-gv", viewBox: "0 0 10 10", refX: 0, refY: 5,
+    markerWidth: 10, markerHeight: 7, orient: "auto", markerUnits: "userSpaceOnUse"});
+[arrow, arrowGv].forEach(function (m) {
+  m.appendChild(sv("path", {d: "M0 0L10 5L0 10z", fill: "#9ca3af"})); defs.appendChild(m);
+});
+svg.appendChild(defs);
 svg.appendChild(phLayer); svg.appendChild(edgeLayer); svg.appendChild(nodeLayer);
+captions.forEach(function (c) { svg.appendChild(c); });
 view.appendChild(svg);
 nodeLayer.addEventListener("click", function (ev) {
   var g = ev.target.closest ? ev.target.closest("g.n") : null;
