@@ -224,3 +224,14 @@ def test_cli_show_format_html(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().err
     assert cli.main(["show", spec, "--format", "html"]) == 2
     assert "give the file to write with -o" in capsys.readouterr().err
+
+
+def test_outputs_computed_together_share_their_statement():
+    A = sd.var("A", shape=(3, 3))
+    w, V = sd.linalg.eigh(A)
+    loss = sd.sum(w) + sd.sum(V * V)
+    _, data = parse(sd.to_html([loss, sd.grad(loss, A)], layout="layered"))
+    eigh = [n for n in data["nodes"] if n["op"] == "eigh"]
+    assert len(eigh) == 2
+    assert eigh[0]["src"] == eigh[1]["src"] and eigh[0]["src"]["line"] > 0
+    assert ", " in eigh[0]["src"]["text"].split(" = ")[0]  # both outputs assigned at once
