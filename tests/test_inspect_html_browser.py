@@ -137,3 +137,25 @@ def test_a_700_node_gradient_stays_usable(browser, tmp_path):
     page.screenshot(path=str(tmp_path / "deep.png"))
     assert errors == []
     page.close()
+
+
+def test_hostile_names_show_as_text_and_run_nothing(browser, tmp_path):
+    from tests.test_inspect_html import HOSTILE
+
+    x = sd.var(HOSTILE, shape=(3,))
+    loss = sd.sum(sd.tanh(x) ** 2).named("<img src=x onerror=alert(2)>")
+    path = sd.to_html([loss, sd.grad(loss, x)], tmp_path / "hostile.html", title=HOSTILE)
+    page = browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(path.as_uri())
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.locator("img").count() == 0
+    assert "</script><script>alert(1)" in page.locator("#sd-bar h1").inner_text()
+    page.click("g.n[data-id='%0']")
+    assert "</script>" in page.locator("#sd-title").inner_text()
+    page.fill("#sd-search", "onerror")
+    page.press("#sd-search", "Enter")
+    assert page.locator("#sd-count").inner_text() == "1 match"
+    assert dialogs == []
+    page.close()
