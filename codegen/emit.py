@@ -35,6 +35,9 @@ class ModuleState:
     helpers: dict[str, object] = field(default_factory=dict)
     dtypes: set[str] = field(default_factory=set)
     scratch_caches: list[str] = field(default_factory=list)  # threading.local() per function
+    # the statement computing each scheduled node (unwrapped), in body order: read by
+    # inspection (the graph page shows the line that computes a node)
+    statements: dict[Node, str] = field(default_factory=dict)
 
     def constant(self, node: Node) -> str:
         if node not in self.constants:
@@ -298,7 +301,7 @@ def _body(buffer_plan: Plan, scope: Scope) -> list[str]:
     lines: list[str] = []
     last_comment = None
     scheduled = {step.node for step in buffer_plan.steps}
-    computed: set[tuple] = set()  # multi-output computations already printed
+    computed: dict[tuple, str] = {}  # multi-output computations already printed
     for step in buffer_plan.steps:
         n = step.node
         for h in helpers(scope.lowered(n)):
@@ -308,15 +311,19 @@ def _body(buffer_plan: Plan, scope: Scope) -> list[str]:
         if n.op is not None and n.op.outputs > 1:
             key = group_key(n)
             if key in computed:  # assigned with the group's first member
+                scope.state.statements.setdefault(n, computed[key])
                 if step.dels:
                     lines.append(f"{INDENT}del {', '.join(scope.names[v] for v in step.dels)}")
                 continue
-            computed.add(key)
         comment = _provenance_comment(n, scope.names)
         if comment is not None and comment != last_comment:
             lines.append(f"{INDENT}# {comment}")
         last_comment = comment
-        lines.append(INDENT + _statement(step, scope, scheduled))
+        statement = _statement(step, scope, scheduled)
+        scope.state.statements[n] = statement
+        if n.op is not None and n.op.outputs > 1:
+            computed[group_key(n)] = statement
+        lines.append(INDENT + statement)
         if step.dels:
             lines.append(f"{INDENT}del {', '.join(scope.names[v] for v in step.dels)}")
     return lines

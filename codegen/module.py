@@ -20,8 +20,11 @@ from .printer import array_text, typed_scalar
 RUNTIME_HELPERS = (runtime._as_array, runtime._shape_error)
 
 
-def emit_module(functions: Sequence[Function], *, title: str) -> str:
-    """The source text of a module defining one NumPy function per `Function`."""
+def emit_module(functions: Sequence[Function], *, title: str,
+                statements: dict[Node, str] | None = None) -> str:
+    """The source text of a module defining one NumPy function per `Function`. A dict
+    given as `statements` receives the statement computing each node that has one (before
+    line wrapping, in body order; views written inline and constants have none)."""
     functions = list(functions)
     for fn in functions:
         if not isinstance(fn, Function):
@@ -32,6 +35,8 @@ def emit_module(functions: Sequence[Function], *, title: str) -> str:
     names = [namer.fresh(fn.name, "f") for fn in functions]
     bodies = [emit_function(fn, state, name) for fn, name in zip(functions, names, strict=True)]
     helpers = _helpers(state)
+    if statements is not None:
+        statements.update(state.statements)
     modules = {"threading": "threading"} if state.scratch_caches else {}
     for helper in helpers:
         modules.update(helper_modules(helper))

@@ -30,6 +30,7 @@ from .inspect import (
     show,
     stats,
     to_dot,
+    to_html,
     to_networkx,
     to_sympy,
 )
@@ -43,7 +44,8 @@ __all__ = [
     "Node", "const", "var", "define_op", "stop_gradient",
     "BindingError", "GradError", "ShapeError", "SymdiffError",
     *_PUBLIC,
-    "show", "to_dot", "to_networkx", "render", "to_sympy", "latex", "from_sympy", "stats",
+    "show", "to_dot", "to_html", "to_networkx", "render", "to_sympy", "latex", "from_sympy",
+    "stats",
     "Stats", "GraphvizNotFoundError",
     "optimize", "linalg",
     "function", "CompiledFunction",

@@ -22,7 +22,7 @@ from .ops import spec_functions
 from .spec import Spec, load_spec
 from .spec.compile import flatten, optimized_outputs
 
-SHOW_FORMATS = ("text", "dot", "svg", "png", "latex")
+SHOW_FORMATS = ("text", "dot", "svg", "png", "latex", "html")
 
 DESCRIPTION = """\
 symdiff compiles a model spec (a TOML file naming inputs, parameters, definitions, and the
@@ -34,6 +34,7 @@ examples:
   symdiff compile examples/xor.toml -o xor_grad.py
   symdiff show examples/xor.toml --of loss_grad
   symdiff show examples/xor.toml --of loss_grad --format svg -o loss_grad.svg
+  symdiff show examples/xor.toml --of loss_grad --format html -o loss_grad.html
   symdiff check examples/xor.toml
 
 Run `symdiff COMMAND --help` for the options of each command."""
@@ -151,6 +152,17 @@ def run_show(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot write {args.output}: {_reason(err)}") from None
         print(f"wrote {written}", file=sys.stderr)
         return 0
+    if fmt == "html":
+        if args.output is None:
+            raise UsageError("--format html writes a page: give the file to write with -o, "
+                             "e.g. -o graph.html")
+        title = f"{Path(args.spec).name}: {args.of or 'every function'}"
+        try:
+            written = _api("to_html", fmt)(nodes, args.output, title=title)
+        except OSError as err:
+            raise UsageError(f"cannot write {args.output}: {_reason(err)}") from None
+        print(f"wrote {written} (open it in a browser)", file=sys.stderr)
+        return 0
     if fmt == "text":
         text = _api("show", fmt)(nodes, only=args.of_node, depth=args.depth, part=args.only)
     elif fmt == "dot":
@@ -252,10 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=formatter,
         description=_wrap("Show the (optimized) graph behind one generated function, a "
                           "[define] entry, or all functions: as a text listing, Graphviz "
-                          "DOT, an SVG or PNG picture (needs Graphviz's dot), or LaTeX "
-                          "(elementwise graphs)."),
+                          "DOT, an SVG or PNG picture (needs Graphviz's dot), LaTeX "
+                          "(elementwise graphs), or an interactive HTML page."),
         epilog="examples:\n  symdiff show examples/xor.toml --of loss_grad\n"
                "  symdiff show examples/xor.toml --of loss_grad --format svg -o grad.svg\n"
+               "  symdiff show examples/xor.toml --of loss_grad --format html -o grad.html\n"
                "  symdiff show examples/xor.toml --of h --format dot > h.dot")
     p.add_argument("spec", metavar="SPEC", help="the model spec (.toml)")
     p.add_argument("--of", metavar="NAME",
@@ -264,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=SHOW_FORMATS, default="text",
                    help="output format (default: text)")
     p.add_argument("-o", "--output", metavar="FILE",
-                   help="write to FILE (required for svg and png; default: stdout)")
+                   help="write to FILE (required for svg, png and html; default: stdout)")
     p.add_argument("--no-optimize", action="store_true",
                    help="show the graph as built, before the rewrites")
     p.add_argument("--depth", type=int, metavar="N",

@@ -28,6 +28,14 @@ def latex(node: Any, symbols: Any = None) -> str:
     return latex(node, symbols)
 
 
+def to_html(nodes: Any, path: Any = None, *, title: str | None = None,
+            layout: str = "auto") -> Any:
+    """The interactive graph page, written to `path` or returned (see html.to_html)."""
+    from .html import to_html
+
+    return to_html(nodes, path, title=title, layout=layout)
+
+
 def from_sympy(expr: Any, mapping: Any) -> Any:
     """A graph node computing a SymPy expression (see sympy_bridge.from_sympy)."""
     from .sympy_bridge import from_sympy
@@ -38,5 +46,5 @@ _install_notebook_reprs()
 
 __all__ = [
     "GraphvizNotFoundError", "Stats", "from_sympy", "latex", "render", "show", "stats",
-    "to_dot", "to_networkx", "to_sympy",
+    "to_dot", "to_html", "to_networkx", "to_sympy",
 ]

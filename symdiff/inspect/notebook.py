@@ -1,5 +1,6 @@
-"""Notebook displays of nodes (`_repr_svg_`, `_repr_latex_`), attached to Node from here so
-that the graph module does not depend on inspection; the libraries they need load on use."""
+"""Notebook displays of nodes (`_repr_html_`, `_repr_svg_`, `_repr_latex_`), attached to
+Node from here so that the graph module does not depend on inspection; the libraries they
+need load on use."""
 
 from __future__ import annotations
 
@@ -20,6 +21,14 @@ def _repr_latex_(self: Node) -> str | None:
     return repr_latex(self)
 
 
+def _repr_html_(self: Node) -> str | None:
+    """A one-line summary and the interactive graph page, inline (see html.repr_html)."""
+    from .html import repr_html
+
+    return repr_html(self)
+
+
 def install() -> None:
+    Node._repr_html_ = _repr_html_  # type: ignore[attr-defined]
     Node._repr_svg_ = _repr_svg_  # type: ignore[attr-defined]
     Node._repr_latex_ = _repr_latex_  # type: ignore[attr-defined]
