@@ -102,19 +102,23 @@ def test_relu_derivative_is_a_piecewise():
     assert d == sympy.Piecewise((3, X > 0), (0, True))
 
 
-@pytest.mark.parametrize("build, op", [
-    (lambda x: x @ x, "matmul"),
-    (lambda x: sd.sum(x), "sum"),
-    (lambda x: sd.softmax(x), "softmax"),
-    (lambda x: x[0], "getitem"),
-    (lambda x: x * sd.const(np.arange(3.0)), "const"),
+@pytest.mark.parametrize("build, op, matrix", [
+    (lambda x: x @ x, "matmul", r"x^\top x"),
+    (lambda x: sd.sum(x), "sum", r"\mathbf{1}^\top x"),
+    (lambda x: sd.softmax(x), "softmax", r"\operatorname{softmax}\left(x\right)"),
+    (lambda x: x[0], "getitem", "{x}_{[0]}"),
+    (lambda x: x * sd.const(np.arange(3.0)), "const",
+     r"x \odot \begin{bmatrix} 0 & 1 & 2 \end{bmatrix}^\top"),
 ])
-def test_non_elementwise_ops_are_named_in_the_error(build, op):
+def test_non_elementwise_ops_are_named_in_the_error(build, op, matrix):
+    """to_sympy names the op it cannot write elementwise; latex and the notebook display
+    fall back to the matrix-calculus printer."""
     x = sd.var("x", (3,))
     y = build(x)
     with pytest.raises(sd.SymdiffError, match=f"'{op}'"):
         sd.to_sympy(y)
-    assert y._repr_latex_() is None
+    assert sd.latex(y) == matrix
+    assert y._repr_latex_() == f"${matrix}$"
 
 
 def test_two_variables_with_one_name_need_explicit_symbols():

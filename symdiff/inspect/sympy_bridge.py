@@ -109,8 +109,17 @@ def to_sympy(nodes: Node | Sequence[Node], symbols: Mapping[Node, sympy.Symbol] 
 
 
 def latex(node: Node, symbols: Mapping[Node, sympy.Symbol] | None = None) -> str:
-    """LaTeX of a scalar or elementwise graph: sympy.latex of to_sympy(node)."""
-    return sympy.latex(to_sympy(node, symbols))
+    """LaTeX of a graph: sympy.latex of to_sympy(node) for a scalar or elementwise graph,
+    else (a matrix product, a reduction, a softmax ...) the matrix-calculus printer."""
+    try:
+        expr = to_sympy(node, symbols)
+    except SymdiffError:
+        if symbols:
+            raise
+        from .latex import matrix_latex
+
+        return matrix_latex(node)
+    return sympy.latex(expr)
 
 
 def tree_size(node: Node, limit: int) -> int:
