@@ -21,8 +21,14 @@ def to_sympy(nodes: Any, symbols: Any = None) -> Any:
     return to_sympy(nodes, symbols)
 
 
-def latex(node: Any, symbols: Any = None) -> str:
-    """LaTeX of a scalar or elementwise graph (see sympy_bridge.latex)."""
+def latex(node: Any, symbols: Any = None, matrix: bool = False) -> str:
+    """LaTeX of a graph: through SymPy for a scalar or elementwise graph (see
+    sympy_bridge.latex), else, or with `matrix=True`, in matrix-calculus notation with
+    named steps (see latex.matrix_latex; SymPy is not imported then)."""
+    if matrix:
+        from .latex import matrix_latex
+
+        return matrix_latex(node)
     from .sympy_bridge import latex
 
     return latex(node, symbols)

@@ -455,6 +455,11 @@ def _mul_latex(node: Node, a: Tex, b: Tex) -> Tex:
     vector as a product with `\\operatorname{diag}`; other arrays by the Hadamard product
     `A \\odot B`."""
     x, y = node.inputs
+    if _scalar_like(y) and not _scalar_like(x):
+        a, b = b, a
+    if _scalar_like(x) or _scalar_like(y):
+        glue = r" \cdot " if b.text[:1].isdigit() or b.text.startswith("-") else " "
+        return Tex(f"{grouped(a, PROD)}{glue}{grouped(b, PROD)}", PROD)
     if x.ndim == 2 and x.shape[1] == 1 and y.ndim == 1:  # a column times a vector
         return Tex(rf"{grouped(a, PROD)} {grouped(b, ATOM)}^\top", PROD)
     if y.ndim == 2 and y.shape[1] == 1 and x.ndim == 1:
@@ -464,12 +469,14 @@ def _mul_latex(node: Node, a: Tex, b: Tex) -> Tex:
             return Tex(rf"{grouped(mt, PROD)} \operatorname{{diag}}\left({vt.text}\right)", PROD)
         if m.ndim == 2 and m.shape[1] != 1 and v.ndim == 2 and v.shape == (m.shape[0], 1):
             return Tex(rf"\operatorname{{diag}}\left({vt.text}\right) {grouped(mt, PROD)}", PROD)
-    if x.ndim and y.ndim:
-        return infix(r"\odot", HADAMARD)(node, a, b)
-    if x.ndim and not y.ndim:
-        a, b = b, a
-    glue = r" \cdot " if b.text[:1].isdigit() or b.text.startswith("-") else " "
-    return Tex(f"{grouped(a, PROD)}{glue}{grouped(b, PROD)}", PROD)
+    return infix(r"\odot", HADAMARD)(node, a, b)
+
+
+def _scalar_like(node: Node) -> bool:
+    """A 0-d value, perhaps broadcast or given unit axes by movement ops."""
+    while node.op is not None and node.op.movement and node.inputs:
+        node = node.inputs[0]
+    return all(d == 1 for d in node.shape)
 
 
 def _div_latex(node: Node, a: Tex, b: Tex) -> Tex:

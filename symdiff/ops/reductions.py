@@ -140,12 +140,13 @@ def _dim_size_lower(x: Node, out: Node, axis: tuple[int, ...]) -> Any:
 
 
 def _dim_size_latex(node: Node, x: Tex) -> Tex:
-    """The sizes themselves: `n`, `n m`, `4`."""
+    """The sizes themselves: `n`, `2 n`, `4`."""
     dims = [node.inputs[0].shape[a] for a in node.attrs["axis"]]
     if all(isinstance(d, int) for d in dims):
         return number(math.prod(dims))
-    text = " ".join(symbol(d) if isinstance(d, str) else str(d) for d in dims)
-    return Tex(text or "1", PROD if len(dims) > 1 else ATOM)
+    known = math.prod(d for d in dims if isinstance(d, int))
+    words = ([str(known)] if known != 1 else []) + [symbol(d) for d in dims if isinstance(d, str)]
+    return Tex(" ".join(words), PROD if len(words) > 1 else ATOM)
 
 
 dim_size_op = define(
