@@ -67,6 +67,8 @@ class Op:
     variance). `to_sympy`: the name of a SymPy function (`"exp"`) or `fn(sympy, node,
     *args)`; None: no formula. `latex(node, *operands) -> Tex`: its matrix-calculus LaTeX
     from its operands' (ops/texforms.py; default from the family, `\\operatorname{name}(x)`).
+    `to_sympy_matrix(sympy, node, *args)`: the op on SymPy matrix expressions (MatrixSymbol;
+    a vector is a column), None where SymPy has no such expression (`to_sympy(matrix=True)`).
     `batch(args, batched, out, **attrs)` rebuilds the op over operands of which those
     flagged carry an extra leading axis (jacobian and hessian); `taylor(series, out,
     **attrs)` maps the inputs' truncated Taylor series to the output's (ops/series.py).
@@ -102,6 +104,7 @@ class Op:
     accumulates: bool = False
     to_sympy: str | Callable[..., Any] | None = None
     latex: Callable[..., Tex] | None = None
+    to_sympy_matrix: Callable[..., Any] | None = None
     doc: str = ""
     module: str | None = None
     public: Callable[..., Node] | None = field(default=None, compare=False)

@@ -368,7 +368,8 @@ def _abs_latex(node: Node, x: Tex) -> Tex:
 
 neg = unary("neg", np.negative, None, lower=Fixed(Prefix("-", A0, "np.negative")),
             accepts="number", rule=_neg_rule, taylor=_neg_series, public="negative",
-            to_sympy=_sympy_fn("neg"), latex=prefix("-", SUM), doc="Elementwise -x.")
+            to_sympy=_sympy_fn("neg"), latex=prefix("-", SUM),
+            to_sympy_matrix=lambda sp, node, x: -x, doc="Elementwise -x.")
 exp = unary("exp", np.exp, _exp_partial, taylor=_exp_series, positive=True, to_sympy="exp",
             latex=function(r"\exp"),
             doc="Elementwise e**x.")
@@ -487,20 +488,50 @@ def _pow_latex(node: Node, a: Tex, b: Tex) -> Tex:
     return superscript(b.text)(node, a)
 
 
+def _same_shape(node: Node) -> bool:
+    return all(i.shape == node.shape for i in node.inputs)
+
+
+def _add_matrix(sp: Any, node: Node, a: Any, b: Any) -> Any:
+    return a + b if _same_shape(node) else None
+
+
+def _sub_matrix(sp: Any, node: Node, a: Any, b: Any) -> Any:
+    return a - b if _same_shape(node) else None
+
+
+def _mul_matrix(sp: Any, node: Node, a: Any, b: Any) -> Any:
+    """A scalar factor, an outer product, or the Hadamard product of two arrays of one
+    shape."""
+    x, y = node.inputs
+    if x.ndim == 0 or y.ndim == 0:
+        return a * b
+    if x.ndim == 2 and x.shape[1] == 1 and y.ndim == 1:  # a column times a vector
+        return a @ b.T
+    if y.ndim == 2 and y.shape[1] == 1 and x.ndim == 1:
+        return b @ a.T
+    return sp.HadamardProduct(a, b) if _same_shape(node) else None
+
+
+def _div_matrix(sp: Any, node: Node, a: Any, b: Any) -> Any:
+    return a / b if node.inputs[1].ndim == 0 else None
+
+
 add = binary("add", np.add, (None, None), symbol="+", vjp=(_identity_rule, _identity_rule),
              taylor=_add_series, commutative=True, public="add", to_sympy=_sympy_fn("add"),
-             latex=infix("+", SUM),
+             latex=infix("+", SUM), to_sympy_matrix=_add_matrix,
              doc="x + y.")
 sub = binary("sub", np.subtract, (None, None), symbol="-",
              vjp=(_identity_rule, _negated_rule), taylor=_sub_series, bool_ok=False,
              public="subtract", to_sympy=_sympy_fn("sub"),
-             latex=infix("-", SUM, right_strict=True), doc="x - y.")
+             latex=infix("-", SUM, right_strict=True), to_sympy_matrix=_sub_matrix, doc="x - y.")
 mul = binary("mul", np.multiply, (_mul_partial_x, _mul_partial_y), symbol="*",
              taylor=_mul_series, commutative=True, public="multiply", to_sympy=_sympy_fn("mul"),
-             latex=_mul_latex,
+             latex=_mul_latex, to_sympy_matrix=_mul_matrix,
              doc="x * y.")
 div = binary("div", np.divide, (_div_partial_x, _div_partial_y), symbol="/", result="float",
              taylor=ts.divide, public="divide", to_sympy=_sympy_fn("div"), latex=_div_latex,
+             to_sympy_matrix=_div_matrix,
              doc="x / y (true division).")
 
 

@@ -120,11 +120,21 @@ def _matmul_latex(node: Node, a: Tex, b: Tex) -> Tex:
     return Tex(f"{left} {grouped(b, PROD)}", PROD)
 
 
+def _matmul_matrix(sp: Any, node: Node, a: Any, b: Any) -> Any:
+    """Vectors are columns: v @ M is M^T v, u @ v the trace of u^T v; no batches."""
+    x, y = node.inputs
+    if x.ndim > 2 or y.ndim > 2:
+        return None
+    if x.ndim == 1 and y.ndim == 1:
+        return sp.Trace(a.T @ b)
+    return b.T @ a if x.ndim == 1 else a @ b
+
+
 matmul_op = define(
     "matmul", family="contraction", shape_rule=_matmul_rule, impl=np.matmul,
     vjp=(_matmul_vjp_a, _matmul_vjp_b), jvp=(_matmul_jvp_a, _matmul_jvp_b),
     batch=_matmul_batch, lower=Fixed(Infix("@", A0, A1, "np.matmul")), flops=_matmul_flops,
-    latex=_matmul_latex,
+    latex=_matmul_latex, to_sympy_matrix=_matmul_matrix,
     doc="Matrix product with NumPy semantics: vectors, matrices, broadcast batches.")
 
 

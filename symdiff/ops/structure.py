@@ -86,10 +86,18 @@ def _transpose_latex(node: Node, x: Tex) -> Tex:
     return Tex(rf"\operatorname{{transpose}}_{{{''.join(map(str, axes))}}}\left({x.text}\right)")
 
 
+def _transpose_matrix(sp: Any, node: Node, x: Any) -> Any:
+    axes = node.attrs["axes"]
+    if axes == (1, 0):
+        return x.T
+    return x if axes == tuple(range(len(axes))) else None
+
+
 transpose_op = define(
     "transpose", family="movement", shape_rule=_transpose_rule, impl=_transpose_impl,
     vjp=(_transpose_vjp,), jvp=(_transpose_jvp,), batch=_transpose_batch,
     lower=_transpose_lower, axes_from=_transpose_axes_from, latex=_transpose_latex,
+    to_sympy_matrix=_transpose_matrix,
     doc="Permute axes (default: reverse them).")
 
 
@@ -213,10 +221,17 @@ def _expand_lower(x: Node, out: Node, axis: tuple[int, ...]) -> Any:
     return Subscript(A0, tuple(None if i in axis else FULL for i in range(max(axis) + 1)))
 
 
+def _expand_matrix(sp: Any, node: Node, x: Any) -> Any:
+    """A vector (a column already) as a column, or as a row."""
+    if node.inputs[0].ndim != 1:
+        return None
+    return x if node.attrs["axis"] == (1,) else x.T
+
+
 expand_dims_op = define(
     "expand_dims", family="movement", shape_rule=_expand_rule, impl=_expand_impl,
     vjp=(_expand_vjp,), jvp=(_expand_jvp,), batch=_expand_batch, lower=_expand_lower,
-    to_sympy=pass_through_sympy,
+    to_sympy=pass_through_sympy, to_sympy_matrix=_expand_matrix,
     doc="Insert size-1 axes at the given positions of the result.")
 
 
