@@ -215,3 +215,9 @@ def test_a_large_constant_is_a_name_not_its_digits():
     x = sd.var("x", (10,))
     text = sd.latex(sd.sum(x * sd.const(np.arange(10.0))))
     assert text == r"\mathbf{1}^\top \left(x \odot C_{1}\right)"
+
+
+def test_the_readme_shows_the_xor_gradient_as_printed():
+    golden = (GOLDEN / "xor_loss_grad.tex").read_text(encoding="utf-8")
+    block = golden.split("% loss_grad[1]")[0].split("\n", 1)[1]
+    assert "```latex\n" + block + "```" in (ROOT / "README.md").read_text(encoding="utf-8")

@@ -473,11 +473,15 @@ def _mul_latex(node: Node, a: Tex, b: Tex) -> Tex:
     return infix(r"\odot", HADAMARD)(node, a, b)
 
 
-def _scalar_like(node: Node) -> bool:
-    """A 0-d value, perhaps broadcast or given unit axes by movement ops."""
+def _scalar_like(node: Node, depth: int = 8) -> bool:
+    """A 0-d value, perhaps broadcast or given unit axes by movement ops, or an elementwise
+    op of such values (looking `depth` ops deep)."""
     while node.op is not None and node.op.movement and node.inputs:
         node = node.inputs[0]
-    return all(d == 1 for d in node.shape)
+    if all(d == 1 for d in node.shape):
+        return True
+    return depth > 0 and node.op is not None and node.op.elementwise and \
+        all(_scalar_like(i, depth - 1) for i in node.inputs)
 
 
 def _div_latex(node: Node, a: Tex, b: Tex) -> Tex:
