@@ -113,7 +113,8 @@ class _Printer:
                 continue
             tex = node.op.latex(node, *[self.ref[i] for i in node.inputs])
             transparent = bool(node.inputs) and tex is self.ref[node.inputs[0]]
-            named = node.label is not None or (self.uses[node] > 1 and not _trivial(tex))
+            named = self.uses[node] > 0 and (node.label is not None or
+                                             (self.uses[node] > 1 and not _trivial(tex)))
             if node in self.roots or transparent or not named:
                 self.ref[node] = tex
                 continue

@@ -88,10 +88,11 @@ def prefix(symbol: str, prec: int) -> Form:
 
 
 def superscript(sup: str) -> Form:
-    """`x^{sup}`: `x^{2}`, `X^{-1}`."""
+    """`x^{sup}`: `x^{2}`, `X^{-1}`; a fraction in parentheses."""
 
     def form(node: Any, x: Tex) -> Tex:
-        return Tex(f"{grouped(x, ATOM)}^{{{sup}}}", POW)
+        base = Tex(x.text, POW) if x.text.startswith("\\frac") else x
+        return Tex(f"{grouped(base, ATOM)}^{{{sup}}}", POW)
 
     return form
 
