@@ -24,6 +24,7 @@ from symdiff import cli
 from symdiff.ops.base import library_ops
 from symdiff.spec import load_spec
 from symdiff.spec.compile import flatten, optimized_outputs
+from tests.test_ops_table import CASES, _instance
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
@@ -225,3 +226,15 @@ def test_the_readme_shows_the_xor_gradient_as_printed():
     golden = (GOLDEN / "xor_loss_grad.tex").read_text(encoding="utf-8")
     block = golden.split("% loss_grad[1]")[0].split("\n", 1)[1]
     assert "```latex\n" + block + "```" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("c", CASES, ids=lambda c: c.id)
+def test_every_op_of_the_table_and_its_derivative_print_sound_latex(c):
+    """Each op's form (and its VJP's) on the op table's instances prints sound LaTeX."""
+    inputs, y, _ = _instance(c, np.random.default_rng(0))
+    roots = [y]
+    if c.diff and y.dtype.startswith("float"):
+        roots += [sd.grad(sd.sum(y), inputs[i]) for i in c.diff]
+    for root in roots:
+        text = sd.latex(root, matrix=True)
+        assert latex_problems(text) == [], (latex_problems(text), text)
