@@ -1,5 +1,7 @@
-"""SymPy in and out: `to_sympy` / `latex` for scalar and elementwise graphs, and
-`from_sympy` to bring a SymPy expression into the graph.
+"""SymPy in and out: `to_sympy` / `latex` for scalar and elementwise graphs (`latex` hands
+any other graph to the matrix-calculus printer, inspect/latex.py), `to_sympy(matrix=True)`
+for SymPy matrix expressions of linear-algebra graphs, and `from_sympy` to bring a SymPy
+expression into the graph.
 
 Both directions walk trees with a table per op (no strings are ever parsed: a SymPy
 expression is walked by its classes, never sympified or evaluated).
