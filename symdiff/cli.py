@@ -171,7 +171,8 @@ def run_show(args: argparse.Namespace) -> int:
         latex = _api("latex", fmt)
         parts = []
         for i, node in enumerate(nodes):
-            label = node.display_name if len(nodes) == 1 else f"{args.of or 'output'}[{i}]"
+            label = (args.of or node.display_name) if len(nodes) == 1 else \
+                f"{args.of or 'output'}[{i}]"
             parts.append(f"% {label}\n{latex(node)}")
         text = "\n".join(parts)
     if not text.endswith("\n"):

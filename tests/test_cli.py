@@ -87,14 +87,16 @@ def test_show_a_define_and_dot(capsys, tmp_path):
     assert target.read_text().startswith("digraph")
 
 
-def test_show_latex_of_an_elementwise_graph_and_refusal_otherwise(capsys, tmp_path):
+def test_show_latex_of_an_elementwise_graph_and_of_a_matrix_gradient(capsys, tmp_path):
     spec = tmp_path / "scalar.toml"
     spec.write_text('[inputs]\nx = { shape = [] }\n[define]\nf = "sigmoid(x) * x"\n'
                     '[derivatives]\ndf = { of = "f", wrt = "x" }\n')
     status, out, _ = main(capsys, "show", str(spec), "--of", "df", "--format", "latex")
     assert status == 0 and "x" in out and "\\" in out
-    status, _, err = main(capsys, "show", XOR, "--of", "loss_grad", "--format", "latex")
-    assert status == 2 and "elementwise" in err and "Traceback" not in err
+    status, out, err = main(capsys, "show", XOR, "--of", "loss_grad", "--format", "latex")
+    assert status == 0 and err == ""
+    assert "\\frac{\\partial \\mathrm{loss}}{\\partial W} &= X^\\top" in out
+    assert out.count("\\begin{aligned}") == 4 == out.count("\\end{aligned}")
 
 
 def test_show_pictures_need_an_output_file(capsys):

@@ -102,19 +102,23 @@ def test_relu_derivative_is_a_piecewise():
     assert d == sympy.Piecewise((3, X > 0), (0, True))
 
 
-@pytest.mark.parametrize("build, op", [
-    (lambda x: x @ x, "matmul"),
-    (lambda x: sd.sum(x), "sum"),
-    (lambda x: sd.softmax(x), "softmax"),
-    (lambda x: x[0], "getitem"),
-    (lambda x: x * sd.const(np.arange(3.0)), "const"),
+@pytest.mark.parametrize("build, op, matrix", [
+    (lambda x: x @ x, "matmul", r"x^\top x"),
+    (lambda x: sd.sum(x), "sum", r"\mathbf{1}^\top x"),
+    (lambda x: sd.softmax(x), "softmax", r"\operatorname{softmax}\left(x\right)"),
+    (lambda x: x[0], "getitem", "{x}_{[0]}"),
+    (lambda x: x * sd.const(np.arange(3.0)), "const",
+     r"x \odot \begin{bmatrix} 0 & 1 & 2 \end{bmatrix}^\top"),
 ])
-def test_non_elementwise_ops_are_named_in_the_error(build, op):
+def test_non_elementwise_ops_are_named_in_the_error(build, op, matrix):
+    """to_sympy names the op it cannot write elementwise; latex and the notebook display
+    fall back to the matrix-calculus printer."""
     x = sd.var("x", (3,))
     y = build(x)
     with pytest.raises(sd.SymdiffError, match=f"'{op}'"):
         sd.to_sympy(y)
-    assert y._repr_latex_() is None
+    assert sd.latex(y) == matrix
+    assert y._repr_latex_() == f"${matrix}$"
 
 
 def test_two_variables_with_one_name_need_explicit_symbols():
@@ -248,3 +252,71 @@ def test_from_sympy_refuses_strings_and_unknown_things():
         sd.from_sympy(a + sympy.I, {a: A})
     with pytest.raises(sd.SymdiffError, match="otherwise branch"):
         sd.from_sympy(sympy.Piecewise((a, a > 0)), {a: A})
+
+
+# -- matrix expressions (to_sympy(matrix=True)) ------------------------------------------------
+
+def _matrix_value(expr, values):
+    """Evaluate a SymPy matrix expression by putting explicit matrices (vectors as columns)
+    and sizes in place of its symbols, as SymPy itself would, with no lambdify."""
+    table = {sympy.Symbol("n", integer=True, positive=True): 4}
+    for var, value in values.items():
+        symbol = sd.to_sympy(var, matrix=True)
+        table[symbol] = sympy.Float(float(value)) if value.ndim == 0 else \
+            sympy.ImmutableMatrix(value.reshape(value.shape[0], -1))
+    result = expr.xreplace(table).doit()
+    return np.array(result.tolist() if hasattr(result, "tolist") else result, dtype=float)
+
+
+def _ridge():
+    X, y = sd.var("X", ("n", 3)), sd.var("y", ("n",))
+    w, lam, A = sd.var("w", (3,)), sd.var("lam", ()), sd.var("A", (3, 3))
+    r = X @ w - y
+    loss = 0.5 * (r @ r) + lam * (w @ w)
+    return X, y, w, lam, A, loss
+
+
+@pytest.mark.parametrize("build", [
+    lambda X, y, w, lam, A, loss: loss,
+    lambda X, y, w, lam, A, loss: sd.grad(loss, w),
+    lambda X, y, w, lam, A, loss: sd.optimize([sd.grad(loss, w)])[0],
+    lambda X, y, w, lam, A, loss: sd.grad(w @ (A @ w), w),
+    lambda X, y, w, lam, A, loss: sd.grad(loss, X),
+    lambda X, y, w, lam, A, loss: X.T @ X / lam - A * A + (-A).T,
+    lambda X, y, w, lam, A, loss: w @ A - 2.0 * w,
+])
+def test_matrix_expressions_evaluate_to_the_graphs_numbers(build):
+    X, y, w, lam, A, loss = _ridge()
+    node = build(X, y, w, lam, A, loss)
+    expr = sd.to_sympy(node, matrix=True)
+    assert isinstance(expr, sympy.Basic) and expr.free_symbols
+    rng = np.random.default_rng(3)
+    values = {X: rng.normal(size=(4, 3)), y: rng.normal(size=4), w: rng.normal(size=3),
+              lam: np.array(0.7), A: rng.normal(size=(3, 3))}
+    used = {v: values[v] for v in values if v in set(sd.graph.topo_order([node]))}
+    want = sd.evaluate(node, used)
+    np.testing.assert_allclose(_matrix_value(expr, used).reshape(want.shape), want,
+                               rtol=1e-10, atol=1e-12)
+
+
+def test_the_ridge_gradient_is_the_textbook_matrix_expression():
+    X, y, w, lam, A, loss = _ridge()
+    (grad,) = sd.optimize([sd.grad(loss, w)])
+    Xs, ys, ws = (sd.to_sympy(v, matrix=True) for v in (X, y, w))
+    assert isinstance(Xs, sympy.MatrixSymbol) and Xs.shape[1] == 3 and ws.shape == (3, 1)
+    assert sd.to_sympy(grad, matrix=True) == 2 * sympy.Symbol("lam", real=True) * ws + \
+        Xs.T * (Xs * ws - ys)
+
+
+@pytest.mark.parametrize("build, op", [
+    (lambda A, v: sd.relu(A), "relu"),
+    (lambda A, v: A + v, "add"),
+    (lambda A, v: sd.sum(A, axis=0), "sum"),
+    (lambda A, v: A * sd.const(np.eye(3)), "an array constant"),
+])
+def test_matrix_expressions_name_what_sympy_cannot_write(build, op):
+    A, v = sd.var("A", (3, 3)), sd.var("v", (3,))
+    with pytest.raises(sd.SymdiffError, match=f"no matrix expression for '{op}'"):
+        sd.to_sympy(build(A, v), matrix=True)
+    with pytest.raises(sd.SymdiffError, match="at most 2"):
+        sd.to_sympy(sd.var("T", (2, 2, 2)), matrix=True)

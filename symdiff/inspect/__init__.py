@@ -14,15 +14,23 @@ from .stats import Stats, stats
 
 # The SymPy bridge loads SymPy, so it is imported on first use.
 
-def to_sympy(nodes: Any, symbols: Any = None) -> Any:
-    """The SymPy expression of a scalar or elementwise graph (see sympy_bridge.to_sympy)."""
+def to_sympy(nodes: Any, symbols: Any = None, matrix: bool = False) -> Any:
+    """The SymPy expression of a scalar or elementwise graph, or with `matrix=True` a
+    SymPy matrix expression (MatrixSymbol) of a linear-algebra graph (see
+    sympy_bridge.to_sympy)."""
     from .sympy_bridge import to_sympy
 
-    return to_sympy(nodes, symbols)
+    return to_sympy(nodes, symbols, matrix)
 
 
-def latex(node: Any, symbols: Any = None) -> str:
-    """LaTeX of a scalar or elementwise graph (see sympy_bridge.latex)."""
+def latex(node: Any, symbols: Any = None, matrix: bool = False) -> str:
+    """LaTeX of a graph: through SymPy for a scalar or elementwise graph (see
+    sympy_bridge.latex), else, or with `matrix=True`, in matrix-calculus notation with
+    named steps (see latex.matrix_latex; SymPy is not imported then)."""
+    if matrix:
+        from .latex import matrix_latex
+
+        return matrix_latex(node)
     from .sympy_bridge import latex
 
     return latex(node, symbols)

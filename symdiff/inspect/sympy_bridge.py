@@ -1,5 +1,7 @@
-"""SymPy in and out: `to_sympy` / `latex` for scalar and elementwise graphs, and
-`from_sympy` to bring a SymPy expression into the graph.
+"""SymPy in and out: `to_sympy` / `latex` for scalar and elementwise graphs (`latex` hands
+any other graph to the matrix-calculus printer, inspect/latex.py), `to_sympy(matrix=True)`
+for SymPy matrix expressions of linear-algebra graphs, and `from_sympy` to bring a SymPy
+expression into the graph.
 
 Both directions walk trees with a table per op (no strings are ever parsed: a SymPy
 expression is walked by its classes, never sympified or evaluated).
@@ -82,15 +84,23 @@ def _convert(node: Node, args: list[sympy.Basic]) -> sympy.Basic:
     return result
 
 
-def to_sympy(nodes: Node | Sequence[Node], symbols: Mapping[Node, sympy.Symbol] | None = None) \
-        -> sympy.Basic | list[sympy.Basic]:
+def to_sympy(nodes: Node | Sequence[Node], symbols: Mapping[Node, sympy.Symbol] | None = None,
+             matrix: bool = False) -> sympy.Basic | list[sympy.Basic]:
     """The SymPy expression of a scalar or elementwise graph (one element's formula).
 
     Variables become real Symbols named after them (or the ones given in `symbols`);
     constants become exact numbers where they are (2.0 -> 2); sigmoid is 1/(1+exp(-x)),
     softplus log(1+exp(x)), relu Max(x, 0), where a Piecewise. A matmul, a reduction over
     real axes or any other op that mixes elements raises an error naming it.
+
+    With `matrix=True`, the whole arrays instead, as SymPy matrix expressions: a matrix
+    variable is a MatrixSymbol (symbolic dims become positive integer Symbols), a vector a
+    column MatrixSymbol, a scalar a Symbol; matmul, transpose, +, -, negation, scalar
+    factors and divisors, Hadamard products of equal shapes, and any op on scalars only
+    (see `Op.to_sympy_matrix`). Anything else raises an error naming the op.
     """
+    if matrix:
+        return _to_sympy_matrix(nodes, symbols)
     roots = as_roots(nodes, "to_sympy")
     order = topo_order(roots)
     table = _symbol_table(order, symbols)
@@ -108,9 +118,60 @@ def to_sympy(nodes: Node | Sequence[Node], symbols: Mapping[Node, sympy.Symbol] 
     return results[0] if isinstance(nodes, Node) else results
 
 
+def _dim(d: int | str) -> sympy.Expr:
+    return sympy.Integer(d) if isinstance(d, int) else sympy.Symbol(d, integer=True,
+                                                                    positive=True)
+
+
+def matrix_symbol(node: Node) -> sympy.Basic:
+    """A variable as SymPy's matrix algebra sees it: a Symbol, a column, a matrix."""
+    if node.ndim == 0:
+        return sympy.Symbol(node.name, real=True)
+    if node.ndim > 2:
+        raise SymdiffError(f"to_sympy(matrix=True): variable {node.name!r} has "
+                           f"{node.ndim} axes; matrix expressions have at most 2")
+    rows, cols = (node.shape[0], 1) if node.ndim == 1 else node.shape
+    return sympy.MatrixSymbol(node.name, _dim(rows), _dim(cols))
+
+
+def _to_sympy_matrix(nodes: Node | Sequence[Node],
+                     symbols: Mapping[Node, sympy.Basic] | None) -> Any:
+    roots = as_roots(nodes, "to_sympy")
+    table: dict[Node, sympy.Basic] = dict(symbols or {})
+    for node in topo_order(roots):
+        if node in table:
+            continue
+        if node.kind == "var":
+            table[node] = matrix_symbol(node)
+        elif node.kind == "const" and node.ndim == 0:
+            table[node] = number(node.value.item())
+        elif node.kind == "op" and node.ndim == 0 and all(i.ndim == 0 for i in node.inputs):
+            table[node] = _convert(node, [table[i] for i in node.inputs])
+        else:
+            rule = node.op.to_sympy_matrix if node.kind == "op" else None
+            result = None if rule is None else rule(sympy, node, *[table[i] for i in
+                                                                   node.inputs])
+            if result is None:
+                what = node.op.name if node.op else "an array constant"
+                raise SymdiffError(f"to_sympy(matrix=True): SymPy has no matrix expression "
+                                   f"for {what!r} ({node!r})")
+            table[node] = result
+    results = [table[r] for r in roots]
+    return results[0] if isinstance(nodes, Node) else results
+
+
 def latex(node: Node, symbols: Mapping[Node, sympy.Symbol] | None = None) -> str:
-    """LaTeX of a scalar or elementwise graph: sympy.latex of to_sympy(node)."""
-    return sympy.latex(to_sympy(node, symbols))
+    """LaTeX of a graph: sympy.latex of to_sympy(node) for a scalar or elementwise graph,
+    else (a matrix product, a reduction, a softmax ...) the matrix-calculus printer."""
+    try:
+        expr = to_sympy(node, symbols)
+    except SymdiffError:
+        if symbols:
+            raise
+        from .latex import matrix_latex
+
+        return matrix_latex(node)
+    return sympy.latex(expr)
 
 
 def tree_size(node: Node, limit: int) -> int:

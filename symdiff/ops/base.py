@@ -30,6 +30,7 @@ from ..shapes import (
     reduced_shape,
 )
 from .lowering import Expr, run_widened, widened
+from .texforms import Tex, default_form
 
 # A VJP rule maps (cotangent of the output, *inputs, out=node, **attrs) to the cotangent of
 # one argument, or None for "no contribution". A JVP rule maps (tangent of one argument,
@@ -64,7 +65,10 @@ class Op:
     in the reference implementation and in generated code alike (`compute`, `lowered`).
     `unit_identity`: a reduction over size-1 axes only is the identity (sum, max; not a
     variance). `to_sympy`: the name of a SymPy function (`"exp"`) or `fn(sympy, node,
-    *args)`; None: no formula.
+    *args)`; None: no formula. `latex(node, *operands) -> Tex`: its matrix-calculus LaTeX
+    from its operands' (ops/texforms.py; default from the family, `\\operatorname{name}(x)`).
+    `to_sympy_matrix(sympy, node, *args)`: the op on SymPy matrix expressions (MatrixSymbol;
+    a vector is a column), None where SymPy has no such expression (`to_sympy(matrix=True)`).
     `batch(args, batched, out, **attrs)` rebuilds the op over operands of which those
     flagged carry an extra leading axis (jacobian and hessian); `taylor(series, out,
     **attrs)` maps the inputs' truncated Taylor series to the output's (ops/series.py).
@@ -99,6 +103,8 @@ class Op:
     unit_identity: bool = False
     accumulates: bool = False
     to_sympy: str | Callable[..., Any] | None = None
+    latex: Callable[..., Tex] | None = None
+    to_sympy_matrix: Callable[..., Any] | None = None
     doc: str = ""
     module: str | None = None
     public: Callable[..., Node] | None = field(default=None, compare=False)
@@ -268,6 +274,8 @@ def define(name: str, **fields: Any) -> Op:
         raise ValueError(f"op {name!r}: unknown family {family!r} (one of {FAMILIES})")
     for key, value in _DEFAULTS.get(family, {}).items():
         fields.setdefault(key, value)
+    if fields.get("latex") is None:
+        fields["latex"] = default_form(name, family)
     memory = fields.get("memory", "fresh")
     if not callable(memory) and memory not in MEMORY_CLASSES:
         raise ValueError(f"op {name!r}: unknown memory class {memory!r}")

@@ -37,6 +37,7 @@ from .lowering import A0, A1, Call, Fixed, kwargs
 from .reductions import max as max_
 from .reductions import sum as sum_
 from .structure import astype, batch_align, expand_dims
+from .texforms import ATOM, PROD, Tex, function, grouped, superscript
 
 # -- shape rules ---------------------------------------------------------------------------
 
@@ -257,6 +258,7 @@ solve_op = define(
     "solve", shape_rule=_solve_rule, impl=np.linalg.solve,
     vjp=(_solve_vjp_a, _solve_vjp_b), jvp=(_solve_jvp_a, _solve_jvp_b), batch=_binary_batch,
     lower=Fixed(Call("np.linalg.solve", (A0, A1))), flops=_cubic_rhs,
+    latex=lambda node, a, b: Tex(f"{grouped(a, ATOM)}^{{-1}} {grouped(b, PROD)}", PROD),
     doc="a^-1 b for square a (..., n, n) and b (..., n, k); a singular a raises LinAlgError.")
 
 
@@ -302,6 +304,7 @@ def _inv_jvp(t: Node, a: Node, out: Node) -> Node:
 inv_op = define(
     "inv", shape_rule=_inv_rule, impl=np.linalg.inv, vjp=(_inv_vjp,),
     jvp=(_inv_jvp,), batch=_unary_batch, lower=Fixed(Call("np.linalg.inv", (A0,))),
+    latex=superscript("-1"),
     flops=_cubic, doc="The inverse of a square matrix; a singular one raises LinAlgError.")
 
 
@@ -316,6 +319,7 @@ def _det_jvp(t: Node, a: Node, out: Node) -> Node:
 det_op = define(
     "det", shape_rule=_det_rule, impl=np.linalg.det, vjp=(_det_vjp,), jvp=(_det_jvp,),
     batch=_unary_batch, lower=Fixed(Call("np.linalg.det", (A0,))), flops=_cubic,
+    latex=function(r"\det"),
     doc="The determinant (for a log-determinant, use slogdet: it neither over- nor "
         "underflows).")
 

@@ -28,6 +28,19 @@ from .base import (
 )
 from .lowering import A0, A1, Arg, Call, Fixed, Infix, Prefix, kwargs
 from .structure import batch_align
+from .texforms import (
+    ATOM,
+    HADAMARD,
+    PROD,
+    SUM,
+    Tex,
+    function,
+    grouped,
+    indicator,
+    infix,
+    prefix,
+    superscript,
+)
 
 Partial = Callable[..., Node]
 
@@ -344,33 +357,51 @@ def _relu_series(u: ts.Series, out: Node) -> ts.Series:
 
 # -- unary math ---------------------------------------------------------------------------
 
+def _sqrt_latex(node: Node, x: Tex) -> Tex:
+    return Tex(rf"\sqrt{{{x.text}}}")
+
+
+def _abs_latex(node: Node, x: Tex) -> Tex:
+    return Tex(rf"\left|{x.text}\right|")
+
+
+
 neg = unary("neg", np.negative, None, lower=Fixed(Prefix("-", A0, "np.negative")),
             accepts="number", rule=_neg_rule, taylor=_neg_series, public="negative",
-            to_sympy=_sympy_fn("neg"), doc="Elementwise -x.")
+            to_sympy=_sympy_fn("neg"), latex=prefix("-", SUM),
+            to_sympy_matrix=lambda sp, node, x: -x, doc="Elementwise -x.")
 exp = unary("exp", np.exp, _exp_partial, taylor=_exp_series, positive=True, to_sympy="exp",
+            latex=function(r"\exp"),
             doc="Elementwise e**x.")
 log = unary("log", np.log, _log_partial, taylor=_log_series, to_sympy="log",
+            latex=function(r"\log"),
             doc="Natural logarithm.")
 log1p = unary("log1p", np.log1p, _log1p_partial, taylor=_log1p_series,
               to_sympy=_sympy_fn("log1p"), doc="log(1 + x), accurate near 0.")
 expm1 = unary("expm1", np.expm1, _expm1_partial, taylor=_expm1_series,
               to_sympy=_sympy_fn("expm1"), doc="exp(x) - 1, accurate near 0.")
 sqrt = unary("sqrt", np.sqrt, _sqrt_partial, taylor=ts.sqrt_series, to_sympy="sqrt",
+             latex=_sqrt_latex,
              doc="Square root.")
 square = unary("square", np.square, _square_partial, accepts="number", taylor=_square_series,
-               to_sympy=_sympy_fn("square"), doc="x * x.")
+               to_sympy=_sympy_fn("square"), latex=superscript("2"), doc="x * x.")
 sign = unary("sign", np.sign, None, accepts="number", taylor=constant_series, to_sympy="sign",
              doc="Sign; derivative 0 everywhere.")
 abs = unary("abs", np.abs, _abs_partial, accepts="any", taylor=_abs_series,  # noqa: A001
             numpy=("abs", "absolute"),
-            to_sympy="Abs", doc="Absolute value; derivative sign(x), so 0 at 0.")
-sin = unary("sin", np.sin, _sin_partial, taylor=_sin_series, to_sympy="sin", doc="Sine.")
-cos = unary("cos", np.cos, _cos_partial, taylor=_cos_series, to_sympy="cos", doc="Cosine.")
-tan = unary("tan", np.tan, _tan_partial, taylor=_tan_series, to_sympy="tan", doc="Tangent.")
+            to_sympy="Abs", latex=_abs_latex, doc="Absolute value; derivative sign(x), so 0 at 0.")
+sin = unary("sin", np.sin, _sin_partial, taylor=_sin_series, to_sympy="sin",
+            latex=function(r"\sin"), doc="Sine.")
+cos = unary("cos", np.cos, _cos_partial, taylor=_cos_series, to_sympy="cos",
+            latex=function(r"\cos"), doc="Cosine.")
+tan = unary("tan", np.tan, _tan_partial, taylor=_tan_series, to_sympy="tan",
+            latex=function(r"\tan"), doc="Tangent.")
 tanh = unary("tanh", np.tanh, _tanh_partial, taylor=_tanh_series, to_sympy="tanh",
+             latex=function(r"\tanh"),
              doc="Hyperbolic tangent.")
 sigmoid = unary("sigmoid", _sigmoid, _sigmoid_partial, lower=Fixed(Call(_sigmoid, (A0,))),
                 taylor=_sigmoid_series, positive=True, to_sympy=_sympy_fn("sigmoid"),
+                latex=function(r"\sigma"),
                 doc="Logistic function 1 / (1 + exp(-x)), stable.")
 softplus = unary("softplus", _softplus, _softplus_partial, taylor=_softplus_series,
                  lower=Fixed(Call("np.logaddexp", (0.0, A0), out=True)), positive=True,
@@ -419,17 +450,92 @@ def _div_partial_y(x: Node, y: Node, out: Node) -> Node:
     return -out / y
 
 
+def _mul_latex(node: Node, a: Tex, b: Tex) -> Tex:
+    """A scalar factor by juxtaposition, written first (`2 \\lambda W`); a column times a
+    vector as the outer product `g w^\\top`; a matrix scaled along its rows or columns by a
+    vector as a product with `\\operatorname{diag}`; other arrays by the Hadamard product
+    `A \\odot B`."""
+    x, y = node.inputs
+    if _scalar_like(y) and not _scalar_like(x):
+        a, b = b, a
+    if _scalar_like(x) or _scalar_like(y):
+        glue = r" \cdot " if b.text[:1].isdigit() or b.text.startswith("-") else " "
+        return Tex(f"{grouped(a, PROD)}{glue}{grouped(b, PROD)}", PROD)
+    if x.ndim == 2 and x.shape[1] == 1 and y.ndim == 1:  # a column times a vector
+        return Tex(rf"{grouped(a, PROD)} {grouped(b, ATOM)}^\top", PROD)
+    if y.ndim == 2 and y.shape[1] == 1 and x.ndim == 1:
+        return Tex(rf"{grouped(b, PROD)} {grouped(a, ATOM)}^\top", PROD)
+    for (m, mt), (v, vt) in (((x, a), (y, b)), ((y, b), (x, a))):
+        if m.ndim == 2 and m.shape[1] != 1 and v.ndim == 1 and v.shape[0] == m.shape[1]:
+            return Tex(rf"{grouped(mt, PROD)} \operatorname{{diag}}\left({vt.text}\right)", PROD)
+        if m.ndim == 2 and m.shape[1] != 1 and v.ndim == 2 and v.shape == (m.shape[0], 1):
+            return Tex(rf"\operatorname{{diag}}\left({vt.text}\right) {grouped(mt, PROD)}", PROD)
+    return infix(r"\odot", HADAMARD)(node, a, b)
+
+
+def _scalar_like(node: Node, depth: int = 8) -> bool:
+    """A 0-d value, perhaps broadcast or given unit axes by movement ops, or an elementwise
+    op of such values (looking `depth` ops deep)."""
+    while node.op is not None and node.op.movement and node.inputs:
+        node = node.inputs[0]
+    if all(d == 1 for d in node.shape):
+        return True
+    return depth > 0 and node.op is not None and node.op.elementwise and \
+        all(_scalar_like(i, depth - 1) for i in node.inputs)
+
+
+def _div_latex(node: Node, a: Tex, b: Tex) -> Tex:
+    return Tex(rf"\frac{{{a.text}}}{{{b.text}}}")
+
+
+def _pow_latex(node: Node, a: Tex, b: Tex) -> Tex:
+    return superscript(b.text)(node, a)
+
+
+def _same_shape(node: Node) -> bool:
+    return all(i.shape == node.shape for i in node.inputs)
+
+
+def _add_matrix(sp: Any, node: Node, a: Any, b: Any) -> Any:
+    return a + b if _same_shape(node) else None
+
+
+def _sub_matrix(sp: Any, node: Node, a: Any, b: Any) -> Any:
+    return a - b if _same_shape(node) else None
+
+
+def _mul_matrix(sp: Any, node: Node, a: Any, b: Any) -> Any:
+    """A scalar factor, an outer product, or the Hadamard product of two arrays of one
+    shape."""
+    x, y = node.inputs
+    if x.ndim == 0 or y.ndim == 0:
+        return a * b
+    if x.ndim == 2 and x.shape[1] == 1 and y.ndim == 1:  # a column times a vector
+        return a @ b.T
+    if y.ndim == 2 and y.shape[1] == 1 and x.ndim == 1:
+        return b @ a.T
+    return sp.HadamardProduct(a, b) if _same_shape(node) else None
+
+
+def _div_matrix(sp: Any, node: Node, a: Any, b: Any) -> Any:
+    return a / b if node.inputs[1].ndim == 0 else None
+
+
 add = binary("add", np.add, (None, None), symbol="+", vjp=(_identity_rule, _identity_rule),
              taylor=_add_series, commutative=True, public="add", to_sympy=_sympy_fn("add"),
+             latex=infix("+", SUM), to_sympy_matrix=_add_matrix,
              doc="x + y.")
 sub = binary("sub", np.subtract, (None, None), symbol="-",
              vjp=(_identity_rule, _negated_rule), taylor=_sub_series, bool_ok=False,
-             public="subtract", to_sympy=_sympy_fn("sub"), doc="x - y.")
+             public="subtract", to_sympy=_sympy_fn("sub"),
+             latex=infix("-", SUM, right_strict=True), to_sympy_matrix=_sub_matrix, doc="x - y.")
 mul = binary("mul", np.multiply, (_mul_partial_x, _mul_partial_y), symbol="*",
              taylor=_mul_series, commutative=True, public="multiply", to_sympy=_sympy_fn("mul"),
+             latex=_mul_latex, to_sympy_matrix=_mul_matrix,
              doc="x * y.")
 div = binary("div", np.divide, (_div_partial_x, _div_partial_y), symbol="/", result="float",
-             taylor=ts.divide, public="divide", to_sympy=_sympy_fn("div"),
+             taylor=ts.divide, public="divide", to_sympy=_sympy_fn("div"), latex=_div_latex,
+             to_sympy_matrix=_div_matrix,
              doc="x / y (true division).")
 
 
@@ -490,7 +596,7 @@ def _pow_exponent_partial(x: Node, y: Node, out: Node) -> Node:
 
 pow = binary("pow", np.power, (_pow_base_partial, _pow_exponent_partial),  # noqa: A001
              symbol="**", taylor=_pow_series, bool_ok=False, public="power",
-             to_sympy=_sympy_fn("pow"),
+             to_sympy=_sympy_fn("pow"), latex=_pow_latex,
              doc="x ** y; d/dy is out * log(x) for x > 0 and 0 at x == 0 (where 0 ** y is "
                  "constant for y > 0), as in JAX.")
 
@@ -521,26 +627,29 @@ maximum = binary("maximum", np.maximum,
                  (functools.partial(_choose_partial, wins=_greater, first=True),
                   functools.partial(_choose_partial, wins=_greater, first=False)),
                  taylor=functools.partial(_choose_series, wins=_greater), commutative=True,
-                 to_sympy="Max", doc="Elementwise maximum; a tie splits the derivative evenly.")
+                 to_sympy="Max", latex=function(r"\max"),
+                 doc="Elementwise maximum; a tie splits the derivative evenly.")
 minimum = binary("minimum", np.minimum,
                  (functools.partial(_choose_partial, wins=_less, first=True),
                   functools.partial(_choose_partial, wins=_less, first=False)),
                  taylor=functools.partial(_choose_series, wins=_less), commutative=True,
-                 to_sympy="Min", doc="Elementwise minimum; a tie splits the derivative evenly.")
+                 to_sympy="Min", latex=function(r"\min"),
+                 doc="Elementwise minimum; a tie splits the derivative evenly.")
 
 # -- comparisons (not differentiable: their derivative is zero) ---------------------------
 
-less = binary("less", np.less, (None, None), symbol="<", result="bool", to_sympy="Lt")
+less = binary("less", np.less, (None, None), symbol="<", result="bool", to_sympy="Lt",
+              latex=indicator("<"))
 less_equal = binary("less_equal", np.less_equal, (None, None), symbol="<=", result="bool",
-                    to_sympy="Le")
+                    to_sympy="Le", latex=indicator(r"\le"))
 greater = binary("greater", np.greater, (None, None), symbol=">", result="bool",
-                 to_sympy="Gt")
+                 to_sympy="Gt", latex=indicator(">"))
 greater_equal = binary("greater_equal", np.greater_equal, (None, None), symbol=">=",
-                       result="bool", to_sympy="Ge")
+                       result="bool", to_sympy="Ge", latex=indicator(r"\ge"))
 equal = binary("equal", np.equal, (None, None), symbol="==", result="bool", commutative=True,
-               to_sympy="Eq")
+               to_sympy="Eq", latex=indicator("="))
 not_equal = binary("not_equal", np.not_equal, (None, None), symbol="!=", result="bool",
-                   commutative=True, to_sympy="Ne")
+                   commutative=True, to_sympy="Ne", latex=indicator(r"\ne"))
 
 
 # -- where ----------------------------------------------------------------------------------
@@ -605,12 +714,23 @@ def choose(cond: Node, a: ts.Series, b: ts.Series, out: Node) -> ts.Series:
                     for x, y in zip(a[1:], b[1:], strict=True)]
 
 
+def _where_latex(node: Node, c: Tex, x: Tex, y: Tex) -> Tex:
+    """where(c, x, 0) is `x \\odot [c]` (the indicator of c); anything else a where()."""
+    cond = c if c.text.startswith(r"\left[") else Tex(rf"\left[{c.text}\right]")
+    if _is_zero_literal(node.inputs[2]):
+        return infix(r"\odot", HADAMARD)(node, x, cond)
+    if _is_zero_literal(node.inputs[1]):
+        return infix(r"\odot", HADAMARD)(node, y, Tex(rf"\left(1 - {cond.text}\right)"))
+    return function(r"\operatorname{where}")(node, c, x, y)
+
+
 where_op = define(
     "where", family="elementwise", shape_rule=broadcasting_rule("where", promotes=(1, 2)),
     impl=_where_impl, vjp=(None, _where_vjp_x, _where_vjp_y),
     jvp=(None, _where_vjp_x, _where_vjp_y), lower=_where_lower, batch=elementwise_batch,
     taylor=_where_series, promotes=(1, 2), finite=finite_if_operands,
-    to_sympy=_sympy_fn("where"), doc="where(cond, x, y): x where cond is true, else y.")
+    to_sympy=_sympy_fn("where"),
+    latex=_where_latex, doc="where(cond, x, y): x where cond is true, else y.")
 
 
 @export(op=where_op)

@@ -16,6 +16,7 @@ from .gather import arange
 from .lowering import A0, A1, Arg, Call, Fixed, Infix, kwargs
 from .reductions import broadcast_to, sum_to
 from .structure import astype, batch_align, expand_dims, eye, reshape, transpose
+from .texforms import ATOM, PROD, Tex, grouped
 
 # -- matmul ---------------------------------------------------------------------------------
 
@@ -111,10 +112,29 @@ def _matmul_flops(node: Node) -> Flops:
     return 2, node.shape + (node.inputs[0].shape[-1],)
 
 
+def _matmul_latex(node: Node, a: Tex, b: Tex) -> Tex:
+    """Juxtaposition, `X W`; a vector on the left is a row, `u^\\top v`, `u^\\top W`."""
+    left = grouped(a, PROD)
+    if node.inputs[0].ndim == 1:
+        left = rf"{grouped(a, ATOM)}^\top"
+    return Tex(f"{left} {grouped(b, PROD)}", PROD)
+
+
+def _matmul_matrix(sp: Any, node: Node, a: Any, b: Any) -> Any:
+    """Vectors are columns: v @ M is M^T v, u @ v the trace of u^T v; no batches."""
+    x, y = node.inputs
+    if x.ndim > 2 or y.ndim > 2:
+        return None
+    if x.ndim == 1 and y.ndim == 1:
+        return sp.Trace(a.T @ b)
+    return b.T @ a if x.ndim == 1 else a @ b
+
+
 matmul_op = define(
     "matmul", family="contraction", shape_rule=_matmul_rule, impl=np.matmul,
     vjp=(_matmul_vjp_a, _matmul_vjp_b), jvp=(_matmul_jvp_a, _matmul_jvp_b),
     batch=_matmul_batch, lower=Fixed(Infix("@", A0, A1, "np.matmul")), flops=_matmul_flops,
+    latex=_matmul_latex, to_sympy_matrix=_matmul_matrix,
     doc="Matrix product with NumPy semantics: vectors, matrices, broadcast batches.")
 
 

@@ -41,6 +41,7 @@ from .base import (
 from .elementwise import equal, exp, where
 from .lowering import A0, Attribute, Call, Infix, Method, Subscript, kwargs
 from .structure import batch_align, expand_dims
+from .texforms import ATOM, PROD, Tex, axes_text, function, grouped, number, reduction, symbol
 
 # -- broadcast_to and sum_to, its adjoint ---------------------------------------------------
 
@@ -138,9 +139,20 @@ def _dim_size_lower(x: Node, out: Node, axis: tuple[int, ...]) -> Any:
     return Call(f"np.{out.dtype}", (size_of(A0, axis),))
 
 
+def _dim_size_latex(node: Node, x: Tex) -> Tex:
+    """The sizes themselves: `n`, `2 n`, `4`."""
+    dims = [node.inputs[0].shape[a] for a in node.attrs["axis"]]
+    if all(isinstance(d, int) for d in dims):
+        return number(math.prod(dims))
+    known = math.prod(d for d in dims if isinstance(d, int))
+    words = ([str(known)] if known != 1 else []) + [symbol(d) for d in dims if isinstance(d, str)]
+    return Tex(" ".join(words), PROD if len(words) > 1 else ATOM)
+
+
 dim_size_op = define(
     "dim_size", shape_rule=_dim_size_rule, impl=_dim_size_impl, vjp=(None,), jvp=(None,),
     batch=_dim_size_batch, lower=_dim_size_lower, flops=no_flops, finite=always_finite,
+    latex=_dim_size_latex,
     doc="Number of elements along the given axes, as a float scalar (for means over "
         "symbolic dims).")
 
@@ -207,11 +219,12 @@ def _sympy_if_nothing_reduced(sp: Any, node: Node, x: Any) -> Any:
 
 
 def _reducer(name: str, impl: Any, vjp: Any, jvp: Any, *, float_result: bool = False,
-             lower: Any = method_lowering, bool_counts: bool = False, doc: str = "") -> Any:
+             lower: Any = method_lowering, bool_counts: bool = False, latex: Any = None,
+             doc: str = "") -> Any:
     op = define(name, family="reduction",
                 shape_rule=reduction_rule(name, float_result, bool_counts), impl=impl,
                 vjp=(vjp,), jvp=(jvp,), lower=lower, batch=reduction_batch,
-                unit_identity=True, to_sympy=_sympy_if_nothing_reduced, doc=doc)
+                unit_identity=True, to_sympy=_sympy_if_nothing_reduced, latex=latex, doc=doc)
 
     def fn(x: object, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Node:
         x = lift(x)
@@ -243,9 +256,25 @@ def _sum_jvp(t: Node, x: Node, out: Node, axis: Any, keepdims: bool) -> Node:
     return sum(t, axis, keepdims)
 
 
+def _sum_latex(node: Node, x: Tex) -> Tex:
+    """Sums as products with the ones vector: `\\mathbf{1}^\\top v`, `\\mathbf{1}^\\top X`
+    (over the rows), `X \\mathbf{1}` (over the columns); other sums `\\sum_{axes}`."""
+    ndim = node.inputs[0].ndim
+    axes = axes_text(node)
+    ones = r"\mathbf{1}"
+    if ndim == 1 or (ndim == 2 and axes == "0"):
+        return Tex(rf"{ones}^\top {grouped(x, PROD)}", PROD)
+    if ndim == 2 and axes == "1":
+        return Tex(rf"{grouped(x, PROD)} {ones}", PROD)
+    if ndim == 2 and axes is None:
+        return Tex(rf"{ones}^\top {grouped(x, PROD)} {ones}", PROD)
+    sub = "" if axes is None else f"_{{{axes}}}"
+    return Tex(rf"\sum{sub} {grouped(x, PROD)}", PROD)
+
+
 sum = _reducer(  # noqa: A001
     "sum", functools.partial(_np_reduce, fn=np.sum), _sum_vjp, _sum_jvp, bool_counts=True,
-    doc="Sum over axis (None: all).")
+    latex=_sum_latex, doc="Sum over axis (None: all).")
 
 
 def _mean_lower(x: Node, out: Node, axis: Any, keepdims: bool) -> Any:
@@ -279,10 +308,10 @@ def _chooser_jvp(t: Node, x: Node, out: Node, axis: Any, keepdims: bool) -> Node
 
 
 max = _reducer("max", functools.partial(_np_reduce, fn=np.max),  # noqa: A001
-               _chooser_vjp, _chooser_jvp,
+               _chooser_vjp, _chooser_jvp, latex=reduction(r"\max"),
                doc="Maximum over axis; ties share the derivative evenly.")
 min = _reducer("min", functools.partial(_np_reduce, fn=np.min),  # noqa: A001
-               _chooser_vjp, _chooser_jvp,
+               _chooser_vjp, _chooser_jvp, latex=reduction(r"\min"),
                doc="Minimum over axis; ties share the derivative evenly.")
 
 
@@ -378,12 +407,13 @@ def _log_softmax_jvp(t: Node, x: Node, out: Node, axis: tuple[int, ...]) -> Node
 softmax_op = define(
     "softmax", family="normalizer", shape_rule=same_type_rule("softmax"), impl=_softmax,
     vjp=(_softmax_vjp,), jvp=(_softmax_vjp,), batch=_normalizer_batch,
-    lower=_normalizer_lower, positive=True,
+    lower=_normalizer_lower, positive=True, latex=function(r"\operatorname{softmax}"),
     doc="exp(x) / sum(exp(x)) along axis, shifted by the max.")
 log_softmax_op = define(
     "log_softmax", family="normalizer", shape_rule=same_type_rule("log_softmax"),
     impl=_log_softmax, vjp=(_log_softmax_vjp,), jvp=(_log_softmax_jvp,),
-    batch=_normalizer_batch, lower=_normalizer_lower, doc="x - logsumexp(x) along axis.")
+    batch=_normalizer_batch, lower=_normalizer_lower,
+    latex=function(r"\log\operatorname{softmax}"), doc="x - logsumexp(x) along axis.")
 
 
 @export(op=softmax_op, statics=("axis",))

@@ -31,6 +31,7 @@ from .base import (
     shape_mismatch,
 )
 from .lowering import A0, Attribute, Call, Method, Name, Subscript, kwargs
+from .texforms import ATOM, POW, Tex, escape, grouped
 
 # -- transpose ------------------------------------------------------------------------------
 
@@ -75,10 +76,28 @@ def _transpose_axes_from(node: Node, axes: tuple[int, ...]) -> tuple[Node, tuple
     return node.inputs[0], tuple(sorted(node.attrs["axes"][a] for a in axes))
 
 
+def _transpose_latex(node: Node, x: Tex) -> Tex:
+    """`X^\\top` for a matrix; other permutations name their axes."""
+    axes = node.attrs["axes"]
+    if len(axes) == 2 and axes == (1, 0):
+        return Tex(rf"{grouped(x, ATOM)}^\top", POW)
+    if len(axes) < 2 or axes == tuple(range(len(axes))):
+        return x
+    return Tex(rf"\operatorname{{transpose}}_{{{''.join(map(str, axes))}}}\left({x.text}\right)")
+
+
+def _transpose_matrix(sp: Any, node: Node, x: Any) -> Any:
+    axes = node.attrs["axes"]
+    if axes == (1, 0):
+        return x.T
+    return x if axes == tuple(range(len(axes))) else None
+
+
 transpose_op = define(
     "transpose", family="movement", shape_rule=_transpose_rule, impl=_transpose_impl,
     vjp=(_transpose_vjp,), jvp=(_transpose_jvp,), batch=_transpose_batch,
-    lower=_transpose_lower, axes_from=_transpose_axes_from,
+    lower=_transpose_lower, axes_from=_transpose_axes_from, latex=_transpose_latex,
+    to_sympy_matrix=_transpose_matrix,
     doc="Permute axes (default: reverse them).")
 
 
@@ -202,10 +221,17 @@ def _expand_lower(x: Node, out: Node, axis: tuple[int, ...]) -> Any:
     return Subscript(A0, tuple(None if i in axis else FULL for i in range(max(axis) + 1)))
 
 
+def _expand_matrix(sp: Any, node: Node, x: Any) -> Any:
+    """A vector (a column already) as a column, or as a row."""
+    if node.inputs[0].ndim != 1:
+        return None
+    return x if node.attrs["axis"] == (1,) else x.T
+
+
 expand_dims_op = define(
     "expand_dims", family="movement", shape_rule=_expand_rule, impl=_expand_impl,
     vjp=(_expand_vjp,), jvp=(_expand_jvp,), batch=_expand_batch, lower=_expand_lower,
-    to_sympy=pass_through_sympy,
+    to_sympy=pass_through_sympy, to_sympy_matrix=_expand_matrix,
     doc="Insert size-1 axes at the given positions of the result.")
 
 
@@ -274,9 +300,17 @@ def _getitem_lower(x: Node, out: Node, index: Index) -> Any:
     return Subscript(A0, index)
 
 
+def _getitem_latex(node: Node, x: Tex) -> Tex:
+    """`{X}_{[0, 1:3]}`: the index as NumPy writes it, as a subscript."""
+    from ..indexing import index_source
+
+    return Tex(f"{{{x.text}}}_{{[{escape(index_source(node.attrs['index']))}]}}")
+
+
 getitem_op = define(
     "getitem", family="movement", shape_rule=_getitem_rule, impl=_getitem_impl,
     vjp=(_getitem_vjp,), jvp=(_getitem_jvp,), batch=_getitem_batch, lower=_getitem_lower,
+    latex=_getitem_latex,
     doc="Basic indexing: ints, slices, None and ...")
 
 
@@ -401,7 +435,8 @@ def _zeros_lower(out: Node, shape: Shape, dtype: str) -> Any:
 
 zeros_op = define(
     "zeros", family="source", shape_rule=_zeros_rule, impl=_zeros_impl, vjp=(), jvp=(),
-    lower=_zeros_lower, doc="A tensor of zeros; its shape may hold symbolic dims.")
+    lower=_zeros_lower, latex=lambda node: Tex(r"\mathbf{0}"),
+    doc="A tensor of zeros; its shape may hold symbolic dims.")
 
 
 @export(op=zeros_op, spec=False)
@@ -425,7 +460,7 @@ def _eye_lower(out: Node, n: int, dtype: str) -> Any:
 
 eye_op = define(
     "eye", family="source", shape_rule=_eye_rule, impl=_eye_impl, vjp=(), jvp=(),
-    lower=_eye_lower,
+    lower=_eye_lower, latex=lambda node: Tex("I"),
     doc="The n x n identity: the basis that jacobian and hessian push through a graph.")
 
 
