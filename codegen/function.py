@@ -58,13 +58,14 @@ class Function:
                              "among the inputs")
         leaves = flatten(self.outputs)
         given = set(inputs)
-        for node in topo_order(leaves):
+        below = topo_order(leaves)
+        for node in below:
             if node.kind == "var" and node not in given:
                 raise ValueError(f"function {self.name!r}: the outputs depend on variable "
                                  f"{node.name!r} {fmt_shape(node.shape)}, which is not "
                                  "among the inputs")
         bound = {d for v in inputs for d in v.shape if isinstance(d, str)}
-        for node in topo_order(leaves):
+        for node in below:
             for d in node.attrs.get("shape", ()) if node.kind == "op" else ():
                 if isinstance(d, str) and d not in bound:
                     raise ValueError(f"function {self.name!r}: symbolic dim {d!r} (in "
