@@ -239,17 +239,19 @@ def topo_order(roots: Iterable[Node]) -> list[Node]:
     for root in roots:
         if root in seen:
             continue
-        stack: list[tuple[Node, int]] = [(root, 0)]
         seen.add(root)
+        # depth first, each node's inputs in order; an iterator per open node resumes
+        # where its scan stopped, so each edge is looked at once
+        stack: list[tuple[Node, Iterator[Node]]] = [(root, iter(root.inputs))]
         while stack:
-            node, i = stack.pop()
-            if i < len(node.inputs):
-                stack.append((node, i + 1))
-                child = node.inputs[i]
+            node, inputs = stack[-1]
+            for child in inputs:
                 if child not in seen:
                     seen.add(child)
-                    stack.append((child, 0))
+                    stack.append((child, iter(child.inputs)))
+                    break
             else:
+                stack.pop()
                 order.append(node)
     return order
 
