@@ -308,22 +308,19 @@ def _body(buffer_plan: Plan, scope: Scope) -> list[str]:
             scope.state.helpers.setdefault(h.__name__, h)
         if n in scope.inlined:
             continue
-        if n.op is not None and n.op.outputs > 1:
-            key = group_key(n)
-            if key in computed:  # assigned with the group's first member
-                scope.state.statements.setdefault(n, computed[key])
-                if step.dels:
-                    lines.append(f"{INDENT}del {', '.join(scope.names[v] for v in step.dels)}")
-                continue
-        comment = _provenance_comment(n, scope.names)
-        if comment is not None and comment != last_comment:
-            lines.append(f"{INDENT}# {comment}")
-        last_comment = comment
-        statement = _statement(step, scope, scheduled)
-        scope.state.statements[n] = statement
-        if n.op is not None and n.op.outputs > 1:
-            computed[group_key(n)] = statement
-        lines.append(INDENT + statement)
+        key = group_key(n) if n.op.outputs > 1 else None
+        if key in computed:  # assigned with its multi-output group's first member
+            scope.state.statements.setdefault(n, computed[key])
+        else:
+            comment = _provenance_comment(n, scope.names)
+            if comment is not None and comment != last_comment:
+                lines.append(f"{INDENT}# {comment}")
+            last_comment = comment
+            statement = _statement(step, scope, scheduled)
+            scope.state.statements[n] = statement
+            if key is not None:
+                computed[key] = statement
+            lines.append(INDENT + statement)
         if step.dels:
             lines.append(f"{INDENT}del {', '.join(scope.names[v] for v in step.dels)}")
     return lines

@@ -422,14 +422,16 @@ def _broadcasting(types: Sequence[TensorType], inputs: Sequence[Node], *, name: 
 
 def reduction_rule(name: str, float_result: bool = False, bool_counts: bool = False) \
         -> ShapeRule:
-    """Reduction over `axis` (int, tuple or None) with `keepdims`. With `bool_counts`, a
-    bool operand gives int64 (sum and prod, as NumPy; max and min stay bool)."""
+    """Reduction over `axis` (int, tuple or None) with `keepdims` (other attributes, such
+    as a variance's ddof, leave the type alone). With `bool_counts`, a bool operand gives
+    int64 (sum and prod, as NumPy; max and min stay bool)."""
     return functools.partial(_reduction, name=name, float_result=float_result,
                              bool_counts=bool_counts)
 
 
 def _reduction(types: Sequence[TensorType], inputs: Sequence[Node], *, name: str,
-               float_result: bool, bool_counts: bool, axis: Any, keepdims: bool) -> TensorType:
+               float_result: bool, bool_counts: bool, axis: Any, keepdims: bool,
+               **attrs: Any) -> TensorType:
     (t,) = types
     axes = normalize_axes(axis, t.ndim, name)
     dtype = float_of(t.dtype) if float_result else t.dtype

@@ -13,22 +13,23 @@ from typing import Any
 import numpy as np
 
 from ..graph import Node
-from ..shapes import TensorType, float_of, normalize_axes, reduced_shape
+from ..shapes import TensorType, normalize_axes
 from .arrays import flip
-from .base import define, export, lift, require_float, same_axes_from, shape_mismatch
+from .base import (
+    define,
+    export,
+    lift,
+    reduction_rule,
+    require_float,
+    same_axes_from,
+    shape_mismatch,
+)
 from .elementwise import abs, equal, sign, sqrt, where
 from .lowering import A0, Call, Method, Name, kwargs
 from .reductions import _axes, _axis_value, _count, _expand, _tie_mask, mean, sum
 from .structure import reshape
 
 # -- variance and std -----------------------------------------------------------------------
-
-
-def _variance_rule(types: list[TensorType], inputs: list[Node], *, axis: Any, keepdims: bool,
-                   ddof: int) -> TensorType:
-    (t,) = types
-    axes = normalize_axes(axis, t.ndim, "variance")
-    return TensorType(reduced_shape(t.shape, axes, keepdims), float_of(t.dtype))
 
 
 def _variance_impl(x: np.ndarray, axis: Any, keepdims: bool, ddof: int) -> np.ndarray:
@@ -64,8 +65,9 @@ def _variance_lower(x: Node, out: Node, axis: Any, keepdims: bool, ddof: int) ->
 
 
 variance_op = define(
-    "variance", family="reduction", shape_rule=_variance_rule, impl=_variance_impl,
-    vjp=(_variance_vjp,), jvp=(_variance_jvp,), batch=_variance_batch, lower=_variance_lower,
+    "variance", family="reduction", shape_rule=reduction_rule("variance", float_result=True),
+    impl=_variance_impl, vjp=(_variance_vjp,), jvp=(_variance_jvp,), batch=_variance_batch,
+    lower=_variance_lower,
     doc="Variance over axis, np.var: sum((x - mean)^2) / (N - ddof).")
 
 
@@ -94,13 +96,6 @@ def std(x: object, axis: int | tuple[int, ...] | None = None, ddof: int = 0,
 # -- vector norms --------------------------------------------------------------------------
 
 _ORDS = (2, 1, math.inf)
-
-
-def _norm_rule(types: list[TensorType], inputs: list[Node], *, ord: Any, axis: Any,
-               keepdims: bool) -> TensorType:
-    (t,) = types
-    axes = normalize_axes(axis, t.ndim, "norm")
-    return TensorType(reduced_shape(t.shape, axes, keepdims), float_of(t.dtype))
 
 
 def _norm_impl(x: np.ndarray, ord: Any, axis: Any, keepdims: bool) -> np.ndarray:
@@ -147,8 +142,8 @@ def _norm_lower(x: Node, out: Node, ord: Any, axis: Any, keepdims: bool) -> Any:
 
 
 norm_op = define(
-    "norm", family="reduction", shape_rule=_norm_rule, impl=_norm_impl, vjp=(_norm_vjp,),
-    jvp=(_norm_jvp,), batch=_norm_batch, lower=_norm_lower,
+    "norm", family="reduction", shape_rule=reduction_rule("norm", float_result=True),
+    impl=_norm_impl, vjp=(_norm_vjp,), jvp=(_norm_jvp,), batch=_norm_batch, lower=_norm_lower,
     doc="Vector norm (ord 2, 1 or inf) along one axis or of all elements; its derivative "
         "is defined as 0 where the norm is 0.")
 
