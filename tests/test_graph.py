@@ -246,3 +246,31 @@ def test_prod_derivative_is_exact_at_zeros():
     v = sd.var("v", (3,))
     H = sd.evaluate(sd.hessian(sd.prod(v), v), {v: np.array([0.0, 5.0, 6.0])})
     np.testing.assert_array_equal(H, [[0, 6, 5], [6, 0, 0], [5, 0, 0]])
+
+
+def _prod_derivative(x: np.ndarray, indices: tuple[int, ...]) -> float:
+    """d^k prod(x) / dx_i1 ... dx_ik: the product of the elements not named, 0 if an index
+    repeats (prod is linear in each element)."""
+    if len(set(indices)) < len(indices):
+        return 0.0
+    return float(np.prod(np.delete(x, list(indices))))
+
+
+@pytest.mark.parametrize("point", [[0.0, 0.0, 3.0, -1.5], [0.0, 0.0, 0.0, 2.0],
+                                   [0.0, 0.0, 0.0, 0.0], [1.5, 0.0, -2.0, 0.5]])
+def test_prod_derivatives_of_every_order_are_exact_at_zeros(point):
+    """Up to the fourth derivative, however many zeros a group holds (JAX's values too:
+    d2/dx0 dx1 prod([0, 0, 3, -1.5]) = -4.5)."""
+    import itertools
+
+    x = sd.var("x", (4,))
+    xv = np.array(point)
+    derivative = sd.prod(x)
+    for order in range(1, 5):
+        derivative = sd.jacobian(derivative, x)
+        got = sd.function([x], derivative)(xv)
+        want = np.zeros((4,) * order)
+        for idx in itertools.product(range(4), repeat=order):
+            want[idx] = _prod_derivative(xv, idx)
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(sd.evaluate(derivative, {x: xv}), want)

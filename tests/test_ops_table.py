@@ -593,6 +593,37 @@ case("sum", "symbolic,axis=0", lambda x: ops.sum(x, 0), [(4, 3)], each(normal), 
      lambda x: x.sum(0), symbolic=(N3,))
 case("max", "symbolic,axis=0", lambda x: ops.max(x, 0), [(4, 3)], each(spread), [0],
      lambda x: x.max(0), symbolic=(N3,))
+case("prod_others", "axis=(0,2)", lambda x: ops.reductions.prod_others(x, (0, 2)), [(2, 3, 4)],
+     each(normal), [0], lambda x: _np_prod_others(x, (0, 2)))
+case("prod_others", "two directions", lambda x, s, t: ops.reductions.prod_others_op(
+    x, s, t, axis=(1,)), [(2, 4), (2, 4), (2, 4)], each(normal), [0, 1, 2],
+     lambda x, s, t: _np_prod_others_jet(x, s, t))
+
+
+def _np_prod_others(x, axis):
+    """prod of the others by brute force: the group's product with each element set to 1."""
+    out = np.empty_like(x)
+    for i in np.ndindex(x.shape):
+        y = x.copy()
+        y[i] = 1.0
+        out[i] = np.prod(y, axis=axis, keepdims=True)[tuple(
+            0 if a in axis else i[a] for a in range(x.ndim))]
+    return out
+
+
+def _np_prod_others_jet(x, s, t):
+    """d^2/de1 de2 of prod_{j != k}(x_j + e1 s_j + e2 t_j) along axis 1, by brute force."""
+    out = np.zeros_like(x)
+    for row in range(x.shape[0]):
+        for k in range(x.shape[1]):
+            for i in range(x.shape[1]):
+                for j in range(x.shape[1]):
+                    if len({i, j, k}) == 3:
+                        rest = [x[row, q] for q in range(x.shape[1]) if q not in (i, j, k)]
+                        out[row, k] += s[row, i] * t[row, j] * np.prod(rest)
+    return out
+
+
 case("prod", "symbolic,axis=1", lambda x: ops.prod(x, 1), [(4, 3)], each(nonzero), [0],
      lambda x: x.prod(1), symbolic=(N3,))
 case("logsumexp", "symbolic,axis=0", lambda x: ops.logsumexp(x, 0, True), [(4, 3)],

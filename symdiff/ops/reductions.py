@@ -25,8 +25,10 @@ from ..shapes import (
     float_of,
     fmt_shape,
     normalize_axes,
+    promote,
 )
 from .base import (
+    Flops,
     always_finite,
     define,
     export,
@@ -39,7 +41,7 @@ from .base import (
     shape_mismatch,
 )
 from .elementwise import equal, exp, where
-from .lowering import A0, Attribute, Call, Infix, Method, Subscript, kwargs
+from .lowering import A0, Arg, Attribute, Call, Infix, Method, Subscript, kwargs
 from .structure import batch_align, expand_dims
 from .texforms import ATOM, PROD, Tex, axes_text, function, grouped, number, reduction, symbol
 
@@ -315,29 +317,107 @@ min = _reducer("min", functools.partial(_np_reduce, fn=np.min),  # noqa: A001
                doc="Minimum over axis; ties share the derivative evenly.")
 
 
-def _prod_others(x: Node, axis: Any) -> Node:
-    """d prod / d x_i, the product of the other elements, exact where x has zeros. With
-    S = x with zeros made 1 and Z = x with nonzeros made 1, a nonzero x_i gets
-    prod(S) / S_i * prod(Z) (0 once the group has a zero, yet still differentiable in
-    that zero) and a zero x_i gets prod(S) if it is the group's only zero, else 0. So
-    first derivatives are exact everywhere and second derivatives wherever a group has
-    at most one zero (with two or more, they are taken as 0)."""
-    zero = equal(x, lift(0, x))
-    nonzero_part = where(zero, lift(1, x), x)
-    zero_part = where(zero, x, lift(1, x))
-    nonzero_product = prod(nonzero_part, axis, keepdims=True)
-    zeros = sum(where(zero, lift(1, x), lift(0, x)), axis, keepdims=True)
-    at_zero = where(equal(zeros, lift(1, x)), nonzero_product, lift(0, x))
-    elsewhere = nonzero_product / nonzero_part * prod(zero_part, axis, keepdims=True)
-    return where(zero, at_zero, elsewhere)
+def _prod_others(x: np.ndarray, *directions: np.ndarray, axis: tuple[int, ...]) -> np.ndarray:
+    """For each element of x, the product of the other elements of its group (the axes
+    `axis`) and, given directions t_1..t_m, its mixed derivative d^m/de_1..de_m at
+    x + e_1 t_1 + ... + e_m t_m. Computed without division, so exact at zeros: prefix and
+    suffix products (by doubling) of polynomials in e_1..e_m with each e_r^2 = 0, whose
+    coefficients are indexed by subsets of the directions."""
+    dtype = np.result_type(x, *directions)
+    if x.size == 0:
+        return np.zeros(x.shape, dtype)
+    rest = [a for a in range(x.ndim) if a not in axis]
+    order = rest + list(axis)
+    outer = [x.shape[a] for a in rest]
+    n = math.prod(x.shape[a] for a in axis)
+    full = (1 << len(directions)) - 1
+
+    def flat(a: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(a, x.shape).transpose(order).reshape(outer + [n])
+
+    def times(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        c = np.zeros(a.shape, dtype)
+        for s in range(full + 1):
+            part = s
+            while True:
+                c[s] += a[part] * b[s ^ part]
+                if part == 0:
+                    break
+                part = (part - 1) & s
+        return c
+
+    terms = np.zeros([full + 1] + outer + [n], dtype)
+    terms[0] = flat(x)
+    for r, t in enumerate(directions):
+        terms[1 << r] = flat(t)
+    one = np.zeros([full + 1] + outer + [1], dtype)
+    one[0] = 1
+
+    def exclusive_scan(a: np.ndarray) -> np.ndarray:
+        shift = 1
+        while shift < n:
+            a = np.concatenate([a[..., :shift], times(a[..., :-shift], a[..., shift:])], -1)
+            shift *= 2
+        return np.concatenate([one, a[..., :-1]], -1)
+
+    before = exclusive_scan(terms)
+    after = exclusive_scan(terms[..., ::-1])[..., ::-1]
+    result = times(before, after)[full].reshape(outer + [x.shape[a] for a in axis])
+    return result.transpose(np.argsort(order))
+
+
+def _prod_others_rule(v: Node, x: Node, *directions: Node, out: Node, axis: tuple[int, ...],
+                      index: int) -> Node:
+    """VJP and JVP alike: the op is the gradient of prod (or one of its directional
+    derivatives), so its Jacobian is a symmetric derivative tensor of prod. Differentiating
+    in x adds `v` as a direction; in direction t_r (linear in it), `v` takes t_r's place."""
+    kept = [t for r, t in enumerate(directions) if r != index - 1]
+    return prod_others_op(x, *kept, v, axis=axis)
+
+
+def _prod_others_shape(types: list[TensorType], inputs: list[Node], *,
+                       axis: tuple[int, ...]) -> TensorType:
+    return TensorType(types[0].shape, promote(*[t.dtype for t in types]))
+
+
+def _prod_others_batch(args: list[Node], batched: list[bool], out: Node, *,
+                       axis: tuple[int, ...]) -> Node:
+    size = next(a.shape[0] for a, b in zip(args, batched, strict=True) if b)
+    aligned = [a if b else add_batch(a, size) for a, b in zip(args, batched, strict=True)]
+    return prod_others_op(*aligned, axis=tuple(a + 1 for a in axis))
+
+
+def _prod_others_lower(*args: Node, out: Node, axis: tuple[int, ...]) -> Any:
+    return Call(_prod_others, tuple(Arg(i) for i in range(len(args))), kwargs(axis=axis))
+
+
+def _prod_others_flops(node: Node) -> Flops:
+    """3^m products per element and doubling step, for m directions."""
+    group = [node.shape[a] for a in node.attrs["axis"]]
+    size = math.prod(d if isinstance(d, int) else 1024 for d in group)
+    steps = math.ceil(math.log2(size)) if size > 2 else 1  # (max is the op here)
+    return 2 * 3 ** (len(node.inputs) - 1) * steps, node.shape
+
+
+prod_others_op = define(
+    "prod_others", shape_rule=_prod_others_shape, impl=_prod_others,
+    vjp=(_prod_others_rule,), jvp=(_prod_others_rule,), batch=_prod_others_batch,
+    lower=_prod_others_lower, flops=_prod_others_flops, variadic=True,
+    doc="d prod / d x_i (the product of the other elements of x_i's group) and its "
+        "directional derivatives, exact at zeros.")
+
+
+def prod_others(x: Node, axis: tuple[int, ...] | None) -> Node:
+    """The gradient of prod(x, axis), one element per element of x."""
+    return prod_others_op(x, axis=_all(x, axis))
 
 
 def _prod_vjp(g: Node, x: Node, out: Node, axis: Any, keepdims: bool) -> Node:
-    return _expand(g, x, axis, keepdims) * _prod_others(x, axis)
+    return _expand(g, x, axis, keepdims) * prod_others(x, axis)
 
 
 def _prod_jvp(t: Node, x: Node, out: Node, axis: Any, keepdims: bool) -> Node:
-    return sum(t * _prod_others(x, axis), axis, keepdims)
+    return sum(t * prod_others(x, axis), axis, keepdims)
 
 
 prod = _reducer("prod", functools.partial(_np_reduce, fn=np.prod), _prod_vjp, _prod_jvp,
