@@ -1,13 +1,14 @@
 """The rewrite pipeline: `optimize` runs the phases in their fixed order and reports what
 it did.
 
-    canonicalize -> fold -> simplify -> stabilize   (repeated until none of them fires)
-    merge -> dead code                                (once, on the final graph)
+    canonicalize, fold, simplify, stabilize   (one bottom-up pass, repeated until no rule fires)
+    merge -> dead code                         (once, on the final graph)
 
-Each phase is one bottom-up pass over the graph (see engine.py), so the whole pipeline
-costs a few linear passes: no pass compares every node with every other. A phase's pass
-also applies the rules of the phases before it, so that what a later rule builds is put
-in normal form at once; nodes already in a phase's normal form are not visited again.
+The phases' rules run together in one bottom-up pass over the graph (see engine.py): at
+each node, whose inputs are already in normal form, the rules are tried in phase order,
+canonical forms first. So what a rule builds is put in normal form at once, and a rewrite
+near the bottom of a deep graph rebuilds what is above it once, not once per phase. The
+whole pipeline costs a few linear passes: no pass compares every node with every other.
 """
 
 from __future__ import annotations
@@ -32,21 +33,16 @@ PHASES: tuple[Phase, ...] = (canonicalize, fold, simplify, stabilize)
 MAX_ROUNDS = 16
 
 
-def _with_earlier_rules(phases: Sequence[Phase]) -> tuple[Phase, ...]:
-    """Each phase also keeps the normal form of the phases before it: a node that a later
-    rule builds is canonicalized (folded, ...) in the same pass instead of a next round,
-    which would rebuild everything above it once more."""
-    passes = []
-    for k, phase in enumerate(phases):
-        combined = Phase(phase.name, phase.doc)
-        for earlier in phases[:k + 1]:
-            for rule in earlier.rules:
-                combined.add(rule)
-        passes.append(combined)
-    return tuple(passes)
+def _all_rules(phases: Sequence[Phase]) -> Phase:
+    """One pass with the rules of every phase, in phase order."""
+    combined = Phase("optimize", "the rules of every phase, in phase order")
+    for phase in phases:
+        for rule in phase.rules:
+            combined.add(rule)
+    return combined
 
 
-_PASSES = _with_earlier_rules(PHASES)
+_PASS = _all_rules(PHASES)
 
 
 @dataclass
@@ -81,11 +77,11 @@ def _count(nodes: list[Node]) -> tuple[int, int]:
     return len(nodes), sum(1 for n in nodes if n.kind == "op")
 
 
-# The fixed points of each phase found so far, kept from run to run (weakly: they go with
-# their graphs). Rules look only at a node and what is below it, so a fixed point stays
-# one; optimizing an optimized graph (as sd.function does with sd.optimize's result) then
-# visits only what merge built, not the whole graph four times again.
-_SETTLED: dict[str, weakref.WeakSet[Node]] = {phase.name: weakref.WeakSet() for phase in PHASES}
+# The fixed points found so far, kept from run to run (weakly: they go with their graphs).
+# Rules look only at a node and what is below it, so a fixed point stays one; optimizing
+# an optimized graph (as sd.function does with sd.optimize's result) then visits only what
+# merge built, not the whole graph again.
+_SETTLED: weakref.WeakSet[Node] = weakref.WeakSet()
 
 
 def run(roots: list[Node]) -> tuple[list[Node], OptimizeReport]:
@@ -93,12 +89,10 @@ def run(roots: list[Node]) -> tuple[list[Node], OptimizeReport]:
     start = time.perf_counter()
     report = OptimizeReport()
     report.nodes_before, report.ops_before = _count(topo_order(roots))
-    settled = _SETTLED
     for _ in range(MAX_ROUNDS):
         report.rounds += 1
         before = sum(report.fired.values())
-        for phase in _PASSES:
-            roots = rewrite_pass(roots, phase, report.fired, settled[phase.name])
+        roots = rewrite_pass(roots, _PASS, report.fired, _SETTLED)
         if sum(report.fired.values()) == before:
             break
     else:
