@@ -8,6 +8,7 @@ import os
 from collections.abc import Sequence
 
 from symdiff.atomic import write_atomic
+from symdiff.gcpause import gc_paused
 from symdiff.graph import Node
 from symdiff.ops.lowering import helper_modules
 
@@ -20,6 +21,7 @@ from .printer import array_text, typed_scalar
 RUNTIME_HELPERS = (runtime._as_array, runtime._shape_error)
 
 
+@gc_paused
 def emit_module(functions: Sequence[Function], *, title: str,
                 statements: dict[Node, str] | None = None) -> str:
     """The source text of a module defining one NumPy function per `Function`. A dict

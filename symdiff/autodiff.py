@@ -18,6 +18,7 @@ from typing import Literal
 import numpy as np
 
 from .errors import GradError
+from .gcpause import gc_paused
 from .graph import Node, Provenance, derivative_context, nodes_between, topo_order
 from .ops import astype, broadcast_to, lift, sum_to, zeros
 from .rewrite.stabilize import stabilized
@@ -70,6 +71,7 @@ def _total(parts: list[Node]) -> Node:
     return total
 
 
+@gc_paused
 def backprop(outputs: Sequence[Node], cotangents: Sequence[Node], wrt: Sequence[Node]) \
         -> dict[Node, Node]:
     """Cotangents of every node between `wrt` and `outputs` (algorithms 6.5 and 6.6)."""
@@ -146,6 +148,7 @@ def grad(cost: Node, wrt: Node | Sequence[Node], *,
     return vjp(cost, wrt, lift(1.0, cost), disconnected=disconnected)
 
 
+@gc_paused
 def jvp(y: Node | Sequence[Node], wrt: Node | Sequence[Node],
         tangent: object | Sequence[object]) -> Node | list[Node]:
     """Jacobian-vector product (forward mode, the R-operator): the tangent pushed from

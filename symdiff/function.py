@@ -17,6 +17,7 @@ from typing import Any
 from . import rewrite
 from .atomic import write_atomic
 from .errors import SymdiffError
+from .gcpause import gc_paused
 from .graph import Node
 
 FUNCTION_NAME = "f"
@@ -49,6 +50,7 @@ class CompiledFunction:
         return f"<symdiff compiled function ({args})>"
 
 
+@gc_paused
 def function(inputs: Node | Sequence[Node], outputs: Node | Sequence[Node],
              optimize: bool = True) -> CompiledFunction:
     """Compile `outputs` as a function of the variables `inputs`, through generated NumPy

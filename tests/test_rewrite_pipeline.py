@@ -15,7 +15,7 @@ import symdiff as sd
 from symdiff.errors import SymdiffError
 from symdiff.graph import topo_order, variables
 from symdiff.ops import dim_size, neg
-from symdiff.rewrite import OptimizeReport, Phase, RewriteError, optimize, rewrite_pass
+from symdiff.rewrite import OptimizeReport, Phase, RewriteError, optimize, pipeline, rewrite_pass
 
 
 def _ops(nodes) -> Counter:
@@ -88,9 +88,24 @@ def test_report_of_a_graph_with_nothing_to_do() -> None:
 def test_optimize_reaches_a_fixed_point() -> None:
     loss, _, params, _ = _mlp()
     once = optimize([loss, *sd.grad(loss, list(params))])
+    pipeline._OUTPUT_OF.clear()  # forget that these are outputs: run every rule again
     twice, report = optimize(once, report=True)
     assert all(a is b for a, b in zip(once, twice, strict=True))
     assert report.nodes_before == report.nodes_after
+
+
+def test_optimized_outputs_are_returned_at_once() -> None:
+    """What one run returned (all of it or part) is a fixed point: sd.function, which
+    optimizes what it is given, does no second pass over an sd.optimize result. Outputs
+    of two runs are merged together, so they go through the pipeline."""
+    loss, _, params, _ = _mlp()
+    once = optimize([loss, *sd.grad(loss, list(params))])
+    for part in (once, once[1:]):
+        again, report = optimize(part, report=True)
+        assert report.rounds == 0 and all(a is b for a, b in zip(part, again, strict=True))
+    other = optimize(sd.exp(params[0]))
+    _, report = optimize([once[0], other], report=True)
+    assert report.rounds >= 1
 
 
 # -- what survives ----------------------------------------------------------------------------

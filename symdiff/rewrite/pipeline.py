@@ -13,6 +13,7 @@ whole pipeline costs a few linear passes: no pass compares every node with every
 
 from __future__ import annotations
 
+import itertools
 import time
 import weakref
 from collections import Counter
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import overload
 
 from ..errors import SymdiffError
+from ..gcpause import gc_paused
 from ..graph import Node, topo_order
 from .canonicalize import canonicalize
 from .engine import Phase, rewrite_pass
@@ -82,13 +84,23 @@ def _count(nodes: list[Node]) -> tuple[int, int]:
 # an optimized graph (as sd.function does with sd.optimize's result) then visits only what
 # merge built, not the whole graph again.
 _SETTLED: weakref.WeakSet[Node] = weakref.WeakSet()
+# The outputs of each run, by run: outputs of one run (or some of them) are the pipeline's
+# fixed point as they are, merged together, so optimizing them again returns them at once.
+_OUTPUT_OF: weakref.WeakKeyDictionary[Node, int] = weakref.WeakKeyDictionary()
+_runs = itertools.count()
 
 
+@gc_paused
 def run(roots: list[Node]) -> tuple[list[Node], OptimizeReport]:
     """The pipeline on a list of output nodes: the rewritten outputs and the report."""
     start = time.perf_counter()
     report = OptimizeReport()
     report.nodes_before, report.ops_before = _count(topo_order(roots))
+    runs = {_OUTPUT_OF.get(r) for r in roots}
+    if len(runs) == 1 and None not in runs:  # already optimized, together
+        report.rounds = 0
+        report.nodes_after, report.ops_after = report.nodes_before, report.ops_before
+        return roots, report
     for _ in range(MAX_ROUNDS):
         report.rounds += 1
         before = sum(report.fired.values())
@@ -99,6 +111,9 @@ def run(roots: list[Node]) -> tuple[list[Node], OptimizeReport]:
         report.converged = False  # still correct, only perhaps not as small as it could be
     roots = merge(roots, report.fired)
     report.nodes_after, report.ops_after = _count(live_nodes(roots))
+    run_id = next(_runs)
+    for r in roots:
+        _OUTPUT_OF[r] = run_id
     report.seconds = time.perf_counter() - start
     return roots, report
 
