@@ -354,6 +354,8 @@ def _prod_others(x: np.ndarray, *directions: np.ndarray, axis: tuple[int, ...]) 
     one[0] = 1
 
     def exclusive_scan(a: np.ndarray) -> np.ndarray:
+        if full == 0:  # no directions: plain products, one pass
+            return np.concatenate([one, np.cumprod(a[..., :-1], axis=-1)], -1)
         shift = 1
         while shift < n:
             a = np.concatenate([a[..., :shift], times(a[..., :-shift], a[..., shift:])], -1)
