@@ -593,6 +593,34 @@ for kernel, stride, padding, shape in [(2, None, 0, (2, 3, 4, 6)), ((3, 2), 1, (
          lambda x, _k=kernel, _s=stride, _p=padding: ops.avg_pool2d(x, _k, _s, _p), [shape],
          each(normal), [0],
          lambda x, _k=kernel, _s=stride, _p=padding: _np_pool(x, _k, _s, _p, np.mean, 0.0))
+def _np_layer_norm(x, axis, eps):
+    centered = x - np.mean(x, axis, keepdims=True)
+    return centered / np.sqrt(np.mean(centered ** 2, axis, keepdims=True) + eps)
+
+
+for axis, eps, shape in [(-1, 1e-5, (3, 5)), ((1, 2), 0.1, (2, 3, 4)), (0, 1e-5, (4,))]:
+    case("div", f"layer_norm{shape},axis={axis},eps={eps}",
+         lambda x, _a=axis, _e=eps: ops.layer_norm(x, _a, _e), [shape], each(normal), [0],
+         lambda x, _a=axis, _e=eps: _np_layer_norm(x, _a, _e))
+
+
+def _causal_softmax(x, fill):
+    n = x.shape[-1]
+    mask = ops.arange(n)[:, None] >= ops.arange(n)[None, :]
+    return ops.softmax(ops.where(mask, x, fill), -1)
+
+
+def _np_causal_softmax(x):
+    keep = np.tril(np.ones(x.shape[-2:], bool))
+    e = np.where(keep, np.exp(x - np.max(np.where(keep, x, -np.inf), -1, keepdims=True)), 0)
+    return e / np.sum(e, -1, keepdims=True)
+
+
+for fill in (-np.inf, -3e4):  # -3e4 stays finite in float16
+    case("softmax", f"causal,fill={fill}", lambda x, _f=fill: _causal_softmax(x, _f),
+         [(2, 4, 4)], each(normal), [0], _np_causal_softmax)
+case("softmax", "causal,large logits", lambda x: _causal_softmax(x, -np.inf), [(4, 4)],
+     each(uniform(-300.0, 300.0)), [0], _np_causal_softmax)
 UNFOLDS = [  # (operand shape, kernel, stride, padding pairs, dilation)
     ((2, 5, 4), (2, 3), (1, 1), ((0, 0), (0, 0)), (1, 1)),
     ((2, 3, 6, 5), (3, 2), (2, 1), ((1, 2), (0, 1)), (1, 2)),
