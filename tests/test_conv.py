@@ -79,6 +79,22 @@ def test_cnn_loss_gradient_and_hvp_against_differences(rng):
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
 
 
+def test_hessian_through_strided_conv_and_padded_pool(rng):
+    """sd.hessian batches the graph (unfold's and fold's batching rules): the whole Hessian
+    of a strided, padded conv and max pool, against differences of the gradient, and the
+    generated code against the interpreter."""
+    x, w = sd.var("x", (2, 2, 5, 5)), sd.var("w", (3, 2, 3, 3))
+    y = sd.sum(sd.tanh(sd.max_pool2d(sd.conv2d(x, w, padding=1, stride=2), 2, padding=1)))
+    point = {x: rng.standard_normal((2, 2, 5, 5)), w: rng.standard_normal((3, 2, 3, 3))}
+    hessian = sd.evaluate(sd.hessian(y, w), point)
+    t = rng.standard_normal((3, 2, 3, 3))
+    grad = sd.grad(y, w)
+    want = numerical_jvp(lambda p: sd.evaluate(grad, p), point, {w: t}, 1e-5)
+    np.testing.assert_allclose(np.tensordot(hessian, t, 4), want, rtol=1e-7, atol=1e-9)
+    generated = sd.function([x, w], sd.hessian(y, w))
+    np.testing.assert_allclose(generated(point[x], point[w]), hessian, rtol=1e-12,
+                               atol=1e-13)
+
 def test_generated_cnn_module_imports_only_numpy(rng):
     x, w1, w2, labels, loss = _small_cnn()
     f = sd.function([x, w1, w2, labels], [loss, *sd.grad(loss, [w1, w2])])
