@@ -20,7 +20,7 @@ import numpy as np
 
 from ..graph import Node
 from ..shapes import TensorType, fmt_shape
-from .base import define, export, lift, no_flops, require_float, shape_mismatch
+from .base import define, export, input_flops, lift, no_flops, require_float, shape_mismatch
 from .linalg import einsum
 from .lowering import A0, Call, kwargs
 from .reductions import max, mean  # noqa: A004
@@ -172,7 +172,7 @@ unfold_op = define(
 
 fold_op = define(
     "fold", shape_rule=_fold_rule, impl=_fold_impl, vjp=(_fold_vjp,), jvp=(_fold_jvp,),
-    batch=_leading_batch, lower=_fold_lower,
+    batch=_leading_batch, lower=_fold_lower, flops=input_flops,  # one add per window entry
     doc="col2im, the adjoint of unfold: windows (..., *positions, C, *kernel) added back "
         "into (..., C, *size).")
 
