@@ -204,3 +204,32 @@ def test_max_pool_padding_never_wins(rng):
     y = sd.evaluate(sd.max_pool2d(x, 2, stride=2, padding=1), {x: value})
     assert np.all(y < -9)
     assert y.shape == (1, 2, 2, 2)
+
+
+def test_specs_call_conv1d_avg_pool2d_and_layer_norm_with_their_keywords(tmp_path, rng):
+    path = tmp_path / "ops.toml"
+    path.write_text('''name = "ops"
+[inputs]
+x = { shape = ["n", 2, 9] }
+img = { shape = ["n", 2, 6, 6] }
+[params]
+w = { shape = [4, 1, 3] }
+[define]
+y = "conv1d(x, w, stride=1, padding='same', dilation=2, groups=2)"
+pooled = "avg_pool2d(img, (3, 2), stride=(3, 2), padding=(1, 0))"
+loss = "sum(layer_norm(y, axis=-1, eps=0.001) * y) + sum(pooled)"
+[outputs]
+pooled = "pooled"
+[derivatives]
+loss_grad = { of = "loss", wrt = "w" }
+''')
+    module = sd.spec_module(path)
+    x_v, img_v, w_v = (rng.standard_normal((3, 2, 9)), rng.standard_normal((3, 2, 6, 6)),
+                       rng.standard_normal((4, 1, 3)))
+    x, w = sd.var("x", (3, 2, 9)), sd.var("w", (4, 1, 3))
+    y = sd.conv1d(x, w, padding="same", dilation=2, groups=2)
+    want = sd.evaluate(sd.grad(sd.sum(sd.layer_norm(y, eps=0.001) * y), w), {x: x_v, w: w_v})
+    np.testing.assert_allclose(module.loss_grad(x=x_v, img=img_v, w=w_v), want, rtol=1e-12)
+    img = sd.var("img", (3, 2, 6, 6))
+    pooled = sd.evaluate(sd.avg_pool2d(img, (3, 2), (3, 2), (1, 0)), {img: img_v})
+    np.testing.assert_allclose(module.pooled(img=img_v), pooled, rtol=1e-12)
