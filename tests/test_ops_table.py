@@ -499,6 +499,164 @@ for subscripts, shapes in EINSUMS:
          lambda *xs, _s=subscripts: np.einsum(_s, *xs, optimize=False))
 
 
+
+# Convolution and pooling (ops/conv.py): conv1d/conv2d are einsums of unfold (im2col), the
+# pools reductions over unfold's window axes; every stride, padding, dilation and groups
+# form against a direct loop over output positions (PyTorch's semantics).
+
+def _np_pairs(padding, kernel, dilation):
+    if padding == "same":
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
+        return [(t // 2, t - t // 2) for t in totals]
+    if padding == "valid":
+        return [(0, 0)] * len(kernel)
+    items = (padding,) * len(kernel) if isinstance(padding, int) else padding
+    return [(p, p) for p in items]
+
+
+def _np_windows(x, kernel, stride, pairs, dilation, fill=0.0):
+    """Each window of x (N, C, *size) as an array (N, C, *kernel), by output position."""
+    x = np.pad(x, [(0, 0), (0, 0)] + list(pairs), constant_values=fill)
+    nd = len(kernel)
+    places = [(x.shape[2 + a] - dilation[a] * (kernel[a] - 1) - 1) // stride[a] + 1
+              for a in range(nd)]
+    found = {}
+    for pos in np.ndindex(*places):
+        index = tuple(slice(p * s, p * s + d * (k - 1) + 1, d)
+                      for p, s, d, k in zip(pos, stride, dilation, kernel, strict=True))
+        found[pos] = x[(slice(None), slice(None)) + index]
+    return places, found
+
+
+def _np_conv(x, w, stride=1, padding=0, dilation=1, groups=1):
+    nd = w.ndim - 2
+    stride = (stride,) * nd if isinstance(stride, int) else stride
+    dilation = (dilation,) * nd if isinstance(dilation, int) else dilation
+    kernel = w.shape[2:]
+    places, windows = _np_windows(x, kernel, stride, _np_pairs(padding, kernel, dilation),
+                                  dilation)
+    o, cg = w.shape[:2]
+    y = np.zeros((x.shape[0], o, *places))
+    for pos, patch in windows.items():
+        for j in range(o):
+            g = j // (o // groups)
+            part = patch[:, g * cg:(g + 1) * cg]
+            y[(slice(None), j) + pos] = np.sum(part * w[j], axis=tuple(range(1, nd + 2)))
+    return y
+
+
+def _np_pool(x, kernel, stride, padding, reduce, fill):
+    kernel = (kernel,) * 2 if isinstance(kernel, int) else kernel
+    stride = kernel if stride is None else (stride,) * 2 if isinstance(stride, int) else stride
+    places, windows = _np_windows(x, kernel, stride, _np_pairs(padding, kernel, (1, 1)),
+                                  (1, 1), fill)
+    y = np.zeros(x.shape[:2] + tuple(places))
+    for pos, patch in windows.items():
+        y[(Ellipsis,) + pos] = reduce(patch, axis=(2, 3))
+    return y
+
+
+CONVS = [  # (x shape, w shape, keywords)
+    ((2, 3, 6, 5), (4, 3, 3, 2), {}),
+    ((2, 4, 7, 6), (6, 2, 3, 2), {"stride": (2, 1), "padding": (1, 2), "dilation": (1, 2),
+                                   "groups": 2}),
+    ((1, 2, 5, 5), (3, 2, 3, 3), {"padding": "same"}),
+    ((2, 2, 5, 6), (2, 2, 2, 2), {"padding": "same", "dilation": 2}),
+    ((1, 2, 6, 6), (2, 2, 3, 3), {"stride": 2, "padding": "valid"}),
+]
+for xs, ws, kw in CONVS:
+    case("reshape" if kw.get("groups", 1) > 1 else "einsum", f"conv2d{xs}*{ws},{kw}",
+         lambda x, w, _k=kw: ops.conv2d(x, w, **_k), [xs, ws], each(normal), [0, 1],
+         lambda x, w, _k=kw: _np_conv(x, w, **_k))
+for xs, ws, kw in [((2, 3, 7), (4, 3, 3), {}),
+                   ((2, 4, 9), (4, 1, 2), {"stride": 2, "padding": 1, "dilation": 3,
+                                           "groups": 4}),
+                   ((1, 2, 6), (3, 2, 4), {"padding": "same"})]:
+    case("reshape" if kw.get("groups", 1) > 1 else "einsum", f"conv1d{xs}*{ws},{kw}",
+         lambda x, w, _k=kw: ops.conv1d(x, w, **_k), [xs, ws], each(normal), [0, 1],
+         lambda x, w, _k=kw: _np_conv(x, w, **_k))
+case("einsum", "conv2d symbolic batch", lambda x, w: ops.conv2d(x, w, padding=1),
+     [(3, 2, 4, 4), (3, 2, 3, 3)], each(normal), [0, 1],
+     lambda x, w: _np_conv(x, w, padding=1), symbolic=(("n", 2, 4, 4), (3, 2, 3, 3)))
+case("reshape", "conv2d groups symbolic batch",
+     lambda x, w: ops.conv2d(x, w, groups=2), [(3, 4, 4, 4), (2, 2, 3, 3)], each(normal),
+     [0, 1], lambda x, w: _np_conv(x, w, groups=2), symbolic=(("n", 4, 4, 4), (2, 2, 3, 3)))
+for kernel, stride, padding, shape in [(2, None, 0, (2, 3, 4, 6)), ((3, 2), 1, (1, 0),
+                                                                    (1, 2, 5, 4)),
+                                       (3, 2, 1, (2, 2, 5, 5))]:
+    label = f"{shape},k={kernel},s={stride},p={padding}"
+    case("transpose", f"max_pool2d{label}",
+         lambda x, _k=kernel, _s=stride, _p=padding: ops.max_pool2d(x, _k, _s, _p), [shape],
+         each(spread), [0],
+         lambda x, _k=kernel, _s=stride, _p=padding: _np_pool(x, _k, _s, _p, np.max, -np.inf))
+    case("transpose", f"avg_pool2d{label}",
+         lambda x, _k=kernel, _s=stride, _p=padding: ops.avg_pool2d(x, _k, _s, _p), [shape],
+         each(normal), [0],
+         lambda x, _k=kernel, _s=stride, _p=padding: _np_pool(x, _k, _s, _p, np.mean, 0.0))
+def _np_layer_norm(x, axis, eps):
+    centered = x - np.mean(x, axis, keepdims=True)
+    return centered / np.sqrt(np.mean(centered ** 2, axis, keepdims=True) + eps)
+
+
+for axis, eps, shape in [(-1, 1e-5, (3, 5)), ((1, 2), 0.1, (2, 3, 4)), (0, 1e-5, (4,))]:
+    case("div", f"layer_norm{shape},axis={axis},eps={eps}",
+         lambda x, _a=axis, _e=eps: ops.layer_norm(x, _a, _e), [shape], each(normal), [0],
+         lambda x, _a=axis, _e=eps: _np_layer_norm(x, _a, _e))
+
+
+def _causal_softmax(x, fill):
+    n = x.shape[-1]
+    mask = ops.arange(n)[:, None] >= ops.arange(n)[None, :]
+    return ops.softmax(ops.where(mask, x, fill), -1)
+
+
+def _np_causal_softmax(x):
+    keep = np.tril(np.ones(x.shape[-2:], bool))
+    e = np.where(keep, np.exp(x - np.max(np.where(keep, x, -np.inf), -1, keepdims=True)), 0)
+    return e / np.sum(e, -1, keepdims=True)
+
+
+for fill in (-np.inf, -3e4):  # -3e4 stays finite in float16
+    case("softmax", f"causal,fill={fill}", lambda x, _f=fill: _causal_softmax(x, _f),
+         [(2, 4, 4)], each(normal), [0], _np_causal_softmax)
+case("softmax", "causal,large logits", lambda x: _causal_softmax(x, -np.inf), [(4, 4)],
+     each(uniform(-300.0, 300.0)), [0], _np_causal_softmax)
+UNFOLDS = [  # (operand shape, kernel, stride, padding pairs, dilation)
+    ((2, 5, 4), (2, 3), (1, 1), ((0, 0), (0, 0)), (1, 1)),
+    ((2, 3, 6, 5), (3, 2), (2, 1), ((1, 2), (0, 1)), (1, 2)),
+    ((3, 7), (3,), (2,), ((1, 1),), (2,)),
+]
+for shape, kernel, stride, pads, dilation in UNFOLDS:
+    geometry = {"kernel": kernel, "stride": stride, "padding": pads, "dilation": dilation}
+    case("unfold", f"{shape},{geometry}", lambda x, _g=geometry: ops.conv.unfold_op(x, **_g),
+         [shape], each(normal), [0],
+         lambda x, _g=geometry: _np_unfold_loops(x, **_g))
+    cols = ops.conv.unfold_op(sd.var("x", shape), **geometry)
+    case("fold", f"{cols.shape},{geometry}",
+         lambda c, _g=geometry, _s=shape: ops.conv.fold_op(c, size=_s[-len(_g["kernel"]) - 1:],
+                                                           **_g),
+         [cols.shape], each(normal), [0],
+         lambda c, _g=geometry, _s=shape: _np_fold(c, _s, **_g))
+
+
+def _np_unfold_loops(x, kernel, stride, padding, dilation, fill=0.0):
+    """unfold by a loop over window positions: (..., C, *size) -> (..., *places, C, *kernel)."""
+    lead = x.shape[:-len(kernel) - 1]
+    flat = x.reshape((-1,) + x.shape[len(lead):])
+    places, windows = _np_windows(flat, kernel, stride, padding, dilation, fill)
+    out = np.zeros((flat.shape[0], *places, flat.shape[1], *kernel))
+    for pos, patch in windows.items():
+        out[(slice(None),) + pos] = patch
+    return out.reshape(lead + out.shape[1:])
+
+
+def _np_fold(cols, shape, kernel, stride, padding, dilation):
+    """fold as the transpose of unfold's matrix, built column by column from unit inputs."""
+    size = int(np.prod(shape))
+    matrix = np.stack([_np_unfold_loops(e.reshape(shape), kernel, stride, padding,
+                                        dilation).ravel() for e in np.eye(size)], axis=1)
+    return (matrix.T @ cols.ravel()).reshape(shape)
+
 # Edge cases: one variable in several argument slots, size-1 and empty axis lists, more
 # index and einsum forms, and inputs far out where a naive formula overflows.
 case("mul", "x*x", lambda x: x * x, [(3, 4)], each(normal), [0], lambda x: x ** 2)

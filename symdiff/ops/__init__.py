@@ -4,6 +4,7 @@ specs may call). This package also re-exports the internal constructors rules bu
 
 from . import (
     arrays,
+    conv,
     custom,
     decompositions,
     elementwise,
@@ -30,7 +31,7 @@ globals().update(PUBLIC)  # every public constructor: ops.exp, ops.matmul, ...
 __all__ = ["PUBLIC", "REGISTRY", "Op", "library_ops", "lift", "spec_functions", "define_op",
            "stop_gradient", "add", "div", "mul", "neg", "pow", "sub", "concatenate", "stack",
            "add_batch", "broadcast_to", "dim_size", "sum_to", "batch_align", "getitem",
-           "unindex", "zeros", "arrays", "custom", "decompositions", "elementwise", "gather",
-           "joins", "linalg", "operators", "reductions", "sorting", "special", "statistics",
-           "structure"]
+           "unindex", "zeros", "arrays", "conv", "custom", "decompositions", "elementwise",
+           "gather", "joins", "linalg", "operators", "reductions", "sorting", "special",
+           "statistics", "structure"]
 __all__ += [name for name in PUBLIC if name not in __all__]

@@ -93,6 +93,19 @@ def std(x: object, axis: int | tuple[int, ...] | None = None, ddof: int = 0,
     return sqrt(variance(x, axis, ddof, keepdims))
 
 
+
+@export(statics={"axis": ("an int or a tuple of ints", False), "eps": ("a float", False)},
+        numpy=())
+def layer_norm(x: object, axis: int | tuple[int, ...] = -1, eps: float = 1e-5) -> Node:
+    """(x - mean) / sqrt(variance + eps) over axis: PyTorch's F.layer_norm without the
+    affine part (multiply by a scale and add a shift after it). A composition, so its
+    derivatives are those of mean, variance, sqrt and division."""
+    x = lift(x)
+    require_float("layer_norm", [x])
+    axes = _axes(x, axis, "layer_norm")
+    centered = x - mean(x, axes, keepdims=True)
+    return centered / sqrt(variance(x, axes, keepdims=True) + lift(float(eps), x))
+
 # -- vector norms --------------------------------------------------------------------------
 
 _ORDS = (2, 1, math.inf)
