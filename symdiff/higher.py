@@ -71,7 +71,10 @@ def _jacobian_one(y: Node, x: Node, mode: str, what: Provenance | None = None,
         (cols,) = vmap([jvp(y, x, tangent)], {tangent: _basis(n, x.shape, x.dtype)})
         # cols[j] = dy/dx_j: put the basis axis last, then split it into x's axes. A
         # Hessian is symmetric (Schwarz), so there cols[j] is row j as well.
-        if not symmetric:
+        if symmetric:
+            if cols.op is not None and cols.provenance is not None:
+                cols.provenance = what  # the stacked products are the Hessian itself
+        else:
             cols = transpose(cols, tuple(range(1, y.ndim + 1)) + (0,))
         return reshape(cols, y.shape + x.shape)
 
