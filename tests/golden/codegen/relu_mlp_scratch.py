@@ -45,6 +45,15 @@ def _shape_error(name, got, shape, dims, origin):
     return ValueError(f"argument {name!r} must have shape {shape}, got shape {got}{bound}")
 
 
+def _matmul_unit(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """a @ b for matrices whose contracted dimension may be 1 (the weight gradient X.T @ d
+    of a batch of one): then a product of one term, a * b (the same numbers, an outer
+    product by broadcasting), which NumPy computes two to three times faster than matmul."""
+    if a.shape[-1] == 1:
+        return np.multiply(a, b, out=out)
+    return np.matmul(a, b, out=out)
+
+
 def _scratch(cache, key, make):
     """The scratch arrays of one generated function for this thread and these symbolic dims
     (`key`): made by `make()` on first use, then reused, so large temporaries cost no
@@ -152,7 +161,7 @@ def grad(X, W, w):
     d_add_d_matmul_1 = _where_zero(greater_1, d_add_d_h, out=d_add_d_h)
     del greater_1, d_add_d_h
     # d(add)/d(W) via matmul.vjp[arg 1]
-    matmul_2 = np.matmul(X.T, d_add_d_matmul_1, out=_buf2)
+    matmul_2 = _matmul_unit(X.T, d_add_d_matmul_1, out=_buf2)
     del d_add_d_matmul_1
     # d(add)/d(W) via accumulate
     d_add_d_W = np.add(mul_1, matmul_2, out=mul_1)
