@@ -160,8 +160,8 @@ def test_scaling_the_rows_of_a_transpose_writes_a_column_major_scratch_array(rng
 # -- outer products: a matrix product contracting a dimension of 1 ----------------------------
 
 def weight_gradient(n):
-    X, d = sd.var("X", (n, 30)), sd.var("d", (n, 20))
-    W = sd.var("W", (30, 20))
+    X, d = sd.var("X", (n, 80)), sd.var("d", (n, 60))  # dW has 4800 elements
+    W = sd.var("W", (80, 60))
     return [X, d, W], sd.grad(sd.sum(d * (X @ W)) + 1e-4 * sd.sum(W * W), W)
 
 
@@ -170,9 +170,9 @@ def test_a_symbolic_batch_outer_product_is_a_broadcast_product_when_it_is_one(rn
     fn = sd.function(inputs, g)
     assert "_matmul_unit(X.T, d" in body(fn.source)
     assert "np.multiply(a, b, out=out)" in fn.source  # the helper's batch-of-one branch
-    W = rng.standard_normal((30, 20))
+    W = rng.standard_normal((80, 60))
     for n in (1, 5):
-        X, d = rng.standard_normal((n, 30)), rng.standard_normal((n, 20))
+        X, d = rng.standard_normal((n, 80)), rng.standard_normal((n, 60))
         got = fn(X, d, W)
         np.testing.assert_allclose(got, X.T @ d + 2e-4 * W, rtol=1e-13, atol=1e-15)
         assert_matches_evaluate(inputs, [g], {inputs[0]: X, inputs[1]: d, inputs[2]: W})
@@ -183,16 +183,23 @@ def test_a_static_outer_product_is_written_as_one(rng):
     fn = sd.function(inputs, g)
     assert "X.T @ d" not in fn.source and "np.matmul(X.T" not in fn.source
     assert "_matmul_unit" not in fn.source
-    X, d, W = rng.standard_normal((1, 30)), rng.standard_normal((1, 20)), \
-        rng.standard_normal((30, 20))
+    X, d, W = rng.standard_normal((1, 80)), rng.standard_normal((1, 60)), \
+        rng.standard_normal((80, 60))
     np.testing.assert_array_equal(fn(X, d, W), np.multiply(X.T, d) + 2e-4 * W)
 
 
-def test_outer_products_of_stacks_and_of_booleans_match_evaluate(rng):
+def test_a_small_product_needs_no_run_time_test():
+    X, d = sd.var("X", ("n", 8)), sd.var("d", ("n", 4))
+    fn = sd.function([X, d], X.T @ d)
+    assert "_matmul_unit" not in fn.source and "X.T @ d" in fn.source
+
+
+def test_outer_products_of_stacks_match_evaluate(rng):
     a, b = sd.var("a", (2, 3, 1)), sd.var("b", (1, 4))
     p, q = sd.var("p", ("k", 3, "m")), sd.var("q", ("m", 2))
     assert_matches_evaluate([a, b], [a @ b, sd.grad(sd.sum(sd.sin(a @ b)), a)],
                             {a: rng.standard_normal((2, 3, 1)), b: rng.standard_normal((1, 4))})
+    assert "_matmul_unit(p, q" in sd.function([p, q], p @ q).source
     for m in (1, 3):
         assert_matches_evaluate([p, q], [p @ q],
                                 {p: rng.standard_normal((2, 3, m)), q: rng.standard_normal((m, 2))})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import string
 from typing import Any
 
@@ -116,13 +117,21 @@ def _matmul_unit(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) ->
     return np.matmul(a, b, out=out)
 
 
+# A result smaller than this (in elements) is cheap however it is computed: a symbolic
+# contracted dim then costs no run-time test (a helper call, noticeable on tiny networks).
+_UNIT_TEST_SIZE = 4096
+
+
 def _matmul_lower(a: Node, b: Node, out: Node) -> Any:
     """`a @ b`; for matrices (or stacks of them) contracting a dimension of 1, `a * b`;
-    through `_matmul_unit` when that dimension is symbolic, so may be 1 at run time."""
+    through `_matmul_unit` when that dimension is symbolic, so may be 1 at run time (for
+    results of at least `_UNIT_TEST_SIZE` elements)."""
     if a.ndim >= 2 and b.ndim >= 2:
         if a.shape[-1] == 1:
             return Infix("*", A0, A1, "np.multiply")
-        if isinstance(a.shape[-1], str):
+        small = all(isinstance(d, int) for d in out.shape) \
+            and math.prod(out.shape) < _UNIT_TEST_SIZE
+        if isinstance(a.shape[-1], str) and not small:
             return Call(_matmul_unit, (A0, A1), out=True)
     return Infix("@", A0, A1, "np.matmul")
 
