@@ -203,3 +203,21 @@ def test_outer_products_of_stacks_match_evaluate(rng):
     for m in (1, 3):
         assert_matches_evaluate([p, q], [p @ q],
                                 {p: rng.standard_normal((2, 3, m)), q: rng.standard_normal((m, 2))})
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "int64", "bool"])
+def test_an_outer_product_gives_matmuls_numbers_in_every_dtype(dtype, rng):
+    a, b = sd.var("a", (70, "n"), dtype), sd.var("b", ("n", 80), dtype)
+    fn = sd.function([a, b], a @ b)
+    assert "_matmul_unit(a" in fn.source  # float16 widens: a.astype(np.float32)
+    for n in (1, 3):
+        if dtype == "bool":
+            av, bv = rng.random((70, n)) > 0.5, rng.random((n, 80)) > 0.5
+        elif dtype == "int64":
+            av, bv = rng.integers(-5, 5, (70, n)), rng.integers(-5, 5, (n, 80))
+        else:
+            av = rng.standard_normal((70, n)).astype(dtype)
+            bv = rng.standard_normal((n, 80)).astype(dtype)
+        got, (want,) = fn(av, bv), sd.evaluate([a @ b], {a: av, b: bv})
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
