@@ -14,6 +14,7 @@ from symdiff.shapes import fmt_shape
 
 from . import printer
 from .function import Function, render
+from .hoist import hoistable
 from .layout import WIDTH, wrap
 from .memory import Plan, Step, plan
 from .naming import node_names, sanitize
@@ -32,6 +33,10 @@ class ModuleState:
     """What functions of one module share: constants and helpers, named in first-use order."""
 
     constants: dict[Node, str] = field(default_factory=dict)
+    # constant subgraphs computed at import: node -> module name, and its statement
+    hoisted: dict[Node, str] = field(default_factory=dict)
+    hoisted_lines: dict[Node, str] = field(default_factory=dict)
+    hoisted_read: set[Node] = field(default_factory=set)  # read by a function body
     helpers: dict[str, object] = field(default_factory=dict)
     dtypes: set[str] = field(default_factory=set)
     scratch_caches: list[str] = field(default_factory=list)  # threading.local() per function
@@ -79,6 +84,14 @@ def emit_function(fn: Function, state: ModuleState, name: str) -> str:
     """The source of one generated function called `name`."""
     outputs = fn.leaves
     order = schedule(outputs)
+    constant = hoistable(order)
+    for n in constant:
+        _hoist(n, state)
+    if constant:
+        hoisted = set(constant)
+        order = [n for n in order if n not in hoisted]
+        state.hoisted_read.update(i for n in order for i in n.inputs if i in hoisted)
+        state.hoisted_read.update(n for n in outputs if n in hoisted)
     lowerings = {n: printer.lowered(n) for n in order}  # once per node: the forms passes read
     inlined = _inlined_views(order, outputs, lowerings)
     dims = list(dict.fromkeys(d for v in fn.inputs for d in v.shape if isinstance(d, str)))
@@ -97,27 +110,29 @@ def emit_function(fn: Function, state: ModuleState, name: str) -> str:
         lines.extend(_scratch_lines(buffer_plan, name, [dim_names[d] for d in dims], dim_names,
                                     state))
     lines.extend(_body(buffer_plan, scope))
-    text = {n: names[buffer_plan.variable.get(n, n)] if n.kind == "op" else names.get(n, "")
+    text = {n: state.hoisted[n] if n in state.hoisted else
+            names[buffer_plan.variable.get(n, n)] if n.kind == "op" else names.get(n, "")
             for n in outputs}
     for n in outputs:
         if n.kind == "const":
             text[n] = state.constant(n)
     if buffer_plan.scratch:
         lines.append(_scratch_return_line(name, [dim_names[d] for d in dims], state))
-    lines.append(f"{INDENT}return {render(fn.outputs, _caller_owned(text))}")
+    lines.append(f"{INDENT}return {render(fn.outputs, _caller_owned(text, state.hoisted))}")
     laid_out = [lines[0], lines[1]] + [w for line in lines[2:] for w in wrap(line)]
     return "\n".join(laid_out) + "\n"
 
 
-def _caller_owned(text: dict[Node, str]) -> Callable[[Node], str]:
+def _caller_owned(text: dict[Node, str], hoisted: dict[Node, str]) -> Callable[[Node], str]:
     """Spell the returned values so that each is an array the caller owns: an argument, a
-    constant, a view of either (or a read-only broadcast), and a value whose memory an
-    earlier result already holds (the same value again, or a view of it or of what it views)
-    are copied; everything else is fresh memory of this call."""
+    constant (or a module-level array of `hoisted`), a view of either (or a read-only
+    broadcast), and a value whose memory an earlier result already holds (the same value
+    again, or a view of it or of what it views) are copied; everything else is fresh memory
+    of this call."""
     claimed: set[Node] = set()
 
     def spell(node: Node) -> str:
-        root = _fresh_root(node)
+        root = _fresh_root(node, hoisted)
         copy = root is None or root in claimed
         if root is not None:
             claimed.add(root)
@@ -126,14 +141,45 @@ def _caller_owned(text: dict[Node, str]) -> Callable[[Node], str]:
     return spell
 
 
-def _fresh_root(node: Node) -> Node | None:
+def _fresh_root(node: Node, hoisted: dict[Node, str]) -> Node | None:
     """The op node whose fresh memory `node`'s value may be a view of, or None when that
-    memory lasts beyond the call (an argument, a constant, a read-only broadcast)."""
-    while node.kind == "op" and is_view(node) and node.inputs:
+    memory lasts beyond the call (an argument, a constant, a module-level array, a read-only
+    broadcast)."""
+    while node.kind == "op" and node not in hoisted and is_view(node) and node.inputs:
         if node.op.memory_of(node) == "readonly":
             return None  # read-only, and may repeat one element many times
         node = node.inputs[0]
-    return node if node.kind == "op" else None
+    return node if node.kind == "op" and node not in hoisted else None
+
+
+def _hoist(node: Node, state: ModuleState) -> None:
+    """Give a constant subgraph's node a module-level name and statement (once per module:
+    functions that share it share the array)."""
+    if node in state.hoisted:
+        return
+    name = state.hoisted[node] = f"_k{len(state.hoisted) + 1}"
+    scope = Scope({}, {}, {}, {}, state, {node: printer.lowered(node)})
+    expr = scope.lowered(node)
+    for h in helpers(expr):
+        state.helpers.setdefault(h.__name__, h)
+    state.hoisted_lines[node] = f"{name} = {printer.render(expr, scope.args(node))}"
+
+
+def hoisted_block(state: ModuleState) -> str:
+    """The module-level statements computing the hoisted constants, in dependency order;
+    the arrays functions read are made read-only, the others deleted once used."""
+    if not state.hoisted:
+        return ""
+    lines = ["# constant subexpressions, computed once on import (read-only; a function "
+             "copies one", "# before returning it)"]
+    for node, statement in state.hoisted_lines.items():
+        lines.extend(wrap(statement))
+        if node in state.hoisted_read and node.shape:
+            lines.append(f"{state.hoisted[node]}.flags.writeable = False")
+    unread = [state.hoisted[n] for n in state.hoisted if n not in state.hoisted_read]
+    if unread:
+        lines.append(f"del {', '.join(unread)}")
+    return "\n".join(lines) + "\n"
 
 
 def _generic(n: Node, names: dict[Node, str]) -> bool:
@@ -202,10 +248,13 @@ def _scratch_lines(buffer_plan: Plan, name: str, dims: list[str], dim_names: dic
     state.helpers.setdefault(_scratch.__name__, _scratch)
     arrays = []
     for b in buffer_plan.scratch:
-        shape = _tuple_text(tuple(dim_names[d] if isinstance(d, str) else d for d in b.shape))
+        dims_text = tuple(dim_names[d] if isinstance(d, str) else d for d in b.shape)
         dtype = "" if b.dtype == "float64" else \
             f", dtype=np.{'bool_' if b.dtype == 'bool' else b.dtype}"
-        arrays.append(f"np.empty({shape}{dtype})")
+        if b.fortran:  # the transpose of a row-major array: what NumPy gives for X.T * v
+            arrays.append(f"np.empty({_tuple_text(dims_text[::-1])}{dtype}).T")
+        else:
+            arrays.append(f"np.empty({_tuple_text(dims_text)}{dtype})")
     targets = ", ".join(scratch_name(k) for k in range(len(arrays)))
     targets += "," if len(arrays) == 1 else ""
     call = f"{INDENT}{SCRATCH_SET} = _scratch({cache}, {_tuple_text(tuple(dims))}, lambda: ("
@@ -267,6 +316,8 @@ class Scope:
         """The text of `node` as an operand of `user`."""
         if node.kind == "var":
             return self.names[node]
+        if node in self.state.hoisted:
+            return self.state.hoisted[node]
         if node.kind == "const":
             if node.value.ndim == 0 and literal_ok(user, node):
                 compute = user.dtype if user.dtype != "bool" else _operand_dtype(user)

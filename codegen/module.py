@@ -13,7 +13,7 @@ from symdiff.graph import Node
 from symdiff.ops.lowering import helper_modules
 
 from . import runtime
-from .emit import ModuleState, docstring, emit_function
+from .emit import ModuleState, docstring, emit_function, hoisted_block
 from .function import Function
 from .naming import Namer
 from .printer import array_text, typed_scalar
@@ -37,7 +37,8 @@ def emit_module(functions: Sequence[Function], *, title: str,
     names = [namer.fresh(fn.name, "f") for fn in functions]
     bodies = [emit_function(fn, state, name) for fn, name in zip(functions, names, strict=True)]
     helpers = _helpers(state)
-    if statements is not None:
+    if statements is not None:  # in module order: constants computed on import first
+        statements.update(state.hoisted_lines)
         statements.update(state.statements)
     modules = {"threading": "threading"} if state.scratch_caches else {}
     for helper in helpers:
@@ -50,6 +51,8 @@ def emit_module(functions: Sequence[Function], *, title: str,
              "import numpy as np\n\n" + _globals(state)]
     for helper in helpers:
         parts.append(inspect.getsource(helper))
+    if state.hoisted:
+        parts.append(hoisted_block(state))
     parts.extend(bodies)
     return "\n\n\n".join(p.rstrip("\n") for p in parts) + "\n"
 

@@ -50,9 +50,12 @@ def _basis(n: int, shape: tuple, dtype: str) -> Node:
     return reshape(eye(n, dtype), (n,) + shape)
 
 
-def _jacobian_one(y: Node, x: Node, mode: str, what: Provenance | None = None) -> Node:
+def _jacobian_one(y: Node, x: Node, mode: str, what: Provenance | None = None,
+                  symmetric: bool = False) -> Node:
     """The Jacobian of y by x; its nodes are marked as part of `what` (default: this
-    Jacobian)."""
+    Jacobian). `symmetric`: the Jacobian equals its transpose (y is a gradient by x), so the
+    forward mode's stacked columns are its rows as they stand, and no transpose is needed
+    (which would return a non-contiguous view, or cost a copy)."""
     m, n = _size(y, "the output"), _size(x, "wrt")
     if mode == "auto":
         mode = "rev" if m <= n else "fwd"
@@ -66,8 +69,13 @@ def _jacobian_one(y: Node, x: Node, mode: str, what: Provenance | None = None) -
             return reshape(rows, y.shape + x.shape)
         tangent = var("tangent", x.shape, x.dtype)
         (cols,) = vmap([jvp(y, x, tangent)], {tangent: _basis(n, x.shape, x.dtype)})
-        # cols[j] = dy/dx_j: put the basis axis last, then split it into x's axes.
-        cols = transpose(cols, tuple(range(1, y.ndim + 1)) + (0,))
+        # cols[j] = dy/dx_j: put the basis axis last, then split it into x's axes. A
+        # Hessian is symmetric (Schwarz), so there cols[j] is row j as well.
+        if symmetric:
+            if cols.op is not None and cols.provenance is not None:
+                cols.provenance = what  # the stacked products are the Hessian itself
+        else:
+            cols = transpose(cols, tuple(range(1, y.ndim + 1)) + (0,))
         return reshape(cols, y.shape + x.shape)
 
 
@@ -89,7 +97,7 @@ def hessian(y: Node, x: Node, *, mode: str = "fwd") -> Node:
     x = single_node(x, "wrt")
     _check_wrt([x])
     what = Provenance("hessian", f"hessian ({mode} over reverse, batched)", y, y, x)
-    return _jacobian_one(grad(y, x), x, mode, what)
+    return _jacobian_one(grad(y, x), x, mode, what, symmetric=True)
 
 
 def _elementwise_between(x: Node, y: Node) -> bool:

@@ -147,6 +147,9 @@ CASES = [
     T("simplify.dim_size_of_source",
       lambda x: sd.sum(sd.exp(x)) / dim_size(sd.softmax(sd.exp(x).T, axis=0), (1,)),
       {"x": ("n", 3)}, {"dim_size": 1, "softmax": 0}),
+    T("simplify.dim_size_of_source",  # a matmul computed only for its length goes
+      lambda x, w: sd.sum(x) / dim_size(x @ w, (0,)),
+      {"x": ("n", 3), "w": (3,)}, {"dim_size": 1, "matmul": 0}),
     # -- stabilize ----------------------------------------------------------------------------
     T("stabilize.log_of_softmax", lambda x: sd.log(sd.softmax(x)), {"x": (2, 3)},
       {"log": 0, "softmax": 0, "log_softmax": 1}),

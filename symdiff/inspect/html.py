@@ -75,7 +75,8 @@ def _statements(numbering: Numbering) -> tuple[dict[Node, str], str, str]:
 
 
 def _line_numbers(source: str, statements: dict[Node, str]) -> dict[Node, int]:
-    """The 1-based line where each statement starts, scanning the module in body order."""
+    """The 1-based line where each statement starts, scanning the module in order (module
+    level constants, then function bodies)."""
     from codegen.layout import wrap
 
     lines = source.split("\n")
@@ -86,9 +87,9 @@ def _line_numbers(source: str, statements: dict[Node, str]) -> dict[Node, int]:
         if text in seen:  # one statement computing several outputs
             where[node] = seen[text]
             continue
-        first = wrap("    " + text)[0]
+        first = {wrap("    " + text)[0], wrap(text)[0]}  # in a function, or module level
         for k in range(at, len(lines)):
-            if lines[k] == first:
+            if lines[k] in first:
                 where[node] = seen[text] = k + 1
                 at = k + 1
                 break

@@ -417,13 +417,30 @@ def mean_of_broadcast(node: Node) -> Node | None:
 # -- sizes --------------------------------------------------------------------------------------
 
 # dim_size(f(x), axes) -> dim_size(x, axes'): reading a size needs only some node that has
-# that axis, so derivative code need not wait for a forward value to read its shape
+# that axis, so derivative code need not wait for a forward value to read its shape (nor
+# keep alive a matrix product computed only for its length). The op says where its axes
+# come from; failing that, symbolic dims are found by name in an operand.
 @simplify.rule("dim_size")
 def dim_size_of_source(node: Node) -> Node | None:
     x = node.inputs[0]
     if x.op is None:
         return None
-    found = x.op.axes_from(x, node.attrs["axis"]) if x.op.axes_from is not None else None
+    axes = node.attrs["axis"]
+    found = x.op.axes_from(x, axes) if x.op.axes_from is not None else None
+    if found is None:
+        found = _named_axes(x, axes)
     if found is None or float_of(found[0].dtype) != node.dtype:
         return None
     return dim_size(*found)
+
+
+def _named_axes(x: Node, axes: tuple[int, ...]) -> tuple[Node, tuple[int, ...]] | None:
+    """An operand of x (arguments first) holding the symbolic dims of x at `axes`, and
+    where they are in it; None when some dim is a number, repeats, or is in no operand."""
+    names = [x.shape[a] for a in axes]
+    if not all(isinstance(d, str) for d in names) or len(set(names)) != len(names):
+        return None
+    for y in sorted(x.inputs, key=lambda i: i.op is not None):
+        if all(d in y.shape for d in names):
+            return y, tuple(y.shape.index(d) for d in names)
+    return None

@@ -41,6 +41,12 @@ def _shape_error(name, got, shape, dims, origin):
     return ValueError(f"argument {name!r} must have shape {shape}, got shape {got}{bound}")
 
 
+# constant subexpressions, computed once on import (read-only; a function copies one
+# before returning it)
+_k1 = np.broadcast_to(_c1, (2,))
+_k1.flags.writeable = False
+
+
 def import_os(x_import_os, x, lambda_):
     """He said \"\"\"hi\"\"\" \\o/
 
@@ -65,13 +71,12 @@ def import_os(x_import_os, x, lambda_):
         lambda_ = _as_array(lambda_, 'lambda_', 'float64', 0, '()')
         if lambda_.shape != ():
             raise _shape_error('lambda_', lambda_.shape, '()', {}, {})
-    broadcast_to_1 = np.broadcast_to(_c1, (2,))
     mul_1 = x_import_os * lambda_
     np.exp(mul_1, out=mul_1)
     y = mul_1 + x
     # d(sum)/d(mul_1) via exp.vjp[arg 0]
-    d_sum_d_mul_1 = np.multiply(broadcast_to_1, mul_1, out=mul_1)
-    del broadcast_to_1, mul_1
+    d_sum_d_mul_1 = np.multiply(_k1, mul_1, out=mul_1)
+    del mul_1
     # d(sum)/d(x_import_os) via mul.vjp[arg 0]
     d_sum_d_x_import_os = np.multiply(d_sum_d_mul_1, lambda_, out=d_sum_d_mul_1)
     return (y, d_sum_d_x_import_os)

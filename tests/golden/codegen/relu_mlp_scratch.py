@@ -45,6 +45,15 @@ def _shape_error(name, got, shape, dims, origin):
     return ValueError(f"argument {name!r} must have shape {shape}, got shape {got}{bound}")
 
 
+def _matmul_unit(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """a @ b for matrices whose contracted dimension may be 1 (the weight gradient X.T @ d
+    of a batch of one): then a product of one term, a * b (the same numbers, an outer
+    product by broadcasting), which NumPy computes two to three times faster than matmul."""
+    if a.shape[-1] == 1:
+        return np.multiply(a, b, out=out)
+    return np.matmul(a, b, out=out)
+
+
 def _scratch(cache, key, make):
     """The scratch arrays of one generated function for this thread and these symbolic dims
     (`key`): made by `make()` on first use, then reused, so large temporaries cost no
@@ -87,6 +96,14 @@ def _where_zero(cond, x, x_when_true=True, out=None):
     return out
 
 
+# constant subexpressions, computed once on import (read-only; a function copies one
+# before returning it)
+_k1 = _c1 * _c2
+_k2 = np.broadcast_to(_k1, (64, 128))
+_k2.flags.writeable = False
+del _k1
+
+
 def grad(X, W, w):
     """Generated function grad.
 
@@ -114,13 +131,10 @@ def grad(X, W, w):
     # scratch arrays, reused from call to call (one set per thread and call)
     _scratch_set = _scratch(_grad_scratch, (n,), lambda: (np.empty((n, 128)), np.empty((64, 128))))
     _buf1, _buf2 = _scratch_set
-    mul_1 = _c1 * _c2
-    broadcast_to_1 = np.broadcast_to(mul_1, (64, 128))
     # d(add)/d(W) via mul.vjp[arg 0]
-    mul_2 = broadcast_to_1 * W
-    del broadcast_to_1
+    mul_1 = _k2 * W
     # d(add)/d(W) via accumulate
-    mul_2 += mul_2
+    mul_1 += mul_1
     matmul_1 = np.matmul(X, W, out=_buf1)
     # d(add)/d(matmul_1) via relu.vjp[arg 0]
     greater_1 = matmul_1 > 0.0
@@ -147,9 +161,9 @@ def grad(X, W, w):
     d_add_d_matmul_1 = _where_zero(greater_1, d_add_d_h, out=d_add_d_h)
     del greater_1, d_add_d_h
     # d(add)/d(W) via matmul.vjp[arg 1]
-    matmul_2 = np.matmul(X.T, d_add_d_matmul_1, out=_buf2)
+    matmul_2 = _matmul_unit(X.T, d_add_d_matmul_1, out=_buf2)
     del d_add_d_matmul_1
     # d(add)/d(W) via accumulate
-    d_add_d_W = np.add(mul_2, matmul_2, out=mul_2)
+    d_add_d_W = np.add(mul_1, matmul_2, out=mul_1)
     _scratch_return(_grad_scratch, (n,), _scratch_set)
     return (d_add_d_W, d_add_d_w)

@@ -46,6 +46,11 @@ def _log_softmax(x: np.ndarray, axis: int | tuple[int, ...] = -1) -> np.ndarray:
     return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
 
 
+# constant subexpressions, computed once on import (read-only; a function copies one
+# before returning it)
+_k1 = -_c1
+
+
 def xent_grad(logits, labels):
     """Generated function xent_grad.
 
@@ -65,7 +70,6 @@ def xent_grad(logits, labels):
         labels = _as_array(labels, 'labels', 'float32', 2, '(n, 5)')
         if labels.shape != (n, 5):
             raise _shape_error('labels', labels.shape, '(n, 5)', {'n': n}, {'n': 'logits'})
-    neg_1 = -_c1
     log_softmax_1 = _log_softmax(logits, axis=1)
     mul_1 = labels * log_softmax_1
     sum_1 = mul_1.sum(axis=1)
@@ -75,7 +79,7 @@ def xent_grad(logits, labels):
     del sum_1
     xent = -mean_1
     # d(xent)/d(sum_1) via mean.vjp[arg 0]
-    div_1 = neg_1 / dim_size_1
+    div_1 = _k1 / dim_size_1
     broadcast_to_1 = np.broadcast_to(div_1, (n,))
     # d(xent)/d(mul_1) via sum.vjp[arg 0]
     d_xent_d_mul_1 = np.broadcast_to(broadcast_to_1[:, None], (n, 5))
