@@ -17,4 +17,5 @@ from .loader import load_module
 from .module import TARGETS, emit_module, write_module
 from .naming import sanitize
 
-__all__ = ["TARGETS", "Function", "Pytree", "emit_module", "load_module", "sanitize", "write_module"]
+__all__ = ["TARGETS", "Function", "Pytree", "emit_module", "load_module", "sanitize",
+           "write_module"]

@@ -246,7 +246,7 @@ def _einsum(xp, subscripts, *operands):
         left = [c for c in term if c not in other]
         right = [c for c in other if c not in term]
 
-        def block(letters):
+        def block(letters, size=size):
             n = 1
             for c in letters:
                 n *= size[c]
