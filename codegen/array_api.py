@@ -22,6 +22,7 @@ from symdiff.errors import SymdiffError
 from symdiff.graph import Node
 from symdiff.ops.lowering import (
     XP,
+    Arg,
     Attribute,
     Call,
     Infix,
@@ -87,36 +88,48 @@ def lowering(node: Node, dims: Mapping[str, str] | None = None) -> Value:
     if op.array_api is not None:
         return op.array_api(*node.inputs, out=node, **attrs)
     try:
-        return translate(op.lower(*node.inputs, out=node, **attrs))
+        return translate(op.lower(*node.inputs, out=node, **attrs), node)
     except NoLowering as err:
         raise NoLowering(f"op {op.name!r} has no array-API lowering: {err} (give the op an "
                          "array_api= lowering)") from None
 
 
-def translate(value: Value) -> Value:
-    """A NumPy lowering rewritten, node by node of its expression tree, into standard calls
-    on `xp`; raises NoLowering for anything the standard lacks."""
+def translate(value: Value, node: Node) -> Value:
+    """A NumPy lowering of `node` rewritten, node by node of its expression tree, into
+    standard calls on `xp`; raises NoLowering for anything the standard lacks."""
     if isinstance(value, Call):
-        return _call(value)
+        return _call(value, node)
     if isinstance(value, Method):
-        return _method(value)
+        return _method(value, node)
     if isinstance(value, Name):
         return _name(value.text)
     if isinstance(value, Infix):
-        return Infix(value.symbol, translate(value.left), translate(value.right))
+        return Infix(value.symbol, translate(value.left, node), translate(value.right, node))
     if isinstance(value, Prefix):
-        return Prefix(value.symbol, translate(value.operand))
+        return Prefix(value.symbol, translate(value.operand, node))
     if isinstance(value, Subscript):
-        return Subscript(translate(value.obj), value.index)
+        return Subscript(translate(value.obj, node), _full_index(value, node))
     if isinstance(value, Attribute):
-        return Attribute(translate(value.obj), value.name)
+        if value.name == "size":  # a method in PyTorch: the standard's size through compat
+            return Call("array_api_compat.size", (translate(value.obj, node),))
+        return Attribute(translate(value.obj, node), value.name)
     if isinstance(value, tuple):
-        return tuple(translate(v) for v in value)
+        return tuple(translate(v, node) for v in value)
     return value  # Arg, ArgList, and Python values
 
 
-def _kw(call: Call | Method) -> dict[str, Value]:
-    return {k: translate(v) for k, v in call.kwargs}
+def _full_index(sub: Subscript, node: Node) -> Any:
+    """A basic index of an operand spelled out to every axis (`x[None, :]`, not `x[None]`):
+    the standard leaves the axes an index does not mention unspecified."""
+    if not isinstance(sub.index, tuple) or not isinstance(sub.obj, Arg):
+        return sub.index
+    ndim = len(node.inputs[sub.obj.index].shape)
+    used = sum(1 for item in sub.index if item is not None)
+    return sub.index + ((None, None, None),) * (ndim - used)
+
+
+def _kw(call: Call | Method, node: Node) -> dict[str, Value]:
+    return {k: translate(v, node) for k, v in call.kwargs}
 
 
 def _name(text: str) -> Name:
@@ -129,14 +142,14 @@ def _name(text: str) -> Name:
     raise NoLowering(f"the NumPy name {text!r} has no standard counterpart")
 
 
-def _call(call: Call) -> Value:
+def _call(call: Call, node: Node) -> Value:
     if callable(call.fn):
         raise NoLowering(f"its NumPy lowering calls the NumPy helper {call.fn.__name__}")
     if not call.fn.startswith("np."):
         raise NoLowering(f"it calls {call.fn}, which is not a NumPy function")
     name = call.fn.removeprefix("np.")
-    args = translate(call.args)
-    kw = _kw(call)
+    args = translate(call.args, node)
+    kw = _kw(call, node)
     if name.startswith("linalg."):
         return _linalg(name.removeprefix("linalg."), args, kw)
     if name in DTYPES:  # np.float64(size): a 0-d array of that dtype
@@ -173,10 +186,10 @@ def _linalg(name: str, args: tuple, kw: dict[str, Value]) -> Value:
     raise NoLowering(f"np.linalg.{name} has no standard counterpart")
 
 
-def _method(m: Method) -> Value:
-    obj = translate(m.obj)
-    args = translate(m.args)
-    kw = _kw(m)
+def _method(m: Method, node: Node) -> Value:
+    obj = translate(m.obj, node)
+    args = translate(m.args, node)
+    kw = _kw(m, node)
     if m.name in REDUCTIONS:
         return Call(f"xp.{m.name}", (obj, *args), tuple(kw.items()))
     if m.name == "var":

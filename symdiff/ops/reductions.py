@@ -39,7 +39,7 @@ from .base import (
     shape_mismatch,
 )
 from .elementwise import equal, exp, where
-from .lowering import A0, Attribute, Call, Infix, Method, Subscript, kwargs
+from .lowering import A0, XP, Attribute, Call, Infix, Method, Subscript, kwargs
 from .structure import batch_align, expand_dims
 from .texforms import ATOM, PROD, Tex, axes_text, function, grouped, number, reduction, symbol
 
@@ -220,10 +220,11 @@ def _sympy_if_nothing_reduced(sp: Any, node: Node, x: Any) -> Any:
 
 def _reducer(name: str, impl: Any, vjp: Any, jvp: Any, *, float_result: bool = False,
              lower: Any = method_lowering, bool_counts: bool = False, latex: Any = None,
-             doc: str = "") -> Any:
+             doc: str = "", array_api: Any = None) -> Any:
     op = define(name, family="reduction",
                 shape_rule=reduction_rule(name, float_result, bool_counts), impl=impl,
-                vjp=(vjp,), jvp=(jvp,), lower=lower, batch=reduction_batch,
+                vjp=(vjp,), jvp=(jvp,), lower=lower, array_api=array_api,
+                batch=reduction_batch,
                 unit_identity=True, to_sympy=_sympy_if_nothing_reduced, latex=latex, doc=doc)
 
     def fn(x: object, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Node:
@@ -353,6 +354,14 @@ def _logsumexp(x: np.ndarray, axis: int | tuple[int, ...] | None = None,
     return s if keepdims else np.squeeze(s, axis=axis)
 
 
+def _logsumexp_xp(xp, x, axis=None, keepdims=False):
+    """_logsumexp with the standard's calls; summing the kept size-1 axes drops them."""
+    m = xp.max(x, axis=axis, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))
+    s = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+    return s if keepdims else xp.sum(s, axis=axis)
+
+
 def _logsumexp_vjp(g: Node, x: Node, out: Node, axis: Any, keepdims: bool) -> Node:
     return _expand(g, x, axis, keepdims) * exp(x - _expand(out, x, axis, keepdims))
 
@@ -365,8 +374,12 @@ def _logsumexp_lower(x: Node, out: Node, axis: Any, keepdims: bool) -> Any:
     return Call(_logsumexp, (A0,), reduce_kwargs(axis, keepdims))
 
 
+def _logsumexp_xp_lower(x: Node, out: Node, axis: Any, keepdims: bool) -> Any:
+    return Call(_logsumexp_xp, (XP, A0), reduce_kwargs(axis, keepdims))
+
+
 logsumexp = _reducer("logsumexp", _logsumexp, _logsumexp_vjp, _logsumexp_jvp,
-                     float_result=True, lower=_logsumexp_lower,
+                     float_result=True, lower=_logsumexp_lower, array_api=_logsumexp_xp_lower,
                      doc="log(sum(exp(x))) over axis, computed stably.")
 
 
@@ -382,6 +395,16 @@ def _log_softmax(x: np.ndarray, axis: int | tuple[int, ...] = -1) -> np.ndarray:
     return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
 
 
+def _softmax_xp(xp, x, axis=-1):
+    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+    return e / xp.sum(e, axis=axis, keepdims=True)
+
+
+def _log_softmax_xp(xp, x, axis=-1):
+    z = x - xp.max(x, axis=axis, keepdims=True)
+    return z - xp.log(xp.sum(xp.exp(z), axis=axis, keepdims=True))
+
+
 def _normalizer_batch(args: list[Node], batched: list[bool], out: Node,
                       axis: tuple[int, ...]) -> Node:
     return out.op(args[0], axis=tuple(a + 1 for a in axis))
@@ -390,6 +413,11 @@ def _normalizer_batch(args: list[Node], batched: list[bool], out: Node,
 def _normalizer_lower(x: Node, out: Node, axis: tuple[int, ...]) -> Any:
     helper = _softmax if out.op.name == "softmax" else _log_softmax
     return Call(helper, (A0,), kwargs(axis=_axis_value(axis)))
+
+
+def _normalizer_xp_lower(x: Node, out: Node, axis: tuple[int, ...]) -> Any:
+    helper = _softmax_xp if out.op.name == "softmax" else _log_softmax_xp
+    return Call(helper, (XP, A0), kwargs(axis=_axis_value(axis)))
 
 
 def _softmax_vjp(g: Node, x: Node, out: Node, axis: tuple[int, ...]) -> Node:
@@ -407,12 +435,13 @@ def _log_softmax_jvp(t: Node, x: Node, out: Node, axis: tuple[int, ...]) -> Node
 softmax_op = define(
     "softmax", family="normalizer", shape_rule=same_type_rule("softmax"), impl=_softmax,
     vjp=(_softmax_vjp,), jvp=(_softmax_vjp,), batch=_normalizer_batch,
-    lower=_normalizer_lower, positive=True, latex=function(r"\operatorname{softmax}"),
+    lower=_normalizer_lower, array_api=_normalizer_xp_lower, positive=True,
+    latex=function(r"\operatorname{softmax}"),
     doc="exp(x) / sum(exp(x)) along axis, shifted by the max.")
 log_softmax_op = define(
     "log_softmax", family="normalizer", shape_rule=same_type_rule("log_softmax"),
     impl=_log_softmax, vjp=(_log_softmax_vjp,), jvp=(_log_softmax_jvp,),
-    batch=_normalizer_batch, lower=_normalizer_lower,
+    batch=_normalizer_batch, lower=_normalizer_lower, array_api=_normalizer_xp_lower,
     latex=function(r"\log\operatorname{softmax}"), doc="x - logsumexp(x) along axis.")
 
 
