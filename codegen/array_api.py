@@ -110,6 +110,10 @@ def translate(value: Value, node: Node) -> Value:
     if isinstance(value, Subscript):
         return Subscript(translate(value.obj, node), _full_index(value, node))
     if isinstance(value, Attribute):
+        if value.name == "T" and isinstance(value.obj, Arg) \
+                and len(node.inputs[value.obj.index].shape) != 2:  # .T is for matrices only
+            ndim = len(node.inputs[value.obj.index].shape)
+            return Call("xp.permute_dims", (value.obj, tuple(reversed(range(ndim)))))
         if value.name == "size":  # a method in PyTorch: the standard's size through compat
             return Call("array_api_compat.size", (translate(value.obj, node),))
         return Attribute(translate(value.obj, node), value.name)
@@ -190,6 +194,8 @@ def _method(m: Method, node: Node) -> Value:
     obj = translate(m.obj, node)
     args = translate(m.args, node)
     kw = _kw(m, node)
+    if m.name in ("sum", "prod", "cumsum") and node.inputs[0].dtype == "bool":
+        obj = Call("xp.astype", (obj, Name(f"xp.{node.dtype}")))  # the standard counts no bools
     if m.name in REDUCTIONS:
         return Call(f"xp.{m.name}", (obj, *args), tuple(kw.items()))
     if m.name == "var":
@@ -319,6 +325,10 @@ def emit_module(functions: Sequence[Function], *, title: str,
 class ArrayApiScope(Scope):
     """The NumPy target's scope with this target's lowerings."""
 
+    def arg(self, node: Node, user: Node) -> str:
+        text = super().arg(node, user)
+        return NON_FINITE.get(text, text) if node.kind == "const" else text
+
     def lowered(self, node: Node) -> object:
         if "shape" in node.attrs:
             return lowering(node, self.dim_names)
@@ -359,6 +369,11 @@ def emit_function(fn: Function, state: ModuleState, name: str) -> str:
     return "\n".join(laid_out) + "\n"
 
 
+# The NumPy target's spellings of non-finite literals, in Python alone.
+NON_FINITE = {"np.nan": "float('nan')", "np.inf": "float('inf')", "-np.inf": "-float('inf')",
+              "(-np.inf)": "(-float('inf'))"}
+
+
 def constant_text(node: Node) -> str:
     """`xp.asarray(<value as Python literals>, dtype=xp.<dtype>)`: exact, library-neutral."""
     dtype = "bool" if node.dtype == "bool" else node.dtype
@@ -366,8 +381,7 @@ def constant_text(node: Node) -> str:
     def nest(a: np.ndarray) -> str:
         if a.ndim == 0:
             text = scalar_text(a, node.dtype if node.dtype != "float32" else "float64")
-            return {"np.nan": "float('nan')", "np.inf": "float('inf')",
-                    "-np.inf": "-float('inf')"}.get(text, text)
+            return NON_FINITE.get(text, text)
         return "[" + ", ".join(nest(x) for x in a) + "]"
 
     value = np.asarray(node.value)
@@ -424,9 +438,10 @@ def _namespace(*args):
     """The array API namespace of the arguments that are arrays (Python scalars and lists
     are converted later), or a TypeError saying why there is none."""
     arrays = [a for a in args if hasattr(a, "shape") and hasattr(a, "dtype")]
-    if not arrays:
-        raise TypeError("at least one argument must be an array: its library chooses the "
-                        "namespace the generated function computes with")
+    if not arrays:  # no array to take the library from: NumPy's, as the NumPy target's
+        from array_api_compat import numpy as numpy_namespace
+
+        return numpy_namespace
     try:
         return array_api_compat.array_namespace(*arrays)  # noqa: F821 - the module imports it
     except TypeError as err:

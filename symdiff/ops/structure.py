@@ -358,7 +358,7 @@ def _unindex_xp(xp, g, shape, index):
         if step > 1:  # step - 1 zeros after each element, the trailing ones cut off
             g = xp.stack([g] + [xp.zeros_like(g)] * (step - 1), axis=axis + 1)
             g = xp.reshape(g, (*g.shape[:axis], count * step, *g.shape[axis + 2:]))
-            g = g[(slice(None),) * axis + (slice(0, (count - 1) * step + 1),)]
+            g = g[(slice(None),) * axis + (slice(0, (count - 1) * step + 1), ...)]
         after = shape[axis] - begin - g.shape[axis]
         before = [xp.zeros((*g.shape[:axis], begin, *g.shape[axis + 1:]), dtype=g.dtype)]
         behind = [xp.zeros((*g.shape[:axis], after, *g.shape[axis + 1:]), dtype=g.dtype)]
