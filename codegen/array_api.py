@@ -223,7 +223,7 @@ def _einsum(xp, subscripts, *operands):
     inputs, _, output = subscripts.replace(" ", "").partition("->")
     terms = inputs.split(",")
     if "->" not in subscripts:  # NumPy's implicit output: the letters used once, sorted
-        output = "".join(sorted(c for c in set(inputs) if inputs.count(c) == 1))
+        output = "".join(sorted(c for c in set(inputs) - {","} if inputs.count(c) == 1))
     pending = list(zip(terms, operands, strict=True))
 
     def sizes(term, x):
