@@ -13,6 +13,7 @@ written in place and nothing takes `out=`: every statement binds a new array.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,6 +32,7 @@ from symdiff.ops.lowering import (
     Prefix,
     Subscript,
     Value,
+    helper_modules,
     kwargs,
 )
 from symdiff.shapes import fmt_shape
@@ -289,8 +291,6 @@ def emit_module(functions: Sequence[Function], *, title: str,
                 statements: dict[Node, str] | None = None) -> str:
     """The source of a module defining one array-API function per `Function`: each finds its
     namespace from its arguments and calls only the standard's functions on it."""
-    from symdiff.ops.lowering import helper_modules
-
     state = ModuleState()
     namer = Namer()
     names = [namer.fresh(fn.name, "f") for fn in functions]
@@ -300,10 +300,11 @@ def emit_module(functions: Sequence[Function], *, title: str,
     helpers = [state.helpers[name] for name in sorted(state.helpers)]
     modules: dict[str, str] = {}
     for helper in helpers:
-        modules.update(helper_modules(helper))
-    if "np" in modules:
-        raise NoLowering(f"a helper of the array-API target uses NumPy: "
-                         f"{sorted(h.__name__ for h in helpers)}")
+        used = helper_modules(helper)
+        if any(module.split(".")[0] == "numpy" for module in used.values()):
+            raise NoLowering(f"{helper.__name__}, called by an array_api lowering, uses NumPy; "
+                             "an array-API helper takes the namespace `xp` and calls only it")
+        modules.update(used)
     imports = "".join(f"import {module}\n" if alias == module else
                       f"import {module} as {alias}\n" for alias, module in sorted(modules.items()))
     text = (f"{title.strip() or 'Generated functions'}\n\n"
@@ -311,8 +312,6 @@ def emit_module(functions: Sequence[Function], *, title: str,
             "not this file.\nNeeds array-api-compat and arrays of any library following the "
             "Python array API standard\n(NumPy, PyTorch, JAX, Dask, ...). Functions: "
             + ", ".join(names) + ".")
-    import inspect
-
     parts = [docstring(text, ""),
              f"from __future__ import annotations\n\n{imports}import array_api_compat"]
     for helper in (*RUNTIME_HELPERS, *helpers):
