@@ -14,7 +14,8 @@ loader (through a real file). `runtime` holds the helpers copied into generated 
 
 from .function import Function, Pytree
 from .loader import load_module
-from .module import emit_module, write_module
+from .module import TARGETS, emit_module, write_module
 from .naming import sanitize
 
-__all__ = ["Function", "Pytree", "emit_module", "load_module", "sanitize", "write_module"]
+__all__ = ["TARGETS", "Function", "Pytree", "emit_module", "load_module", "sanitize",
+           "write_module"]

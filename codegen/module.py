@@ -21,17 +21,27 @@ from .printer import array_text, typed_scalar
 RUNTIME_HELPERS = (runtime._as_array, runtime._shape_error)
 
 
+TARGETS = ("numpy", "array-api")
+
+
 @gc_paused
 def emit_module(functions: Sequence[Function], *, title: str,
-                statements: dict[Node, str] | None = None) -> str:
+                statements: dict[Node, str] | None = None, target: str = "numpy") -> str:
     """The source text of a module defining one NumPy function per `Function`. A dict
     given as `statements` receives the statement computing each node that has one (before
-    line wrapping, in body order; views written inline and constants have none)."""
+    line wrapping, in body order; views written inline and constants have none). `target`
+    picks the back end: "numpy" (this module), "array-api" (codegen/array_api.py)."""
     functions = list(functions)
     for fn in functions:
         if not isinstance(fn, Function):
             raise TypeError(f"emit_module takes codegen.Function records, got "
                             f"{type(fn).__name__}")
+    if target == "array-api":
+        from . import array_api
+
+        return array_api.emit_module(functions, title=title, statements=statements)
+    if target != "numpy":
+        raise ValueError(f"unknown code generation target {target!r} (one of {TARGETS})")
     state = ModuleState()
     namer = Namer()
     names = [namer.fresh(fn.name, "f") for fn in functions]
@@ -57,9 +67,10 @@ def emit_module(functions: Sequence[Function], *, title: str,
     return "\n\n\n".join(p.rstrip("\n") for p in parts) + "\n"
 
 
-def write_module(path: str | os.PathLike, functions: Sequence[Function], *, title: str) -> None:
+def write_module(path: str | os.PathLike, functions: Sequence[Function], *, title: str,
+                 target: str = "numpy") -> None:
     """Write the generated module to `path`, atomically (temp file and rename)."""
-    write_atomic(path, emit_module(functions, title=title))
+    write_atomic(path, emit_module(functions, title=title, target=target))
 
 
 def _header(title: str, names: list[str]) -> str:

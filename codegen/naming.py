@@ -19,7 +19,7 @@ from symdiff.graph import Node
 MAX_LENGTH = 40
 
 RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins)) \
-    | {"np", "numpy"}
+    | {"np", "numpy", "xp", "array_api_compat"}
 
 
 def _ascii_of(ch: str) -> str:

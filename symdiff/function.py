@@ -52,11 +52,13 @@ class CompiledFunction:
 
 @gc_paused
 def function(inputs: Node | Sequence[Node], outputs: Node | Sequence[Node],
-             optimize: bool = True) -> CompiledFunction:
+             optimize: bool = True, target: str = "numpy") -> CompiledFunction:
     """Compile `outputs` as a function of the variables `inputs`, through generated NumPy
     code. A single output node gives one array per call; a list or tuple of outputs gives a
     tuple (nested lists give nested tuples, as for `[loss, sd.grad(loss, params)]`). With
-    `optimize`, the graph is first simplified by symdiff.rewrite.optimize."""
+    `optimize`, the graph is first simplified by symdiff.rewrite.optimize. `target`:
+    "numpy" (default) or "array-api" (code for any array library following the Python
+    array API standard: PyTorch, JAX, Dask, ...; needs array-api-compat)."""
     import codegen
 
     tree = _as_tuples(outputs)
@@ -69,7 +71,9 @@ def function(inputs: Node | Sequence[Node], outputs: Node | Sequence[Node],
         fn = codegen.Function(FUNCTION_NAME, ins, tree)
     except ValueError as err:
         raise SymdiffError(str(err)) from None
-    source = codegen.emit_module([fn], title="Compiled by symdiff.function")
+    if target not in codegen.TARGETS:
+        raise SymdiffError(f"unknown target {target!r}: one of {', '.join(codegen.TARGETS)}")
+    source = codegen.emit_module([fn], title="Compiled by symdiff.function", target=target)
     module = codegen.load_module(source, "symdiff_function")
     return CompiledFunction(source, module, ins, tree)
 

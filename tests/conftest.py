@@ -18,3 +18,17 @@ if ROOT not in sys.path:
 def rng() -> np.random.Generator:
     """A fresh generator with a fixed seed, so every test sees the same numbers each run."""
     return np.random.default_rng(20240601)
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """One dask.distributed LocalCluster of 2 worker processes for the whole session (it
+    takes seconds to start), with a client connected to it."""
+    distributed = pytest.importorskip("dask.distributed", reason="dask.distributed is not "
+                                      "installed (pip install 'symdiff[dask]')")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=":0")
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()

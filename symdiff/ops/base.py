@@ -72,7 +72,9 @@ class Op:
     `batch(args, batched, out, **attrs)` rebuilds the op over operands of which those
     flagged carry an extra leading axis (jacobian and hessian); `taylor(series, out,
     **attrs)` maps the inputs' truncated Taylor series to the output's (ops/series.py).
-    `public` is the constructor users call, `module` the module that defined a user's op.
+    `array_api`: the lowering for the array-API target (codegen/array_api.py), for an op whose
+    NumPy lowering calls a NumPy-only helper; None: the NumPy lowering translated to standard
+    calls. `public` is the constructor users call, `module` the module that defined a user's op.
 
     `outputs` > 1: a multi-output op (eigh, svd, slogdet). Its impl returns that many
     arrays; each output is its own node, the same inputs and attributes plus `output=i`,
@@ -104,6 +106,7 @@ class Op:
     accumulates: bool = False
     to_sympy: str | Callable[..., Any] | None = None
     latex: Callable[..., Tex] | None = None
+    array_api: Lowering | None = None
     to_sympy_matrix: Callable[..., Any] | None = None
     doc: str = ""
     module: str | None = None

@@ -66,8 +66,8 @@ def define_op(name: str, impl: Callable[..., np.ndarray], *,
               vjp: Callable | Sequence[Callable | None],
               jvp: Callable | Sequence[Callable | None] | None = None,
               shape: Callable[..., Any] | None = None, lower: Callable[..., Any] | None = None,
-              batch: Callable[..., Node] | None = None, doc: str | None = None) \
-        -> Callable[..., Node]:
+              batch: Callable[..., Node] | None = None, doc: str | None = None,
+              array_api: Callable[..., Any] | None = None) -> Callable[..., Node]:
     """Define a new op and return the function that builds its nodes.
 
     `impl(*operands, **attrs)` computes it on NumPy arrays: its positional parameters are
@@ -81,7 +81,9 @@ def define_op(name: str, impl: Callable[..., np.ndarray], *,
     `shape(*operands, **attrs)` (the result's shape, or (shape, dtype)) and `jvp` rules
     `rule(t, *operands, out=node, **attrs)`; `batch` makes jacobian and hessian work
     through it; `lower(*operands, out=node, **attrs)` returns a symdiff.ops.lowering
-    expression in place of a call of impl."""
+    expression in place of a call of impl; `array_api(...)` likewise for the array-API
+    target (calls on the namespace `xp`, symdiff.ops.lowering.XP), where a call of a NumPy
+    impl cannot run."""
     _check_name(name)
     arity, statics = _parameters(name, impl)
     vjps = _rules(name, "vjp", vjp, arity)
@@ -104,7 +106,8 @@ def define_op(name: str, impl: Callable[..., np.ndarray], *,
         fields.update(shape_rule=_ShapeRule(name, shape), batch=batch)
     memory = "fresh" if isinstance(impl, np.ufunc) else "alias"
     module = sys._getframe(1).f_globals.get("__name__", "__main__")
-    op = define(name, impl=impl, vjp=vjps, jvp=jvps, lower=lower, memory=memory,
+    op = define(name, impl=impl, vjp=vjps, jvp=jvps, lower=lower, array_api=array_api,
+                memory=memory,
                 doc=doc or (impl.__doc__ or "").strip().split("\n")[0], module=module,
                 **fields)
     return _constructor(op, arity, statics)

@@ -33,7 +33,7 @@ from .elementwise import equal, greater, less, where
 from .gather import arange
 from .linalg import _swap_last as mT
 from .linalg import matmul
-from .lowering import A0, A1, Call, Fixed, kwargs
+from .lowering import A0, A1, XP, Call, Fixed, kwargs
 from .reductions import max as max_
 from .reductions import sum as sum_
 from .structure import astype, batch_align, expand_dims
@@ -137,6 +137,32 @@ def _cholesky(a):
 def _solve_triangular(a, b, lower):
     """a^-1 b reading only a's lower (upper) triangle."""
     return np.linalg.solve(np.tril(a) if lower else np.triu(a), b)
+
+
+def _cholesky_xp(xp, a):
+    """_cholesky with the standard's calls (the array-API target). Dask's own cholesky
+    gives the upper factor unless asked (array-api-compat 1.16 passes that on unchanged)."""
+    if type(a).__module__.split(".")[0] == "dask":
+        return xp.linalg.cholesky((a + xp.matrix_transpose(a)) / 2, lower=True)
+    return xp.linalg.cholesky((a + xp.matrix_transpose(a)) / 2)
+
+
+def _solve_triangular_xp(xp, a, b, lower):
+    """_solve_triangular with the standard's calls (the array-API target)."""
+    return xp.linalg.solve(xp.tril(a) if lower else xp.triu(a), b)
+
+
+def _eigh_xp(xp, a):
+    """_eigh with the standard's calls (the array-API target)."""
+    w, v = xp.linalg.eigh((a + xp.matrix_transpose(a)) / 2)
+    return w, xp.where(xp.sum(v, axis=-2, keepdims=True) < 0, -v, v)
+
+
+def _svd_xp(xp, a):
+    """_svd with the standard's calls (the array-API target)."""
+    u, s, vh = xp.linalg.svd(a, full_matrices=False)
+    flip = xp.sum(u, axis=-2) < 0
+    return (xp.where(flip[..., None, :], -u, u), s, xp.where(flip[..., :, None], -vh, vh))
 
 
 def _eigh(a):
@@ -288,6 +314,8 @@ solve_triangular_op = define(
     "solve_triangular", shape_rule=_solve_triangular_rule,
     impl=_solve_triangular, vjp=(_tri_vjp_a, _tri_vjp_b), jvp=(_tri_jvp_a, _tri_jvp_b),
     batch=_binary_batch, lower=_tri_lower, flops=_cubic_rhs,
+    array_api=lambda a, b, out, lower: Call(_solve_triangular_xp, (XP, A0, A1),
+                                            kwargs(lower=lower)),
     doc="a^-1 b reading only the lower (lower=True) or upper triangle of a.")
 
 
@@ -361,7 +389,8 @@ def _cholesky_jvp(t: Node, a: Node, out: Node) -> Node:
 cholesky_op = define(
     "cholesky", shape_rule=_cholesky_rule, impl=_cholesky, vjp=(_cholesky_vjp,),
     jvp=(_cholesky_jvp,), batch=_unary_batch,
-    lower=Fixed(Call(_cholesky, (A0,))), flops=_cubic,
+    lower=Fixed(Call(_cholesky, (A0,))), array_api=Fixed(Call(_cholesky_xp, (XP, A0))),
+    flops=_cubic,
     doc="The lower Cholesky factor of (a + a^T) / 2; not positive definite raises "
         "LinAlgError.")
 
@@ -384,6 +413,7 @@ def _eigh_jvp(t: Node, a: Node, out: Node, output: int) -> Node:
 eigh_op = define(
     "eigh", shape_rule=_eigh_rule, impl=_eigh, outputs=2, vjp=(_eigh_vjp,), jvp=(_eigh_jvp,),
     batch=_unary_batch, lower=Fixed(Call(_eigh, (A0,))),
+    array_api=Fixed(Call(_eigh_xp, (XP, A0))),
     flops=_decomposition_flops,
     doc="(w, V) of (a + a^T) / 2: ascending eigenvalues, eigenvectors as columns.")
 
@@ -442,6 +472,7 @@ def _svd_jvp(t: Node, a: Node, out: Node, output: int) -> Node:
 svd_op = define(
     "svd", shape_rule=_svd_rule, impl=_svd, outputs=3, vjp=(_svd_vjp,), jvp=(_svd_jvp,),
     batch=_unary_batch, lower=Fixed(Call(_svd, (A0,))),
+    array_api=Fixed(Call(_svd_xp, (XP, A0))),
     flops=_decomposition_flops,
     doc="The reduced SVD (U, S, Vh) with k = min(m, n) singular values, descending.")
 

@@ -22,7 +22,7 @@ from ..shapes import (
 )
 from .base import define, export, lift, names, no_flops, shape_mismatch
 from .elementwise import equal
-from .lowering import A0, Arg, Call, kwargs
+from .lowering import A0, XP, Arg, Call, kwargs
 from .structure import astype, expand_dims, reshape
 from .structure import getitem as basic_getitem
 
@@ -96,6 +96,35 @@ def _gather_batch(args: list[Node], batched: list[bool], out: Node, start: int,
     return gather_op(*args, start=start + 1, names=names)
 
 
+def _gather_xp(xp, x, *indices, start=0, names=()):
+    """_gather with the standard's calls: the indexed axes merged into one, read with
+    xp.take at each index's flat position. Dask arrays skip the range check, which would
+    compute the indices (an out-of-range index fails when the result is computed)."""
+    k = len(indices)
+    sizes = tuple(x.shape[start:start + k])
+    lazy = type(x).__module__.split(".")[0] == "dask"
+    flat = 0
+    for j, idx in enumerate(indices):
+        size = sizes[j]
+        if not lazy and bool(xp.any((idx >= size) | (idx < -size))):
+            name = names[j] if j < len(names) and names[j] else f"#{j}"
+            raise IndexError(f"index {name} has values outside [-{size}, {size}) for axis "
+                             f"{start + j} of an array of shape {tuple(x.shape)}")
+        flat = flat * size + xp.where(idx < 0, idx + size, idx)
+    block = 1
+    for size in sizes:
+        block *= size
+    pre, post = tuple(x.shape[:start]), tuple(x.shape[start + k:])
+    taken = xp.take(xp.reshape(x, (*pre, block, *post)), xp.reshape(flat, (-1,)), axis=start)
+    return xp.reshape(taken, (*pre, *flat.shape, *post))
+
+
+def _gather_xp_lower(x: Node, *indices: Node, out: Node, start: int,
+                     names: tuple[str, ...] = ()) -> Call:
+    args = (XP, A0, *[Arg(i + 1) for i in range(len(indices))])
+    return Call(_gather_xp, args, kwargs(start=start or None, names=names or None))
+
+
 def _gather_lower(x: Node, *indices: Node, out: Node, start: int,
                   names: tuple[str, ...] = ()) -> Call:
     args = (A0, *[Arg(i + 1) for i in range(len(indices))])
@@ -105,6 +134,7 @@ def _gather_lower(x: Node, *indices: Node, out: Node, start: int,
 gather_op = define(
     "gather", shape_rule=_gather_rule, impl=_gather_impl, vjp=(_gather_vjp,),
     jvp=(_gather_jvp,), batch=_gather_batch, lower=_gather_lower, variadic=True,
+    array_api=_gather_xp_lower,
     flops=no_flops,
     doc="x[:, ..., i0, i1, ...]: integer index arrays (broadcast together) on consecutive "
         "axes from `start`; out-of-range values raise an IndexError naming the index.")
@@ -142,6 +172,32 @@ def _scatter_batch(args: list[Node], batched: list[bool], out: Node, start: int,
     return scatter_add_op(*args, start=start + 1, shape=args[0].shape[:1] + shape)
 
 
+def _scatter_add_xp(xp, g, *indices, start=0, shape=()):
+    """_scatter_add with the standard's calls (no writes into an array): a one-hot matrix
+    of the flat positions, contracted with g over the index axis, so repeats add up."""
+    k = len(indices)
+    sizes = tuple(shape[start:start + k])
+    flat = 0
+    for j, idx in enumerate(indices):
+        flat = flat * sizes[j] + xp.where(idx < 0, idx + sizes[j], idx)
+    pre, post = tuple(shape[:start]), tuple(shape[start + k:])
+    spread = tuple(g.shape[start:g.ndim - len(post)])
+    flat = xp.reshape(xp.broadcast_to(flat, spread), (-1, 1))
+    block = 1
+    for size in sizes:
+        block *= size
+    onehot = xp.astype(flat == xp.arange(block, dtype=flat.dtype), g.dtype)
+    summed = xp.tensordot(onehot, xp.reshape(g, (*pre, flat.shape[0], *post)),
+                          axes=([0], [start]))
+    order = (*range(1, 1 + len(pre)), 0, *range(1 + len(pre), summed.ndim))
+    return xp.reshape(xp.permute_dims(summed, order), tuple(shape))
+
+
+def _scatter_xp_lower(g: Node, *indices: Node, out: Node, start: int, shape: Shape) -> Call:
+    args = (XP, A0, *[Arg(i + 1) for i in range(len(indices))])
+    return Call(_scatter_add_xp, args, kwargs(start=start or None, shape=shape))
+
+
 def _scatter_lower(g: Node, *indices: Node, out: Node, start: int, shape: Shape) -> Call:
     args = (A0, *[Arg(i + 1) for i in range(len(indices))])
     return Call(_scatter_add, args, kwargs(start=start or None, shape=shape))
@@ -150,6 +206,7 @@ def _scatter_lower(g: Node, *indices: Node, out: Node, start: int, shape: Shape)
 scatter_add_op = define(
     "scatter_add", shape_rule=_scatter_rule, impl=_scatter_impl, vjp=(_scatter_vjp,),
     jvp=(_scatter_jvp,), batch=_scatter_batch, lower=_scatter_lower, variadic=True,
+    array_api=_scatter_xp_lower,
     doc="Zeros of `shape` with the values added where gather would read them (repeated "
         "indices accumulate): the adjoint of gather.")
 

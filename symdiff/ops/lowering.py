@@ -99,6 +99,8 @@ Expr = Call | Method | Infix | Prefix | Subscript | Attribute | Arg | ArgList | 
 
 A0 = Arg(0)
 A1 = Arg(1)
+XP = Name("xp")  # the array-API target's namespace (an op's `array_api` lowering passes it
+#                  to its helpers, which take it as their first argument)
 
 
 def kwargs(**items: Value) -> tuple[tuple[str, Value], ...]:

@@ -41,7 +41,7 @@ from .base import (
     shape_mismatch,
 )
 from .elementwise import equal, exp, where
-from .lowering import A0, Arg, Attribute, Call, Infix, Method, Subscript, kwargs
+from .lowering import A0, XP, Arg, Attribute, Call, Infix, Method, Name, Subscript, kwargs
 from .structure import batch_align, expand_dims
 from .texforms import ATOM, PROD, Tex, axes_text, function, grouped, number, reduction, symbol
 
@@ -222,10 +222,11 @@ def _sympy_if_nothing_reduced(sp: Any, node: Node, x: Any) -> Any:
 
 def _reducer(name: str, impl: Any, vjp: Any, jvp: Any, *, float_result: bool = False,
              lower: Any = method_lowering, bool_counts: bool = False, latex: Any = None,
-             doc: str = "") -> Any:
+             doc: str = "", array_api: Any = None) -> Any:
     op = define(name, family="reduction",
                 shape_rule=reduction_rule(name, float_result, bool_counts), impl=impl,
-                vjp=(vjp,), jvp=(jvp,), lower=lower, batch=reduction_batch,
+                vjp=(vjp,), jvp=(jvp,), lower=lower, array_api=array_api,
+                batch=reduction_batch,
                 unit_identity=True, to_sympy=_sympy_if_nothing_reduced, latex=latex, doc=doc)
 
     def fn(x: object, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Node:
@@ -317,55 +318,63 @@ min = _reducer("min", functools.partial(_np_reduce, fn=np.min),  # noqa: A001
                doc="Minimum over axis; ties share the derivative evenly.")
 
 
-def _prod_others(x: np.ndarray, *directions: np.ndarray, axis: tuple[int, ...]) -> np.ndarray:
+def _prod_others(xp: Any, x: Any, *directions: Any, axis: tuple[int, ...]) -> Any:
     """For each element of x, the product of the other elements of its group (the axes
     `axis`) and, given directions t_1..t_m, its mixed derivative d^m/de_1..de_m at
     x + e_1 t_1 + ... + e_m t_m. Computed without division, so exact at zeros: prefix and
-    suffix products (by doubling) of polynomials in e_1..e_m with each e_r^2 = 0, whose
-    coefficients are indexed by subsets of the directions."""
-    dtype = np.result_type(x, *directions)
+    suffix products (by doubling) of polynomials in e_1..e_m with each e_r^2 = 0, held as
+    one coefficient array per subset of the directions. Standard array-API calls only
+    (`xp` is NumPy's namespace or another library's), and no writes into arrays."""
+    full = (1 << len(directions)) - 1
     if x.size == 0:
-        return np.zeros(x.shape, dtype)
+        empty = x * 0
+        for t in directions:  # (sum is the op here) the promoted dtype, as below
+            empty = empty + t * 0
+        return empty
     rest = [a for a in range(x.ndim) if a not in axis]
     order = rest + list(axis)
-    outer = [x.shape[a] for a in rest]
-    n = math.prod(x.shape[a] for a in axis)
-    full = (1 << len(directions)) - 1
+    n = 1
+    for a in axis:
+        n *= x.shape[a]
+    flat_shape = tuple(x.shape[a] for a in rest) + (n,)
 
-    def flat(a: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(a, x.shape).transpose(order).reshape(outer + [n])
+    def flat(a: Any) -> Any:
+        return xp.reshape(xp.permute_dims(xp.broadcast_to(a, x.shape), order), flat_shape)
 
-    def times(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        c = np.zeros(a.shape, dtype)
+    def times(a: list, b: list) -> list:
+        result = []
         for s in range(full + 1):
-            part = s
+            part, total = s, None
             while True:
-                c[s] += a[part] * b[s ^ part]
+                term = a[part] * b[s ^ part]
+                total = term if total is None else total + term
                 if part == 0:
                     break
                 part = (part - 1) & s
-        return c
+            result.append(total)
+        return result
 
-    terms = np.zeros([full + 1] + outer + [n], dtype)
-    terms[0] = flat(x)
-    for r, t in enumerate(directions):
-        terms[1 << r] = flat(t)
-    one = np.zeros([full + 1] + outer + [1], dtype)
-    one[0] = 1
-
-    def exclusive_scan(a: np.ndarray) -> np.ndarray:
-        if full == 0:  # no directions: plain products, one pass
-            return np.concatenate([one, np.cumprod(a[..., :-1], axis=-1)], -1)
+    def exclusive_scan(a: list) -> list:
+        start = [xp.ones_like(a[0][..., :1])] + [xp.zeros_like(c[..., :1]) for c in a[1:]]
+        if full == 0 and hasattr(xp, "cumulative_prod"):  # plain products: one pass
+            return [xp.concat([start[0], xp.cumulative_prod(a[0][..., :-1], axis=-1)],
+                              axis=-1)]
         shift = 1
         while shift < n:
-            a = np.concatenate([a[..., :shift], times(a[..., :-shift], a[..., shift:])], -1)
+            a = [xp.concat([c[..., :shift], p], axis=-1) for c, p in
+                 zip(a, times([c[..., :-shift] for c in a], [c[..., shift:] for c in a]),
+                     strict=True)]
             shift *= 2
-        return np.concatenate([one, a[..., :-1]], -1)
+        return [xp.concat([o, c[..., :-1]], axis=-1) for o, c in zip(start, a, strict=True)]
 
+    terms = [flat(x)] + [xp.zeros_like(flat(x))] * full
+    for r, t in enumerate(directions):
+        terms[1 << r] = flat(t)
     before = exclusive_scan(terms)
-    after = exclusive_scan(terms[..., ::-1])[..., ::-1]
-    result = times(before, after)[full].reshape(outer + [x.shape[a] for a in axis])
-    return result.transpose(np.argsort(order))
+    after = [xp.flip(c, axis=-1) for c in exclusive_scan([xp.flip(c, axis=-1) for c in terms])]
+    result = xp.reshape(times(before, after)[full],
+                        tuple(x.shape[a] for a in rest) + tuple(x.shape[a] for a in axis))
+    return xp.permute_dims(result, tuple(order.index(a) for a in range(x.ndim)))
 
 
 def _prod_others_rule(v: Node, x: Node, *directions: Node, out: Node, axis: tuple[int, ...],
@@ -390,7 +399,13 @@ def _prod_others_batch(args: list[Node], batched: list[bool], out: Node, *,
 
 
 def _prod_others_lower(*args: Node, out: Node, axis: tuple[int, ...]) -> Any:
-    return Call(_prod_others, tuple(Arg(i) for i in range(len(args))), kwargs(axis=axis))
+    return Call(_prod_others, (Name("np"),) + tuple(Arg(i) for i in range(len(args))),
+                kwargs(axis=axis))
+
+
+def _prod_others_xp_lower(*args: Node, out: Node, axis: tuple[int, ...]) -> Any:
+    return Call(_prod_others, (XP,) + tuple(Arg(i) for i in range(len(args))),
+                kwargs(axis=axis))
 
 
 def _prod_others_flops(node: Node) -> Flops:
@@ -402,9 +417,10 @@ def _prod_others_flops(node: Node) -> Flops:
 
 
 prod_others_op = define(
-    "prod_others", shape_rule=_prod_others_shape, impl=_prod_others,
+    "prod_others", shape_rule=_prod_others_shape, impl=functools.partial(_prod_others, np),
     vjp=(_prod_others_rule,), jvp=(_prod_others_rule,), batch=_prod_others_batch,
-    lower=_prod_others_lower, flops=_prod_others_flops, variadic=True,
+    lower=_prod_others_lower, array_api=_prod_others_xp_lower, flops=_prod_others_flops,
+    variadic=True,
     doc="d prod / d x_i (the product of the other elements of x_i's group) and its "
         "directional derivatives, exact at zeros.")
 
@@ -435,6 +451,14 @@ def _logsumexp(x: np.ndarray, axis: int | tuple[int, ...] | None = None,
     return s if keepdims else np.squeeze(s, axis=axis)
 
 
+def _logsumexp_xp(xp, x, axis=None, keepdims=False):
+    """_logsumexp with the standard's calls; summing the kept size-1 axes drops them."""
+    m = xp.max(x, axis=axis, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))
+    s = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+    return s if keepdims else xp.sum(s, axis=axis)
+
+
 def _logsumexp_vjp(g: Node, x: Node, out: Node, axis: Any, keepdims: bool) -> Node:
     return _expand(g, x, axis, keepdims) * exp(x - _expand(out, x, axis, keepdims))
 
@@ -447,8 +471,12 @@ def _logsumexp_lower(x: Node, out: Node, axis: Any, keepdims: bool) -> Any:
     return Call(_logsumexp, (A0,), reduce_kwargs(axis, keepdims))
 
 
+def _logsumexp_xp_lower(x: Node, out: Node, axis: Any, keepdims: bool) -> Any:
+    return Call(_logsumexp_xp, (XP, A0), reduce_kwargs(axis, keepdims))
+
+
 logsumexp = _reducer("logsumexp", _logsumexp, _logsumexp_vjp, _logsumexp_jvp,
-                     float_result=True, lower=_logsumexp_lower,
+                     float_result=True, lower=_logsumexp_lower, array_api=_logsumexp_xp_lower,
                      doc="log(sum(exp(x))) over axis, computed stably.")
 
 
@@ -464,6 +492,16 @@ def _log_softmax(x: np.ndarray, axis: int | tuple[int, ...] = -1) -> np.ndarray:
     return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
 
 
+def _softmax_xp(xp, x, axis=-1):
+    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+    return e / xp.sum(e, axis=axis, keepdims=True)
+
+
+def _log_softmax_xp(xp, x, axis=-1):
+    z = x - xp.max(x, axis=axis, keepdims=True)
+    return z - xp.log(xp.sum(xp.exp(z), axis=axis, keepdims=True))
+
+
 def _normalizer_batch(args: list[Node], batched: list[bool], out: Node,
                       axis: tuple[int, ...]) -> Node:
     return out.op(args[0], axis=tuple(a + 1 for a in axis))
@@ -472,6 +510,11 @@ def _normalizer_batch(args: list[Node], batched: list[bool], out: Node,
 def _normalizer_lower(x: Node, out: Node, axis: tuple[int, ...]) -> Any:
     helper = _softmax if out.op.name == "softmax" else _log_softmax
     return Call(helper, (A0,), kwargs(axis=_axis_value(axis)))
+
+
+def _normalizer_xp_lower(x: Node, out: Node, axis: tuple[int, ...]) -> Any:
+    helper = _softmax_xp if out.op.name == "softmax" else _log_softmax_xp
+    return Call(helper, (XP, A0), kwargs(axis=_axis_value(axis)))
 
 
 def _softmax_vjp(g: Node, x: Node, out: Node, axis: tuple[int, ...]) -> Node:
@@ -489,12 +532,13 @@ def _log_softmax_jvp(t: Node, x: Node, out: Node, axis: tuple[int, ...]) -> Node
 softmax_op = define(
     "softmax", family="normalizer", shape_rule=same_type_rule("softmax"), impl=_softmax,
     vjp=(_softmax_vjp,), jvp=(_softmax_vjp,), batch=_normalizer_batch,
-    lower=_normalizer_lower, positive=True, latex=function(r"\operatorname{softmax}"),
+    lower=_normalizer_lower, array_api=_normalizer_xp_lower, positive=True,
+    latex=function(r"\operatorname{softmax}"),
     doc="exp(x) / sum(exp(x)) along axis, shifted by the max.")
 log_softmax_op = define(
     "log_softmax", family="normalizer", shape_rule=same_type_rule("log_softmax"),
     impl=_log_softmax, vjp=(_log_softmax_vjp,), jvp=(_log_softmax_jvp,),
-    batch=_normalizer_batch, lower=_normalizer_lower,
+    batch=_normalizer_batch, lower=_normalizer_lower, array_api=_normalizer_xp_lower,
     latex=function(r"\log\operatorname{softmax}"), doc="x - logsumexp(x) along axis.")
 
 

@@ -134,6 +134,8 @@ def _sort_lower(x: Node, out: Node, axis: int, kth: Kth) -> Call:
 sort_op = define(
     "sort", shape_rule=_sort_rule, impl=_sort_impl, vjp=(_sort_vjp,), jvp=(_sort_jvp,),
     batch=_sort_batch, lower=_sort_lower, finite=finite_if_operands,
+    # a full stable sort is one valid partition, the one argsort's array-API lowering gives
+    array_api=lambda x, out, axis, kth: Call("xp.sort", (A0,), kwargs(axis=axis, stable=True)),
     doc="x sorted along `axis` (stable: ties keep their order), or with `kth` partitioned "
         "as np.partition; derivatives move through the same permutation (argsort).")
 

@@ -32,7 +32,7 @@ from .elementwise import (
     unary,
     where,
 )
-from .lowering import A0, A1, Arg, Call, Fixed
+from .lowering import A0, A1, XP, Arg, Call, Fixed, Infix
 
 # -- erf: NumPy has none, so a NumPy-only reference that generated modules copy --------------
 
@@ -60,6 +60,33 @@ def _erf(x):
         frac = (0.5 * k) / (t + frac)
     tail = np.exp(-t * t) / (1.7724538509055160 * (t + frac))
     return np.copysign(np.where(near, series, 1.0 - tail), x).astype(x.dtype)
+
+
+def _erf_xp(xp, x):
+    """_erf with the array API standard's calls (the array-API target)."""
+    a = xp.astype(xp.abs(x), xp.float64)
+    near = a < 2.0
+    s = xp.where(near, a, 0.0)
+    s2 = s * s
+    term = s
+    total = s
+    for n in range(1, 40):
+        term = term * (2.0 * s2 / (2 * n + 1))
+        total = total + term
+    series = 1.1283791670955126 * xp.exp(-s2) * total
+    t = xp.where(near, 2.0, a)
+    frac = xp.zeros_like(t)
+    for k in range(60, 0, -1):
+        frac = (0.5 * k) / (t + frac)
+    tail = xp.exp(-t * t) / (1.7724538509055160 * (t + frac))
+    return xp.astype(xp.copysign(xp.where(near, series, 1.0 - tail), xp.astype(x, xp.float64)),
+                     x.dtype)
+
+
+def _logaddexp2_xp(xp, x, y):
+    """log2(2**x + 2**y) through the standard's logaddexp (the array-API target)."""
+    ln2 = 0.6931471805599453
+    return xp.logaddexp(x * ln2, y * ln2) / ln2
 
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -174,6 +201,7 @@ log10 = unary("log10", np.log10, functools.partial(_log_base_partial, base=10.0)
               taylor=functools.partial(_log_base_series, base=10.0),
               to_sympy=functools.partial(_log_base_sympy, base=10), doc="Base-10 logarithm.")
 erf = unary("erf", _erf, _erf_partial, lower=Fixed(Call(_erf, (A0,))), taylor=_erf_series,
+            array_api=Fixed(Call(_erf_xp, (XP, A0))),
             to_sympy="erf",
             doc="Error function 2/sqrt(pi) * integral of exp(-t^2) from 0 to x (NumPy has "
                 "none: the generated module carries a NumPy-only version, ~1e-15 relative).")
@@ -329,10 +357,12 @@ arccosh = unary("arccosh", np.arccosh, _arccosh_partial, taylor=_arccosh_series,
 arctanh = unary("arctanh", np.arctanh, _arctanh_partial, taylor=_arctanh_series,
                 to_sympy="atanh", doc="Inverse hyperbolic tangent, on (-1, 1).")
 exp2 = unary("exp2", np.exp2, _exp2_partial, taylor=_exp2_series, positive=True,
+             array_api=Fixed(Infix("**", 2.0, A0)),
              to_sympy=_exp2_sympy, doc="2 ** x.")
 logaddexp2 = binary("logaddexp2", np.logaddexp2,
                     (_logaddexp2_partial_x, _logaddexp2_partial_y), result="float",
                     taylor=_logaddexp2_series, commutative=True, to_sympy=_logaddexp2_sympy,
+                    array_api=Fixed(Call(_logaddexp2_xp, (XP, A0, A1))),
                     doc="log2(2**x + 2**y), computed without overflow.")
 arctan2 = binary("arctan2", np.arctan2, (_arctan2_partial_y, _arctan2_partial_x),
                  result="float", taylor=_arctan2_series, to_sympy="atan2",

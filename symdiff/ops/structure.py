@@ -30,7 +30,7 @@ from .base import (
     same_axes_from,
     shape_mismatch,
 )
-from .lowering import A0, Attribute, Call, Method, Name, Subscript, kwargs
+from .lowering import A0, XP, Attribute, Call, Method, Name, Subscript, kwargs
 from .texforms import ATOM, POW, Tex, escape, grouped
 
 # -- transpose ------------------------------------------------------------------------------
@@ -330,6 +330,43 @@ def _unindex(g: np.ndarray, shape: tuple[int, ...], index: tuple) -> np.ndarray:
     return out
 
 
+def _unindex_xp(xp, g, shape, index):
+    """_unindex with the standard's calls (no writes into an array): g placed at the
+    normalized basic `index` (ints, None, (start, stop, step)) by padding each indexed axis
+    with zeros, strided slices by interleaving zeros first."""
+    placed = []  # (axis, first position, step, count), steps made positive
+    axis = 0
+    for item in index:
+        if item is None:  # a new axis of the view: drop it again
+            g = xp.squeeze(g, axis=axis)
+            continue
+        size = shape[axis]
+        if isinstance(item, int):
+            g = xp.expand_dims(g, axis=axis)
+            placed.append((axis, item + size if item < 0 else item, 1, 1))
+        else:
+            begin, stop, step = slice(*item).indices(size)
+            count = len(range(begin, stop, step))
+            if step < 0 and count:
+                g = xp.flip(g, axis=axis)
+                begin, step = begin + (count - 1) * step, -step
+            placed.append((axis, begin, step, count))
+        axis += 1
+    for axis, begin, step, count in placed:
+        if count == 0:
+            return xp.zeros(tuple(shape), dtype=g.dtype)
+        if step > 1:  # step - 1 zeros after each element, the trailing ones cut off
+            g = xp.stack([g] + [xp.zeros_like(g)] * (step - 1), axis=axis + 1)
+            g = xp.reshape(g, (*g.shape[:axis], count * step, *g.shape[axis + 2:]))
+            g = g[(slice(None),) * axis + (slice(0, (count - 1) * step + 1), ...)]
+        after = shape[axis] - begin - g.shape[axis]
+        before = [xp.zeros((*g.shape[:axis], begin, *g.shape[axis + 1:]), dtype=g.dtype)]
+        behind = [xp.zeros((*g.shape[:axis], after, *g.shape[axis + 1:]), dtype=g.dtype)]
+        if begin or after:
+            g = xp.concat(before[:bool(begin)] + [g] + behind[:bool(after)], axis=axis)
+    return g
+
+
 def _unindex_rule(types: list[TensorType], inputs: list[Node], *, index: Index,
                   shape: Shape) -> TensorType:
     return TensorType(shape, types[0].dtype)
@@ -356,9 +393,14 @@ def _unindex_lower(g: Node, out: Node, index: Index, shape: Shape) -> Any:
     return Call(_unindex, (A0, shape, Subscript(Name("np.s_"), index)))
 
 
+def _unindex_xp_lower(g: Node, out: Node, index: Index, shape: Shape) -> Any:
+    return Call(_unindex_xp, (XP, A0, shape, index))
+
+
 unindex_op = define(
     "unindex", shape_rule=_unindex_rule, impl=_unindex_impl, vjp=(_unindex_vjp,),
     jvp=(_unindex_jvp,), batch=_unindex_batch, lower=_unindex_lower, flops=no_flops,
+    array_api=_unindex_xp_lower,
     doc="Zeros of `shape` with the operand placed at a basic index (adjoint of getitem).")
 
 

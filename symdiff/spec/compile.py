@@ -66,19 +66,23 @@ def _as_spec(spec: Spec | str | os.PathLike) -> Spec:
     return spec if isinstance(spec, Spec) else load_spec(spec)
 
 
-def compile_spec(spec: Spec | str | os.PathLike, *, optimize: bool = True) -> str:
-    """The source text of the generated module for a spec (a loaded Spec or a file path)."""
+def compile_spec(spec: Spec | str | os.PathLike, *, optimize: bool = True,
+                 target: str = "numpy") -> str:
+    """The source text of the generated module for a spec (a loaded Spec or a file path),
+    for the code generation `target` ("numpy" or "array-api")."""
     import codegen
 
     spec = _as_spec(spec)
     return codegen.emit_module(codegen_functions(spec, optimize=optimize),
-                               title=module_title(spec))
+                               title=module_title(spec), target=target)
 
 
-def spec_module(spec: Spec | str | os.PathLike, *, optimize: bool = True) -> ModuleType:
+def spec_module(spec: Spec | str | os.PathLike, *, optimize: bool = True,
+                target: str = "numpy") -> ModuleType:
     """The generated module for a spec, compiled and loaded without writing a file."""
     import codegen
 
     spec = _as_spec(spec)
     name = re.sub(r"\W", "_", spec.name)
-    return codegen.load_module(compile_spec(spec, optimize=optimize), f"{name}_grad")
+    return codegen.load_module(compile_spec(spec, optimize=optimize, target=target),
+                               f"{name}_grad")
