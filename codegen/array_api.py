@@ -395,7 +395,7 @@ def _caller_owned(text: dict[Node, str]):
     claimed: set[Node] = set()
 
     def spell(node: Node) -> str:
-        root = _fresh_root(node)
+        root = _fresh_root(node, {})  # nothing is hoisted in this target
         copy = root is None or root in claimed
         if root is not None:
             claimed.add(root)

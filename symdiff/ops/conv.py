@@ -22,7 +22,7 @@ from ..graph import Node
 from ..shapes import TensorType, fmt_shape
 from .base import define, export, input_flops, lift, no_flops, require_float, shape_mismatch
 from .linalg import einsum
-from .lowering import A0, Call, kwargs
+from .lowering import A0, XP, Call, kwargs
 from .reductions import max, mean  # noqa: A004
 from .structure import reshape, transpose
 
@@ -72,6 +72,67 @@ def _fold(cols, size, kernel, stride, padding, dilation, out=None):
         return result
     np.copyto(out, result)
     return out
+
+
+def _unfold_xp(xp, x, kernel, stride, padding, dilation, fill="zeros"):
+    """_unfold with the array API's standard calls (no sliding windows there): one strided
+    slice per kernel tap, stacked; padding by concatenation."""
+    import math
+
+    nd = len(kernel)
+    lead = x.ndim - nd
+    value = -math.inf if fill == "-inf" else 0
+    for axis, (lo, hi) in zip(range(lead, x.ndim), padding, strict=True):
+        if lo or hi:
+            shape = list(x.shape)
+            shape[axis] = lo
+            before = xp.full(tuple(shape), value, dtype=x.dtype)
+            shape[axis] = hi
+            x = xp.concat([before, x, xp.full(tuple(shape), value, dtype=x.dtype)], axis=axis)
+    positions = [(x.shape[lead + i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1
+                 for i in range(nd)]
+    taps = []
+    for tap in itertools.product(*[range(k) for k in kernel]):
+        window = tuple(slice(t * d, t * d + s * (p - 1) + 1, s)
+                       for t, d, s, p in zip(tap, dilation, stride, positions, strict=True))
+        taps.append(x[(Ellipsis,) + window])
+    cols = xp.stack(taps, axis=-1)
+    cols = xp.reshape(cols, tuple(cols.shape[:-1]) + tuple(kernel))
+    channel = lead - 1
+    return xp.permute_dims(cols, (*range(channel), *range(lead, lead + nd), channel,
+                                  *range(lead + nd, lead + 2 * nd)))
+
+
+def _fold_xp(xp, cols, size, kernel, stride, padding, dilation):
+    """_fold with the array API's standard calls and no writes: each tap's values spread
+    to their strided places (zeros interleaved, then padded by concatenation) and summed."""
+    nd = len(kernel)
+    lead = cols.ndim - 2 * nd - 1
+    positions = cols.shape[lead:lead + nd]
+    padded = tuple(n + lo + hi for n, (lo, hi) in zip(size[1:], padding, strict=True))
+    order = (*range(lead), lead + nd, *range(lead, lead + nd), *range(lead + nd + 1, cols.ndim))
+    cols = xp.permute_dims(cols, order)  # (..., C, *positions, *kernel)
+    total = None
+    for tap in itertools.product(*[range(k) for k in kernel]):
+        part = cols[(Ellipsis,) + tap]
+        for i in range(nd):
+            axis = lead + 1 + i
+            if stride[i] > 1:  # interleave stride - 1 zeros after each value
+                part = xp.stack([part] + [xp.zeros_like(part)] * (stride[i] - 1), axis=axis + 1)
+                shape = list(part.shape[:axis]) + [positions[i] * stride[i]] + \
+                    list(part.shape[axis + 2:])
+                part = xp.reshape(part, tuple(shape))[(slice(None),) * axis + (
+                    slice(0, stride[i] * (positions[i] - 1) + 1), Ellipsis)]
+            start = tap[i] * dilation[i]
+            shape = list(part.shape)
+            pieces = []
+            for n in (start, padded[i] - start - part.shape[axis]):
+                shape[axis] = n
+                pieces.append(xp.zeros(tuple(shape), dtype=part.dtype))
+            part = xp.concat([pieces[0], part, pieces[1]], axis=axis)
+        total = part if total is None else total + part
+    inside = tuple(slice(lo, lo + n) for (lo, _), n in zip(padding, size[1:], strict=True))
+    return total[(Ellipsis,) + inside]
 
 
 # -- unfold and fold -------------------------------------------------------------------------
@@ -164,15 +225,27 @@ def _fold_lower(cols: Node, out: Node, **attrs: Any) -> Call:
     return Call(_fold, (A0,), kwargs(size=attrs["size"], **_geometry(attrs)), out=True)
 
 
+def _unfold_xp_lower(x: Node, out: Node, **attrs: Any) -> Call:
+    fill = attrs.get("fill", "zeros")
+    return Call(_unfold_xp, (XP, A0), kwargs(**_geometry(attrs),
+                                             fill=None if fill == "zeros" else fill))
+
+
+def _fold_xp_lower(cols: Node, out: Node, **attrs: Any) -> Call:
+    return Call(_fold_xp, (XP, A0), kwargs(size=attrs["size"], **_geometry(attrs)))
+
+
 unfold_op = define(
     "unfold", shape_rule=_unfold_rule, impl=_unfold_impl, vjp=(_unfold_vjp,),
-    jvp=(_unfold_jvp,), batch=_leading_batch, lower=_unfold_lower, flops=no_flops,
+    jvp=(_unfold_jvp,), batch=_leading_batch, lower=_unfold_lower, array_api=_unfold_xp_lower,
+    flops=no_flops,
     doc="im2col: the sliding windows of the trailing axes, (..., C, *size) -> "
         "(..., *positions, C, *kernel), padded with zeros (or -inf for max pooling).")
 
 fold_op = define(
     "fold", shape_rule=_fold_rule, impl=_fold_impl, vjp=(_fold_vjp,), jvp=(_fold_jvp,),
-    batch=_leading_batch, lower=_fold_lower, flops=input_flops,  # one add per window entry
+    batch=_leading_batch, lower=_fold_lower, array_api=_fold_xp_lower,
+    flops=input_flops,  # one add per window entry
     doc="col2im, the adjoint of unfold: windows (..., *positions, C, *kernel) added back "
         "into (..., C, *size).")
 

@@ -136,6 +136,11 @@ def _matmul_lower(a: Node, b: Node, out: Node) -> Any:
     return Infix("@", A0, A1, "np.matmul")
 
 
+def _matmul_xp_lower(a: Node, b: Node, out: Node) -> Any:
+    """`a @ b` on any array library (the unit-dimension shortcut is NumPy's concern)."""
+    return Infix("@", A0, A1)
+
+
 def _matmul_flops(node: Node) -> Flops:
     """2 * m * k * n per batch entry: one multiply and one add per product term."""
     return 2, node.shape + (node.inputs[0].shape[-1],)
@@ -162,7 +167,7 @@ def _matmul_matrix(sp: Any, node: Node, a: Any, b: Any) -> Any:
 matmul_op = define(
     "matmul", family="contraction", shape_rule=_matmul_rule, impl=np.matmul,
     vjp=(_matmul_vjp_a, _matmul_vjp_b), jvp=(_matmul_jvp_a, _matmul_jvp_b),
-    batch=_matmul_batch, lower=_matmul_lower, flops=_matmul_flops,
+    batch=_matmul_batch, lower=_matmul_lower, array_api=_matmul_xp_lower, flops=_matmul_flops,
     latex=_matmul_latex, to_sympy_matrix=_matmul_matrix,
     doc="Matrix product with NumPy semantics: vectors, matrices, broadcast batches.")
 
