@@ -50,12 +50,15 @@ class CompiledFunction:
 
 
 def function(inputs: Node | Sequence[Node], outputs: Node | Sequence[Node],
-             optimize: bool = True) -> CompiledFunction:
+             optimize: bool = True, target: str = "numpy") -> CompiledFunction:
     """Compile `outputs` as a function of the variables `inputs`, through generated NumPy
     code. A single output node gives one array per call; a list or tuple of outputs gives a
     tuple (nested lists give nested tuples, as for `[loss, sd.grad(loss, params)]`). With
-    `optimize`, the graph is first simplified by symdiff.rewrite.optimize."""
+    `optimize`, the graph is first simplified by symdiff.rewrite.optimize. `target`:
+    "numpy" (the default), or "numba" for fused loop kernels (needs the numba extra)."""
     import codegen
+
+    check_target(target)
 
     tree = _as_tuples(outputs)
     leaves = codegen.function.flatten(tree)
@@ -67,9 +70,21 @@ def function(inputs: Node | Sequence[Node], outputs: Node | Sequence[Node],
         fn = codegen.Function(FUNCTION_NAME, ins, tree)
     except ValueError as err:
         raise SymdiffError(str(err)) from None
-    source = codegen.emit_module([fn], title="Compiled by symdiff.function")
-    module = codegen.load_module(source, "symdiff_function")
+    source = codegen.emit_module([fn], title="Compiled by symdiff.function", target=target)
+    module = codegen.load_module(source, "symdiff_function", compiled=target == "numba")
     return CompiledFunction(source, module, ins, tree)
+
+
+def check_target(target: str) -> None:
+    """Refuse an unknown target, or the numba target without numba installed."""
+    if target not in ("numpy", "numba"):
+        raise SymdiffError(f"unknown target {target!r}: use 'numpy' (the default) or 'numba'")
+    if target == "numba":
+        import importlib.util
+
+        if importlib.util.find_spec("numba") is None:
+            raise SymdiffError('target "numba" needs numba, which is not installed; install '
+                               'it with: pip install "symdiff[numba]"')
 
 
 def _as_tuples(tree: Any) -> Any:

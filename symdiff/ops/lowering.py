@@ -95,7 +95,28 @@ class Attribute:
     name: str
 
 
-Expr = Call | Method | Infix | Prefix | Subscript | Attribute | Arg | ArgList | Name
+@dataclass(frozen=True)
+class Choose:
+    """`then if cond else other` on one element: how a fused kernel (the numba target)
+    writes `where`; array targets never see it."""
+
+    cond: Value
+    then: Value
+    other: Value
+
+
+@dataclass(frozen=True)
+class Reduce:
+    """A reduction in a fused kernel: the accumulator starts at `init`, takes each element
+    by `step` (Arg(0) the accumulator, Arg(1) the element), and with `mean` is divided by
+    the number of elements reduced at the end (np.mean's own arithmetic)."""
+
+    init: Value
+    step: Value
+    mean: bool = False
+
+
+Expr = Call | Method | Infix | Prefix | Subscript | Attribute | Arg | ArgList | Name | Choose
 
 A0 = Arg(0)
 A1 = Arg(1)
@@ -140,6 +161,9 @@ def helpers(expr: Value) -> list[Callable]:
             walk(value.operand)
         elif isinstance(value, (Subscript, Attribute)):
             walk(value.obj)
+        elif isinstance(value, Choose):
+            for v in (value.cond, value.then, value.other):
+                walk(v)
         elif isinstance(value, tuple):
             for v in value:
                 walk(v)
