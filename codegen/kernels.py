@@ -54,7 +54,19 @@ class KernelState:
     sources: list[str] = field(default_factory=list)
     helpers: dict[str, Callable] = field(default_factory=dict)
     modules: set[str] = field(default_factory=set)
-    count: int = 0
+    named: dict[str, str] = field(default_factory=dict)  # kernel text -> its name
+
+    def add(self, source: str) -> str:
+        """The name of the kernel with this source (written with the name `KERNEL`): a new
+        kernel, or one already in the module (numba compiles each kernel once)."""
+        if source not in self.named:
+            name = f"_k{len(self.named) + 1}"
+            self.named[source] = name
+            self.sources.append(source.replace(f"def {KERNEL}(", f"def {name}(", 1))
+        return self.named[source]
+
+
+KERNEL = "KERNEL"  # the placeholder name of a kernel's source until it is named
 
 
 def fuse_function(fn: Function, state: KernelState) -> Function:
@@ -73,11 +85,9 @@ def fuse_function(fn: Function, state: KernelState) -> Function:
     owner: dict[Node, Cluster] = {m: c for c in found for m in c.members}
 
     def make(c: Cluster, new: dict[Node, Node]) -> dict[Node, Node]:
-        state.count += 1
-        name = f"_k{state.count}"
         outs = c.outputs(users, returned)
         inputs = _external_inputs(c)
-        state.sources.append(_kernel_source(name, c, inputs, outs, state))
+        name = state.add(_kernel_source(KERNEL, c, inputs, outs, state))
         nodes = _kernel_nodes(name, c, [new.get(i, i) for i in inputs], outs)
         return dict(zip(outs, nodes, strict=True))
 
@@ -207,7 +217,9 @@ def _kernel_source(name: str, c: Cluster, inputs: list[Node], outs: list[Node],
                    state: KernelState) -> str:
     """The `@numba.njit` function computing cluster `c`."""
     namer = Namer({"np", "numba", "math", "out"})
-    params = {i: namer.fresh(base_name(i), "a") for i in inputs}
+    # operands by position (x0, x1, ...), so that clusters doing the same work on other
+    # arrays are one kernel
+    params = {i: namer.fresh(f"x{k}") for k, i in enumerate(inputs)}
     space = c.space
     loop = [f"i{a}" for a in range(len(space))]
     namer.taken.update(loop)
@@ -222,17 +234,15 @@ def _kernel_source(name: str, c: Cluster, inputs: list[Node], outs: list[Node],
         signature += (", " if signature else "") + "out=None"
     lines.append(f"def {name}({signature}):")
     ops = ", ".join(dict.fromkeys(m.op.name for m in c.members))
-    lines.append(f'{INDENT}"""Fused loop over {_shape_text(space)}: {ops}."""')
+    lines.append(f'{INDENT}"""Fused loop over {len(space)} axes: {ops}."""')
     body = INDENT
     for a, d in enumerate(dims):
-        if not isinstance(space[a], int):
-            lines.append(f"{body}n{a} = {d}")
+        lines.append(f"{body}n{a} = {d}")
     for i in inputs:
         if not i.shape:
             local[i] = namer.fresh(f"{params[i]}_value", "v")
             lines.append(f"{body}{local[i]} = {params[i]}[()]")
-    dim_text = [str(space[a]) if isinstance(space[a], int) else f"n{a}"
-                for a in range(len(space))]
+    dim_text = [f"n{a}" for a in range(len(space))]
     reductions = [m for m in c.members if isinstance(element_form(m), Reduce)]
     depth: dict[Node, int] = {}  # reductions kept in a local accumulator: at which loop
     for r in reductions:
@@ -306,18 +316,13 @@ def _kernel_source(name: str, c: Cluster, inputs: list[Node], outs: list[Node],
     return "\n".join(lines) + "\n"
 
 
-def _shape_text(space: tuple) -> str:
-    return "(" + ", ".join(str(d) for d in space) + ("," if len(space) == 1 else "") + ")"
-
-
 def _local_name(m: Node) -> str:
     return m.label if m.label is not None else m.op.name
 
 
 def _dim_text(space: tuple, a: int, inputs: list[Node], params: dict[Node, str]) -> str:
-    """Source for the length of axis `a`: a static int, or an operand's size along it."""
-    if isinstance(space[a], int):
-        return str(space[a])
+    """Source for the length of axis `a`: an operand's size along it. Read at run time even
+    where it is static, so that kernels differing only in sizes are one kernel."""
     for i in inputs:
         off = len(space) - i.ndim
         if a >= off and i.shape[a - off] == space[a]:

@@ -189,9 +189,9 @@ KERNEL_CASES = list({c.op: c for c in reversed(CASES)
 
 
 def test_op_table_elementwise_and_reductions(rng):
-    """Each elementwise op, sum, mean and matmul of the op table (its first row), with the gradient of a
-    scalar built on it, in one function compiled once (one kernel per fused cluster):
-    the numba target gives what the NumPy target gives."""
+    """Each elementwise op, sum, mean and matmul of the op table (its first row), with the
+    gradient of a scalar built on it, in one function compiled once (one kernel per fused
+    cluster): the numba target gives what the NumPy target gives."""
     inputs, outputs, point = [], [], []
     for k, c in enumerate(KERNEL_CASES):
         ins, y, at = _instance(c, rng)
