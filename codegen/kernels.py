@@ -317,7 +317,8 @@ def _kernel_source(name: str, c: Cluster, inputs: list[Node], outs: list[Node],
 
 
 def _local_name(m: Node) -> str:
-    return m.label if m.label is not None else m.op.name
+    """A member's local: its op's name (a label would make equal kernels differ)."""
+    return m.op.name
 
 
 def _dim_text(space: tuple, a: int, inputs: list[Node], params: dict[Node, str]) -> str:
