@@ -24,7 +24,7 @@ from symdiff.ops.lowering import Arg, Call, Choose, Infix, Prefix, Reduce, Value
 SEARCH_BUDGET = 256
 # Ops per kernel at most: a bigger cluster is still correct, but numba's compile time grows
 # faster than linearly with the size of one function.
-MAX_MEMBERS = 48
+MAX_MEMBERS = 64
 
 
 @dataclass(eq=False)

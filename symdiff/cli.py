@@ -80,7 +80,7 @@ def run_compile(args: argparse.Namespace) -> int:
     from .spec.compile import compile_spec
 
     spec = _load(args, needs_functions=True)
-    source = compile_spec(spec, optimize=not args.no_optimize)
+    source = compile_spec(spec, optimize=not args.no_optimize, target=args.target)
     if args.output is None:
         sys.stdout.write(source)
         return 0
@@ -258,6 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the module file to write (default: print the source)")
     p.add_argument("--no-optimize", action="store_true",
                    help="skip the graph rewrites (CSE, folding, simplification)")
+    p.add_argument("--target", choices=("numpy", "numba"), default="numpy",
+                   help="numpy (default: the module needs NumPy alone) or numba (fused loop "
+                        "kernels compiled by numba, cached next to the module; needs the "
+                        "numba extra)")
     p.set_defaults(run=run_compile)
 
     p = commands.add_parser(

@@ -218,3 +218,25 @@ def test_op_table_elementwise_and_reductions(rng):
             tol = 1e-12 if w.dtype == np.float64 else 1e-5
             np.testing.assert_allclose(g, w, rtol=tol, atol=1e-300, equal_nan=True,
                                        err_msg=repr(node))
+
+
+def test_cli_compile_target_numba_writes_a_module_that_runs(capsys, tmp_path, rng):
+    """`symdiff compile --target numba`: the written module imports numba, fuses, and
+    computes what the NumPy module computes; its kernels are cached beside it."""
+    from symdiff import cli
+    from tests.examples_support import import_file
+    from tests.test_cli import XOR
+
+    paths = {t: tmp_path / f"xor_{t}.py" for t in ("numpy", "numba")}
+    for target, path in paths.items():
+        assert cli.main(["compile", XOR, "-o", str(path), "--target", target]) == 0
+    capsys.readouterr()
+    text = paths["numba"].read_text()
+    assert "import numba" in text and "@numba.njit(" in text
+    plain, fused = import_file(paths["numpy"]), import_file(paths["numba"])
+    args = dict(X=rng.standard_normal((5, 2)), y=rng.standard_normal(5),
+                W=rng.standard_normal((2, 2)), c=rng.standard_normal(2),
+                w=rng.standard_normal(2), b=np.array(0.3))
+    for name in ("loss", "loss_grad", "loss_and_grad", "loss_hess_w"):
+        _assert_close(getattr(fused, name)(**args), getattr(plain, name)(**args), rtol=1e-12)
+    assert list((tmp_path / "__pycache__").glob("xor_numba.*.nbi"))

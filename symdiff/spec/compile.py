@@ -66,13 +66,18 @@ def _as_spec(spec: Spec | str | os.PathLike) -> Spec:
     return spec if isinstance(spec, Spec) else load_spec(spec)
 
 
-def compile_spec(spec: Spec | str | os.PathLike, *, optimize: bool = True) -> str:
-    """The source text of the generated module for a spec (a loaded Spec or a file path)."""
+def compile_spec(spec: Spec | str | os.PathLike, *, optimize: bool = True,
+                 target: str = "numpy") -> str:
+    """The source text of the generated module for a spec (a loaded Spec or a file path);
+    `target="numba"` for fused kernels (symdiff.function's targets)."""
     import codegen
 
+    from ..function import check_target
+
+    check_target(target)
     spec = _as_spec(spec)
     return codegen.emit_module(codegen_functions(spec, optimize=optimize),
-                               title=module_title(spec))
+                               title=module_title(spec), target=target)
 
 
 def spec_module(spec: Spec | str | os.PathLike, *, optimize: bool = True) -> ModuleType:
