@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -18,3 +19,14 @@ if ROOT not in sys.path:
 def rng() -> np.random.Generator:
     """A fresh generator with a fixed seed, so every test sees the same numbers each run."""
     return np.random.default_rng(20240601)
+
+
+# Code generation targets the tests that run generated functions try: the NumPy target, and
+# the numba target when numba is installed (found without importing it: the extra is heavy).
+TARGETS = ["numpy"] + (["numba"] if importlib.util.find_spec("numba") is not None else [])
+
+
+@pytest.fixture(params=TARGETS)
+def target(request) -> str:
+    """Each installed code generation target in turn ("numpy", "numba")."""
+    return request.param
