@@ -28,8 +28,8 @@ from symdiff.ops.lowering import (
     Arg,
     Call,
     Choose,
-    Fixed,
     Infix,
+    Name,
     Prefix,
     Reduce,
     Value,
@@ -38,7 +38,7 @@ from symdiff.shapes import TensorType
 
 from .function import Function
 from .fusion import Cluster, clusters, element_form
-from .naming import Namer, base_name
+from .naming import Namer
 from .printer import scalar_text
 from .schedule import is_view, schedule
 
@@ -116,34 +116,57 @@ def _scalar_const(node: Node) -> bool:
 
 def _kernel_nodes(name: str, c: Cluster, inputs: list[Node], outs: list[Node]) -> list[Node]:
     """The nodes calling kernel `name`: one node, or one per output of a multi-output call.
-    A scalar operand is passed as a 0-d array (`np.asarray`), whatever it is at run time."""
+    A scalar operand is passed as a 0-d array (`np.asarray`), whatever it is at run time.
+    Output arrays are made by the caller (`np.empty`, sized from the iteration space held
+    in the nodes' `shape` attribute, so that symbolic dims print as the function's locals)
+    or given by the buffer plan: a kernel allocates nothing."""
     args = tuple(Call("np.asarray", (Arg(k),)) if not i.shape else Arg(k)
                  for k, i in enumerate(inputs))
     types = [TensorType(o.shape, o.dtype) for o in outs]
     token = next(_tokens)
+    space = c.space
     if len(outs) == 1:
         (o,) = outs
         if not o.shape:  # the kernel returns a Python number: keep NumPy's scalar type
-            lower = Call(f"np.{o.dtype}", (Call(name, args),))
+            call = Call(f"np.{o.dtype}", (Call(name, args),))
+
+            def lower(*operands: Node, out: Node, **attrs: object) -> Call:
+                return call
         else:
-            lower = Call(name, args, out=True)
-        family = "elementwise" if o.shape == c.space and not _is_reduce(o) else "other"
+            def lower(*operands: Node, out: Node, shape: tuple, **attrs: object) -> Call:
+                return Call(name, args, out=True, fresh_out=_alloc_expr(o, shape))
+        family = "elementwise" if o.shape == space and not _is_reduce(o) else "other"
         op = _kernel_op(o.op.name, types, lower, family, 1)
-        node = apply(op, inputs, kernel=token)
+        node = apply(op, inputs, kernel=token, shape=space)
         _inherit(node, o)
         return [node]
-    op = _kernel_op("fused", types, Call(name, args), "other", len(outs))
-    nodes = [apply(op, inputs, kernel=token, output=k) for k in range(len(outs))]
+
+    def lower_all(*operands: Node, out: Node, shape: tuple, **attrs: object) -> Call:
+        return Call(name, args + tuple(_alloc_expr(o, shape) for o in outs))
+
+    op = _kernel_op("fused", types, lower_all, "other", len(outs))
+    nodes = [apply(op, inputs, kernel=token, shape=space, output=k) for k in range(len(outs))]
     for node, o in zip(nodes, outs, strict=True):
         _inherit(node, o)
     return nodes
+
+
+def _alloc_expr(o: Node, space: tuple) -> Call:
+    """`np.empty(shape, dtype)` for output `o` of a kernel over `space` (as printed)."""
+    if _is_reduce(o):
+        kept, _ = _kept_axes(o)
+        shape = tuple(space[a] if a in kept else 1 for a in range(len(space))
+                      if a in kept or o.attrs["keepdims"])
+    else:
+        shape = tuple(space)
+    return Call("np.empty", (shape, Name("np.bool_" if o.dtype == "bool" else f"np.{o.dtype}")))
 
 
 def _is_reduce(node: Node) -> bool:
     return isinstance(element_form(node), Reduce)
 
 
-def _kernel_op(name: str, types: list[TensorType], lower: Call, family: str,
+def _kernel_op(name: str, types: list[TensorType], lower: Callable[..., Call], family: str,
                outputs: int) -> Op:
     """An op record for one kernel call (not registered: it exists for this module only).
     It is named after the op of the node it stands for, so generated names read the same."""
@@ -153,7 +176,7 @@ def _kernel_op(name: str, types: list[TensorType], lower: Call, family: str,
     def impl(*args: object, **attrs: object) -> object:
         raise NotImplementedError("a fused kernel runs only in generated code")
 
-    return Op(name=name, shape_rule=shape_rule, impl=impl, vjp=(), jvp=(), lower=Fixed(lower),
+    return Op(name=name, shape_rule=shape_rule, impl=impl, vjp=(), jvp=(), lower=lower,
               family=family, memory="fresh", foldable=False, outputs=outputs)
 
 
@@ -222,16 +245,14 @@ def _kernel_source(name: str, c: Cluster, inputs: list[Node], outs: list[Node],
     params = {i: namer.fresh(f"x{k}") for k, i in enumerate(inputs)}
     space = c.space
     loop = [f"i{a}" for a in range(len(space))]
-    namer.taken.update(loop)
+    namer.taken.update(loop + [f"j{a}" for a in range(len(space))])
     dims = [_dim_text(space, a, inputs, params) for a in range(len(space))]
     single = len(outs) == 1
-    out_names = {o: "out" if single else namer.fresh(f"{base_name(o)}_out", "out")
+    out_names = {o: "out" if single else namer.fresh(f"{o.op.name}_out", "out")
                  for o in outs}
     local: dict[Node, str] = {}
     lines = [DECORATOR]
-    signature = ", ".join(params[i] for i in inputs)
-    if single and outs[0].shape:
-        signature += (", " if signature else "") + "out=None"
+    signature = ", ".join([params[i] for i in inputs] + [out_names[o] for o in outs if o.shape])
     lines.append(f"def {name}({signature}):")
     ops = ", ".join(dict.fromkeys(m.op.name for m in c.members))
     lines.append(f'{INDENT}"""Fused loop over {len(space)} axes: {ops}."""')
@@ -249,19 +270,10 @@ def _kernel_source(name: str, c: Cluster, inputs: list[Node], outs: list[Node],
         kept, axes = _kept_axes(r)
         if axes == tuple(range(len(space) - len(axes), len(space))):
             depth[r] = len(space) - len(axes)
-    for o in outs:
-        if not o.shape:
-            continue
-        alloc = _alloc(o, dim_text, zeros=o in reductions and o not in depth)
-        if single:
-            lines.append(f"{body}if out is None:")
-            lines.append(f"{body}{INDENT}out = {alloc}")
-            if o in reductions and o not in depth:
-                lines.append(f"{body}else:")
-                lines.append(f"{body}{INDENT}out.fill(0)")
-        else:
-            lines.append(f"{body}{out_names[o]} = {alloc}")
-    acc = {r: namer.fresh(f"{base_name(r)}_acc", "acc") for r in depth}
+    for r in reductions:
+        if r not in depth:  # accumulated in its output array: zero it first
+            lines.extend(_zero_lines(out_names[r], r.ndim, body))
+    acc = {r: namer.fresh(f"{r.op.name}_acc", "acc") for r in depth}
     stmts: list[str] = []
     for m in c.members:
         form = element_form(m)
@@ -331,16 +343,14 @@ def _dim_text(space: tuple, a: int, inputs: list[Node], params: dict[Node, str])
     raise ValueError(f"no operand of the kernel has the symbolic dim {space[a]!r}")
 
 
-def _alloc(o: Node, dim_text: list[str], zeros: bool) -> str:
-    kept, axes = _kept_axes(o) if o.op is not None and _is_reduce(o) else (None, ())
-    if kept is None:
-        shape = dim_text
-    else:
-        shape = [dim_text[a] if a in kept else "1" for a in range(len(dim_text))
-                 if a in kept or o.attrs["keepdims"]]
-    fn = "np.zeros" if zeros else "np.empty"
-    dtype = "np.bool_" if o.dtype == "bool" else f"np.{o.dtype}"
-    return f"{fn}(({', '.join(shape)}{',' if len(shape) == 1 else ''}), {dtype})"
+def _zero_lines(name: str, ndim: int, indent: str) -> list[str]:
+    """Loops setting every element of array `name` to 0."""
+    lines = []
+    for a in range(ndim):
+        lines.append(f"{indent}{INDENT * a}for j{a} in range({name}.shape[{a}]):")
+    index = ", ".join(f"j{a}" for a in range(ndim)) or "()"
+    lines.append(f"{indent}{INDENT * ndim}{name}[{index}] = 0")
+    return lines
 
 
 def _kept_axes(r: Node) -> tuple[list[int], tuple[int, ...]]:

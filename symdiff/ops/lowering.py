@@ -42,12 +42,15 @@ class Name:
 @dataclass(frozen=True)
 class Call:
     """`fn(*args, **kwargs)`; `fn` is dotted source (`np.exp`) or a helper function whose
-    source is copied into the module. With `out`, the call accepts `out=buffer`."""
+    source is copied into the module. With `out`, the call accepts `out=buffer`;
+    `fresh_out`, when given, is the new array passed as `out=` where no buffer is (a fused
+    kernel, which writes into the array it is given and allocates none)."""
 
     fn: str | Callable
     args: tuple[Value, ...] = ()
     kwargs: tuple[tuple[str, Value], ...] = ()
     out: bool = False
+    fresh_out: Value = None
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,7 @@ def helpers(expr: Value) -> list[Callable]:
         if isinstance(value, Call):
             if callable(value.fn):
                 found.append(value.fn)
-            for v in value.args + tuple(v for _, v in value.kwargs):
+            for v in value.args + tuple(v for _, v in value.kwargs) + (value.fresh_out,):
                 walk(v)
         elif isinstance(value, Method):
             walk(value.obj)
