@@ -3,9 +3,11 @@ graph in which each cluster is a single node that calls its kernel.
 
 A kernel reads its array operands at each point of the iteration space (broadcast operands
 at index 0 along their unit axes), computes its ops one number at a time, and writes each
-output element (or adds it into a reduction's accumulator). A kernel with one output takes
-`out=`, so the buffer plan can hand it a dead buffer or an operand to overwrite, exactly as
-for a NumPy ufunc; with several outputs it returns a tuple of new arrays.
+output element (or adds it into a reduction's accumulator). It allocates nothing: the
+caller passes its output arrays. A kernel with one output takes `out=`, so the buffer plan
+can hand it a dead buffer or an operand to overwrite, exactly as for a NumPy ufunc (else
+the call passes `out=np.empty(...)`); with several outputs the call passes new arrays and
+gets them back as a tuple. A kernel reducing to a number returns it.
 
 Numbers keep the graph's dtypes: a float32 op's result is rounded to float32 at once and a
 float32 constant is written `np.float32(...)` (numba would otherwise widen a float32
@@ -40,7 +42,7 @@ from .function import Function
 from .fusion import Cluster, clusters, element_form
 from .naming import Namer
 from .printer import scalar_text
-from .schedule import is_view, schedule
+from .schedule import schedule
 
 DECORATOR = '@numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")'
 INDENT = "    "
@@ -455,9 +457,3 @@ def _collect(c: Cluster, state: KernelState) -> None:
 def helper_source(fn: Callable) -> str:
     """A helper's source, compiled by numba alongside the kernels that call it."""
     return f"{DECORATOR}\n{inspect.getsource(fn)}"
-
-
-def is_kernel_call(node: Node) -> bool:
-    """A node of the rewritten graph that calls a fused kernel."""
-    return node.op is not None and "kernel" in node.attrs and not is_view(node)
-
