@@ -240,3 +240,40 @@ def test_cli_compile_target_numba_writes_a_module_that_runs(capsys, tmp_path, rn
     for name in ("loss", "loss_grad", "loss_and_grad", "loss_hess_w"):
         _assert_close(getattr(fused, name)(**args), getattr(plain, name)(**args), rtol=1e-12)
     assert list((tmp_path / "__pycache__").glob("xor_numba.*.nbi"))
+
+
+def test_fusion_never_makes_a_cycle_through_a_matmul(rng):
+    """exp(x) feeds both a matmul and the product with its result: putting exp in the
+    product's kernel would need the matmul before and after that kernel, so it is not."""
+    from codegen.fusion import clusters
+    from codegen.schedule import schedule
+
+    x, W = sd.var("x", (4, 4)), sd.var("W", (4, 4))
+    a = sd.exp(x)
+    b = sd.tanh(a @ W)
+    c = (a * b + 1.0) * 2.0
+    order = schedule([c])
+    for cl in clusters(order, [c]):
+        members = set(cl.members)
+        assert not ({a, c} <= members), "a kernel would need the matmul inside it"
+    f = sd.function([x, W], c, target="numba")
+    args = [rng.standard_normal((4, 4)) * 0.3, rng.standard_normal((4, 4))]
+    _assert_close(f(*args), sd.function([x, W], c)(*args))
+
+
+def test_clusters_are_bounded_and_cover_long_chains():
+    """A long elementwise chain is split into kernels of at most MAX_MEMBERS ops, each op in
+    exactly one kernel, in a number of steps linear in the chain."""
+    from codegen.fusion import MAX_MEMBERS, clusters
+    from codegen.schedule import schedule
+
+    x = sd.var("x", ("n",))
+    y = x
+    for k in range(300):
+        y = sd.tanh(y) * (1.0 + 0.001 * k)
+    order = schedule([y])
+    found = clusters(order, [y])
+    sizes = [len(c.members) for c in found]
+    assert max(sizes) <= MAX_MEMBERS
+    members = [m for c in found for m in c.members]
+    assert len(members) == len(set(members)) == len(order)
