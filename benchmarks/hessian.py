@@ -4,8 +4,11 @@ Prints, side by side in one run, (1) the full Hessian of the L2-regularized logi
 f(w) = mean(log(1 + exp(-y * (X @ w)))) + 0.5 * lam * ||w||^2, X of shape (1000, d), by
 symdiff and by the closed form X^T diag(p(1-p)) X / n + lam I; (2) the HVP of a
 784-256-256-10 MLP loss as a ratio to its value-and-grad and to a hand-written NumPy
-R-operator (`numpy_mlp_hvp`). Medians of repeated calls, one
-thread. Usage: python3 benchmarks/hessian.py [--quick]
+R-operator (`numpy_mlp_hvp`). Medians of repeated calls, one thread. With numba installed,
+the same generated functions through the numba target (fused kernels) are timed beside
+them, with their compile time (sd.function and the first call: kernels compiled, or loaded
+from the disk cache on later runs).
+Usage: python3 benchmarks/hessian.py [--quick]
 """
 
 from __future__ import annotations
@@ -53,6 +56,18 @@ def compile_fn(inputs, outputs):
     return (lambda *vals: sd.evaluate(outputs, dict(zip(inputs, vals)))), "evaluate"
 
 
+def numba_fn(inputs, outputs, *args):
+    """The numba target's function and its compile time (None, 0 without numba)."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return None, 0.0
+    start = time.perf_counter()
+    fn = sd.function(inputs, outputs, target="numba")
+    fn(*args)
+    return fn, time.perf_counter() - start
+
+
 def logistic_hessian(d: int, n: int = 1000, lam: float = 0.1) -> tuple[float, float, float]:
     rng = np.random.default_rng(0)
     Xv = rng.standard_normal((n, d)) / np.sqrt(d)
@@ -68,8 +83,13 @@ def logistic_hessian(d: int, n: int = 1000, lam: float = 0.1) -> tuple[float, fl
 
     err = np.max(np.abs(hess(Xv, yv, wv) - closed_form(Xv, yv, wv)))
     assert err < 1e-10, err
+    fused, compile_s = numba_fn([X, y, w], sd.hessian(f, w), Xv, yv, wv)
+    t_nb = None
+    if fused is not None:
+        np.testing.assert_allclose(fused(Xv, yv, wv), hess(Xv, yv, wv), rtol=1e-10, atol=1e-13)
+        t_nb = (median_time(fused, Xv, yv, wv, repeat=5), compile_s)
     return median_time(hess, Xv, yv, wv, repeat=5), median_time(closed_form, Xv, yv, wv,
-                                                                repeat=5), err
+                                                                repeat=5), err, t_nb
 
 
 def numpy_mlp_hvp(X, Y, W1, W2, W3, b1, b2, b3, V1, V2, V3, c1, c2, c3, lam: float = 1e-4):
@@ -127,7 +147,7 @@ def numpy_mlp_hvp(X, Y, W1, W2, W3, b1, b2, b3, V1, V2, V3, c1, c2, c3, lam: flo
     return [h1, h2, h3, s1.sum(axis=0), s2.sum(axis=0), r3.sum(axis=0)]
 
 
-def mlp_hvp_ratio(batch: int = 32, lam: float = 1e-4) -> tuple[float, float, float]:
+def mlp_hvp_ratio(batch: int = 32, lam: float = 1e-4) -> tuple:
     rng = np.random.default_rng(1)
     sizes = [784, 256, 256, 10]
     X, Y = sd.var("X", (batch, 784)), sd.var("Y", (batch, 10))
@@ -153,7 +173,17 @@ def mlp_hvp_ratio(batch: int = 32, lam: float = 1e-4) -> tuple[float, float, flo
     t_vg = median_time(value_and_grad, *vals, *pvals)
     t_hvp = median_time(hvp, *vals, *pvals, *vvals)
     t_hand = median_time(numpy_mlp_hvp, *vals, *pvals, *vvals)
-    return t_vg, t_hvp, t_hand
+    fused_vg, c_vg = numba_fn([X, Y] + params, [loss] + grads, *vals, *pvals)
+    fused_hvp, c_hvp = numba_fn([X, Y] + params + Vs, sd.hvp(loss, params, Vs), *vals, *pvals,
+                                *vvals)
+    numba_times = None
+    if fused_vg is not None:
+        for got, want in zip(fused_hvp(*vals, *pvals, *vvals), hvp(*vals, *pvals, *vvals),
+                             strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+        numba_times = (median_time(fused_vg, *vals, *pvals),
+                       median_time(fused_hvp, *vals, *pvals, *vvals), c_vg + c_hvp)
+    return t_vg, t_hvp, t_hand, numba_times
 
 
 def main() -> None:
@@ -161,17 +191,24 @@ def main() -> None:
     _, how = compile_fn([], [])
     print(f"symdiff through: {how}\n")
     print("Full Hessian of the logistic loss, X of shape (1000, d)")
-    print(f"{'d':>6} {'symdiff ms':>11} {'closed form ms':>15} {'ratio':>7} {'max |diff|':>11}")
+    print(f"{'d':>6} {'symdiff ms':>11} {'closed form ms':>15} {'ratio':>7} {'max |diff|':>11}"
+          f" {'symdiff numba ms':>17} {'ratio':>6} {'compile s':>10}")
     for d in ((100, 300) if quick else (100, 300, 1000)):
-        t_sd, t_cf, err = logistic_hessian(d)
-        print(f"{d:>6} {t_sd * 1e3:>11.2f} {t_cf * 1e3:>15.2f} {t_sd / t_cf:>7.2f} {err:>11.1e}")
+        t_sd, t_cf, err, t_nb = logistic_hessian(d)
+        extra = "" if t_nb is None else \
+            f" {t_nb[0] * 1e3:>17.2f} {t_nb[0] / t_cf:>6.2f} {t_nb[1]:>10.2f}"
+        print(f"{d:>6} {t_sd * 1e3:>11.2f} {t_cf * 1e3:>15.2f} {t_sd / t_cf:>7.2f} {err:>11.1e}"
+              + extra)
     print("\nMLP 784-256-256-10 (ReLU, softmax cross-entropy, weight decay), batch 32")
-    t_vg, t_hvp, t_hand = mlp_hvp_ratio()
+    t_vg, t_hvp, t_hand, nb = mlp_hvp_ratio()
     print(f"value-and-grad {t_vg * 1e3:.2f} ms, hvp {t_hvp * 1e3:.2f} ms, "
           f"hvp / value-and-grad = {t_hvp / t_vg:.2f} (aim: at most 3)")
     print(f"hand-written NumPy R-operator hvp {t_hand * 1e3:.2f} ms "
           f"(/ value-and-grad = {t_hand / t_vg:.2f}); "
           f"symdiff hvp / hand-written = {t_hvp / t_hand:.2f} (aim: at most 1.1)")
+    if nb is not None:
+        print(f"symdiff numba: value-and-grad {nb[0] * 1e3:.2f} ms, hvp {nb[1] * 1e3:.2f} ms, "
+              f"hvp / value-and-grad = {nb[1] / nb[0]:.2f}; compile {nb[2]:.2f} s for both")
 
 
 if __name__ == "__main__":

@@ -6,11 +6,14 @@
 
 Networks: an MLP 784-256-256-10 (ReLU, softmax cross-entropy averaged over the batch,
 one-hot labels as a float matrix, weight decay 1e-4 * 0.5 * sum of squared weights) at
-batch 1, 32 and 256; and a 2-8-1 tanh network with a squared loss at batch 4, where the
-per-call overhead dominates. Columns: median time per call of the hand-written NumPy
-backprop, of symdiff's generated value-and-grad function (`symdiff.function`, optimized)
-and of the generated forward (loss only), with the ratios. JAX (jit) and autograd are
-added as extra columns when installed. BLAS and OpenMP threads are pinned to 1.
+batch 1, 32 and 256; a deep narrow net (8 tanh layers of 64x64, squared loss) at batch 32;
+and a 2-8-1 tanh network with a squared loss at batch 4, where the per-call overhead
+dominates. Columns: median time per call of the hand-written NumPy backprop, of symdiff's
+generated value-and-grad function (`symdiff.function`, optimized) and of the generated
+forward (loss only), with the ratios. The numba target of the same value-and-grad
+(`target="numba"`, fused kernels), JAX (jit) and autograd are added as extra columns when
+installed, and the numba target's cold and warm compile times are printed below the table.
+BLAS and OpenMP threads are pinned to 1.
 """
 
 from __future__ import annotations
@@ -64,6 +67,23 @@ def mlp_graph() -> tuple[list, object, list]:
     return [X, Y, *params], loss, sd.grad(loss, params)
 
 
+DEEP = 8  # layers of the deep narrow net
+WIDTH = 64
+
+
+def deep_graph() -> tuple[list, object, list]:
+    """Inputs, loss and gradient nodes of the deep 64x64 tanh net with a squared loss."""
+    X, Y = sd.var("X", ("n", WIDTH)), sd.var("Y", ("n", WIDTH))
+    params = []
+    h = X
+    for i in range(1, DEEP + 1):
+        W, b = sd.var(f"W{i}", (WIDTH, WIDTH)), sd.var(f"b{i}", (WIDTH,))
+        params += [W, b]
+        h = sd.tanh(h @ W + b).named(f"h{i}")
+    loss = sd.mean((h - Y) ** 2).named("loss")
+    return [X, Y, *params], loss, sd.grad(loss, params)
+
+
 def tanh_graph() -> tuple[list, object, list]:
     """Inputs, loss and gradient nodes of the 2-8-1 tanh network with a squared loss."""
     X, y = sd.var("X", ("n", 2)), sd.var("y", ("n",))
@@ -114,6 +134,30 @@ def numpy_mlp(X, Y, W1, b1, W2, b2, W3, b3):
     return loss, (dW1, db1, dW2, db2, dW3, db3)
 
 
+def numpy_deep(X, Y, *params):
+    """Loss and gradients of the deep tanh net."""
+    hs = [X]
+    for W, b in zip(params[0::2], params[1::2], strict=True):
+        h = hs[-1] @ W
+        h += b
+        np.tanh(h, out=h)
+        hs.append(h)
+    r = hs[-1] - Y
+    loss = np.vdot(r, r) / r.size
+    d = r
+    d *= 2.0 / r.size
+    grads = []
+    for k in range(len(params) // 2, 0, -1):
+        h = hs[k]
+        h *= h
+        np.subtract(1.0, h, out=h)
+        d *= h                              # d loss / d pre-activation of layer k
+        grads += [d.sum(axis=0), hs[k - 1].T @ d]
+        if k > 1:
+            d = d @ params[2 * k - 2].T
+    return loss, tuple(grads[::-1])
+
+
 def numpy_tanh(X, y, W1, b1, w2, b2):
     """Loss and gradients of the 2-8-1 tanh network."""
     h = np.tanh(X @ W1 + b1)
@@ -146,6 +190,12 @@ def jax_versions(kind: str) -> tuple[Callable, Callable] | None:
             logp = jax.nn.log_softmax(h @ W3 + b3, axis=1)
             decay = sum(jnp.sum(W * W) for W in (W1, W3, W2))
             return -jnp.mean(jnp.sum(Y * logp, axis=1)) + 0.5 * DECAY * decay
+    elif kind == "deep":
+        def loss_fn(params, X, Y):
+            h = X
+            for W, b in zip(params[0::2], params[1::2], strict=True):
+                h = jnp.tanh(h @ W + b)
+            return jnp.mean((h - Y) ** 2)
     else:
         def loss_fn(params, X, y):
             W1, b1, w2, b2 = params
@@ -181,6 +231,12 @@ def autograd_version(kind: str) -> Callable | None:
             logp = z - anp.log(anp.sum(anp.exp(z), axis=1, keepdims=True))
             decay = anp.sum(W1 * W1) + anp.sum(W2 * W2) + anp.sum(W3 * W3)
             return -anp.mean(anp.sum(Y * logp, axis=1)) + 0.5 * DECAY * decay
+    elif kind == "deep":
+        def loss_fn(params, X, Y):
+            h = X
+            for W, b in zip(params[0::2], params[1::2], strict=True):
+                h = anp.tanh(h @ W + b)
+            return anp.mean((h - Y) ** 2)
     else:
         def loss_fn(params, X, y):
             W1, b1, w2, b2 = params
@@ -195,7 +251,8 @@ def autograd_version(kind: str) -> Callable | None:
 # allocations (and the allocator state they leave, which decides page faults) never bias
 # another's; the parent checks that all implementations agree before timing anything.
 
-IMPLEMENTATIONS = ("numpy", "symdiff", "fwd", "jax v&g", "jax fwd", "autograd v&g")
+IMPLEMENTATIONS = ("numpy", "symdiff", "fwd", "symdiff numba", "jax v&g", "jax fwd",
+                   "autograd v&g")
 
 
 def median_time(fn: Callable, args: tuple, budget: float) -> float:
@@ -228,6 +285,14 @@ def mlp_data(n: int, rng: np.random.Generator) -> tuple:
     return (X, Y, *params)
 
 
+def deep_data(n: int, rng: np.random.Generator) -> tuple:
+    params = []
+    for _ in range(DEEP):
+        params += [rng.standard_normal((WIDTH, WIDTH)) / np.sqrt(WIDTH),
+                   rng.standard_normal(WIDTH) * 0.1]
+    return (rng.standard_normal((n, WIDTH)), rng.standard_normal((n, WIDTH)) * 0.5, *params)
+
+
 def tanh_data(n: int, rng: np.random.Generator) -> tuple:
     X = rng.standard_normal((n, 2))
     y = rng.standard_normal(n)
@@ -237,16 +302,28 @@ def tanh_data(n: int, rng: np.random.Generator) -> tuple:
 
 def data(kind: str, n: int) -> tuple:
     rng = np.random.default_rng(n)
-    return mlp_data(n, rng) if kind == "mlp" else tanh_data(n, rng)
+    return {"mlp": mlp_data, "deep": deep_data, "tanh": tanh_data}[kind](n, rng)
+
+
+GRAPHS = {"mlp": mlp_graph, "deep": deep_graph, "tanh": tanh_graph}
+HAND = {"mlp": numpy_mlp, "deep": numpy_deep, "tanh": numpy_tanh}
+LABELS = {"mlp": "mlp 784-256-256-10", "deep": "deep 8x 64x64 tanh", "tanh": "tanh 2-8-1"}
 
 
 def implementation(kind: str, name: str) -> Callable | None:
     """The callable timed under `name`, or None when its library is absent."""
     if name == "numpy":
-        return numpy_mlp if kind == "mlp" else numpy_tanh
+        return HAND[kind]
     if name in ("symdiff", "fwd"):
-        inputs, loss, grads = mlp_graph() if kind == "mlp" else tanh_graph()
+        inputs, loss, grads = GRAPHS[kind]()
         return function(inputs, [loss, tuple(grads)] if name == "symdiff" else loss)
+    if name == "symdiff numba":
+        try:
+            import numba  # noqa: F401
+        except ImportError:
+            return None
+        inputs, loss, grads = GRAPHS[kind]()
+        return function(inputs, [loss, tuple(grads)], target="numba")
     if name.startswith("jax"):
         versions = jax_versions(kind)
         return None if versions is None else versions[0 if "v&g" in name else 1]
@@ -272,7 +349,9 @@ def check_agreement(kind: str, n: int, peers: list[str]) -> None:
     check_same(implementation(kind, "symdiff")(*args), want, f"{kind} batch {n}: symdiff")
     np.testing.assert_allclose(implementation(kind, "fwd")(*args), want[0], rtol=1e-9)
     for name in peers:
-        if "v&g" in name:
+        if name == "symdiff numba":
+            check_same(implementation(kind, name)(*args), want, f"{kind} batch {n}: {name}")
+        elif "v&g" in name:
             got = implementation(kind, name)(*args)
             check_same((got[0], tuple(got[1])), want, f"{kind} batch {n}: {name}")
 
@@ -283,7 +362,7 @@ def run(kind: str, batches: tuple[int, ...], budget: float, peers: list[str]) ->
         check_agreement(kind, n, peers)
         t = {name: time_in_subprocess(kind, n, name, budget)
              for name in ["numpy", "symdiff", "fwd", *peers]}
-        label = "mlp 784-256-256-10" if kind == "mlp" else "tanh 2-8-1"
+        label = LABELS[kind]
         cells = [label.ljust(20), f"{n:>5}", f"{t['numpy'] * 1e6:10.1f}",
                  f"{t['symdiff'] * 1e6:11.1f}", f"{t['symdiff'] / t['numpy']:5.2f}",
                  f"{t['fwd'] * 1e6:8.1f}", f"{t['symdiff'] / t['fwd']:7.2f}"]
@@ -298,14 +377,20 @@ def main() -> None:
     parser.add_argument("--source", action="store_true", help="print the generated code")
     parser.add_argument("--worker", nargs=4, metavar=("KIND", "BATCH", "IMPL", "BUDGET"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--compile-worker", metavar="KIND", help=argparse.SUPPRESS)
     ns = parser.parse_args()
     if ns.worker:
         kind, n, name, budget = ns.worker
         worker(kind, int(n), name, float(budget))
         return
+    if ns.compile_worker:
+        compile_worker(ns.compile_worker)
+        return
     if ns.source:
-        for kind in ("mlp", "tanh"):
+        for kind in ("mlp", "deep", "tanh"):
             print(implementation(kind, "symdiff").source)
+            if implementation(kind, "symdiff numba") is not None:
+                print(implementation(kind, "symdiff numba").source)
         return
     budget = 0.5 if ns.quick else 4.0
     peers = [name for name in IMPLEMENTATIONS[3:] if implementation("tanh", name) is not None]
@@ -317,10 +402,49 @@ def main() -> None:
           f"(symdiff.function, rewrites: {_rewrites_available()}); ratio = symdiff / numpy; "
           "fwd: generated loss alone")
     print(" | ".join(header))
-    for line in run("mlp", (1, 32, 256), budget, peers) + run("tanh", (4,), budget, peers):
+    for line in run("mlp", (1, 32, 256), budget, peers) + run("deep", (32,), budget, peers) \
+            + run("tanh", (4,), budget, peers):
         print(line)
     if not peers:
-        print("(jax and autograd are not installed: no extra columns)")
+        print("(numba, jax and autograd are not installed: no extra columns)")
+    if "symdiff numba" in peers:
+        print_compile_times()
+
+
+def compile_worker(kind: str) -> None:
+    """Print the seconds numba takes to start in a process (import, then its first compile
+    loads its registries: once per process, whatever symdiff does), then to build the
+    numba-target function and make its first call (which compiles its kernels, or loads
+    them from the disk cache)."""
+    start = time.perf_counter()
+    import numba
+
+    numba.njit(lambda v: v + 1)(1)  # numba's one-time start-up: its registries, LLVM
+    imported = time.perf_counter()
+    inputs, loss, grads = GRAPHS[kind]()
+    f = function(inputs, [loss, tuple(grads)], target="numba")
+    f(*data(kind, 4))
+    print(imported - start, time.perf_counter() - imported)
+
+
+def print_compile_times() -> None:
+    """Cold (empty cache directory) and warm (the same directory, a new process) compile
+    times of the numba target, numba's own import time shown apart."""
+    import tempfile
+
+    print("numba target compile time (new process each; sd.function + first call, numba's "
+          "start-up in the process apart):")
+    for kind in ("mlp", "deep", "tanh"):
+        with tempfile.TemporaryDirectory() as folder:
+            env = {**os.environ, "SYMDIFF_CACHE_DIR": folder}
+            times = []
+            for _ in range(2):
+                out = subprocess.run([sys.executable, __file__, "--compile-worker", kind],
+                                     capture_output=True, text=True, check=True, env=env)
+                times.append([float(v) for v in out.stdout.split()[-2:]])
+        (imp_cold, cold), (imp_warm, warm) = times
+        print(f"  {LABELS[kind]:<20} cold {cold:6.2f} s   warm {warm:6.3f} s   "
+              f"(numba start-up {imp_cold:.2f} s / {imp_warm:.2f} s)")
 
 
 def _rewrites_available() -> str:

@@ -9,6 +9,7 @@ import importlib.util
 import os
 import re
 import stat
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -78,20 +79,31 @@ def _prune(folder: Path, keep: Path) -> None:
                 p.unlink()
     dated.sort(reverse=True)
     for _, _, old in dated[MAX_CACHED - 1:]:
-        for victim in (old, Path(importlib.util.cache_from_source(str(old)))):
+        # the module, its bytecode, and the numba kernels cached for it (<stem>.<kernel>-...)
+        kernels = list((folder / "__pycache__").glob(f"{old.stem}.*.nb[ic]"))
+        for victim in (old, Path(importlib.util.cache_from_source(str(old))), *kernels):
             with contextlib.suppress(OSError):
                 victim.unlink(missing_ok=True)
 
 
-def load_module(source: str, name: str) -> ModuleType:
+def load_module(source: str, name: str, *, compiled: bool = False) -> ModuleType:
     """Execute generated `source` as a module called `name`. The file is named by a hash of
     the source, written atomically, and reused when the same source is loaded again. The
     module is imported before the cache is pruned; should another process prune the file
-    between its write and the import, it is written again."""
+    between its write and the import, it is written again.
+
+    `compiled`: the module holds numba kernels cached on disk beside it. Such a module is
+    registered in sys.modules under a name unique to its text (numba's cache finds a
+    kernel's globals by module name), and its file's time is left alone when it is reused
+    (numba takes a changed time for a changed source and would compile again)."""
     module_name = sanitize(name, "generated")
     digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
     folder = cache_dir()
     path = folder / f"{PREFIX}{module_name}-{digest}.py"
+    if compiled:
+        module_name = f"{module_name}_{digest}"
+        if module_name in sys.modules:
+            return sys.modules[module_name]
     for attempt in range(3):
         if _cached_text(path) != source:
             try:
@@ -100,15 +112,18 @@ def load_module(source: str, name: str) -> ModuleType:
                 raise CacheDirError(f"cannot write to the compile cache {folder}: "
                                     f"{err.strerror or err}; set SYMDIFF_CACHE_DIR to a "
                                     "writable directory") from None
-        else:
+        elif not compiled:
             with contextlib.suppress(OSError):
                 os.utime(path)  # recently used: the last to be pruned
         try:
             spec = importlib.util.spec_from_file_location(module_name, path)
             module = importlib.util.module_from_spec(spec)
+            if compiled:
+                sys.modules[module_name] = module
             spec.loader.exec_module(module)
             break
         except FileNotFoundError:
+            sys.modules.pop(module_name, None)
             if attempt == 2:
                 raise
     _prune(folder, keep=path)

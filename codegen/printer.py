@@ -189,6 +189,8 @@ def _text(value: Value, args: list[str], nested: bool = False) -> str:
 
 def _call(call: Call, args: list[str], extra: str | None = None) -> str:
     fn = call.fn if isinstance(call.fn, str) else call.fn.__name__
+    if extra is None and call.fresh_out is not None:
+        extra = f"out={_text(call.fresh_out, args)}"
     parts = [_text(v, args) for v in call.args] + \
         [f"{k}={_text(v, args)}" for k, v in call.kwargs] + ([extra] if extra else [])
     return f"{fn}({', '.join(parts)})"

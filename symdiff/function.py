@@ -57,9 +57,12 @@ def function(inputs: Node | Sequence[Node], outputs: Node | Sequence[Node],
     code. A single output node gives one array per call; a list or tuple of outputs gives a
     tuple (nested lists give nested tuples, as for `[loss, sd.grad(loss, params)]`). With
     `optimize`, the graph is first simplified by symdiff.rewrite.optimize. `target`:
-    "numpy" (default) or "array-api" (code for any array library following the Python
-    array API standard: PyTorch, JAX, Dask, ...; needs array-api-compat)."""
+    "numpy" (the default); "numba" for fused loop kernels (needs the numba extra); or
+    "array-api", code for any array library following the Python array API standard
+    (PyTorch, JAX, Dask, ...; needs array-api-compat)."""
     import codegen
+
+    check_target(target)
 
     tree = _as_tuples(outputs)
     leaves = codegen.function.flatten(tree)
@@ -71,11 +74,29 @@ def function(inputs: Node | Sequence[Node], outputs: Node | Sequence[Node],
         fn = codegen.Function(FUNCTION_NAME, ins, tree)
     except ValueError as err:
         raise SymdiffError(str(err)) from None
+    source = codegen.emit_module([fn], title="Compiled by symdiff.function", target=target)
+    module = codegen.load_module(source, "symdiff_function", compiled=target == "numba")
+    return CompiledFunction(source, module, ins, tree)
+
+
+# The library each target's generated modules import, and the extra that installs it.
+_TARGET_NEEDS = {"numba": ("numba", "numba"), "array-api": ("array_api_compat", "array-api")}
+
+
+def check_target(target: str) -> None:
+    """Refuse an unknown target, or one whose library is not installed (with the command
+    that installs it)."""
+    import codegen
+
     if target not in codegen.TARGETS:
         raise SymdiffError(f"unknown target {target!r}: one of {', '.join(codegen.TARGETS)}")
-    source = codegen.emit_module([fn], title="Compiled by symdiff.function", target=target)
-    module = codegen.load_module(source, "symdiff_function")
-    return CompiledFunction(source, module, ins, tree)
+    if target in _TARGET_NEEDS:
+        import importlib.util
+
+        module, extra = _TARGET_NEEDS[target]
+        if importlib.util.find_spec(module) is None:
+            raise SymdiffError(f'target "{target}" needs {module}, which is not installed; '
+                               f'install it with: pip install "symdiff[{extra}]"')
 
 
 def _as_tuples(tree: Any) -> Any:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -32,3 +33,14 @@ def dask_client():
     yield client
     client.close()
     cluster.close()
+
+
+# Code generation targets the tests that run generated functions try: the NumPy target, and
+# the numba target when numba is installed (found without importing it: the extra is heavy).
+TARGETS = ["numpy"] + (["numba"] if importlib.util.find_spec("numba") is not None else [])
+
+
+@pytest.fixture(params=TARGETS)
+def target(request) -> str:
+    """Each installed code generation target in turn ("numpy", "numba")."""
+    return request.param

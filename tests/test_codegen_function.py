@@ -25,17 +25,17 @@ def model():
     return x, W, y
 
 
-def test_list_of_outputs_gives_a_tuple_and_a_node_one_array():
+def test_list_of_outputs_gives_a_tuple_and_a_node_one_array(target):
     x, W, y = model()
     g = sd.grad(y, [x, W])
-    f = sd.function([x, W], [y, g])
+    f = sd.function([x, W], [y, g], target=target)
     xv, Wv = np.array([0.1, -0.2, 0.3]), np.arange(6.0).reshape(2, 3) / 6
     got_y, (got_gx, got_gW) = f(xv, Wv)
     want = sd.evaluate([y, *g], {x: xv, W: Wv})
     np.testing.assert_allclose(got_y, want[0], rtol=1e-12)
     np.testing.assert_allclose(got_gx, want[1], rtol=1e-12)
     np.testing.assert_allclose(got_gW, want[2], rtol=1e-12)
-    single = sd.function([x, W], g[1])
+    single = sd.function([x, W], g[1], target=target)
     assert isinstance(single(xv, Wv), np.ndarray)
     np.testing.assert_allclose(single(xv, Wv), want[2], rtol=1e-12)
 

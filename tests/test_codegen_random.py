@@ -167,3 +167,18 @@ def test_random_graph_through_symdiff_function(case):
     for g, w in zip([got_cost, *got_grads], want, strict=True):
         assert np.asarray(g).dtype == w.dtype
         np.testing.assert_allclose(g, w, rtol=tol, atol=tol, equal_nan=True)
+
+
+@settings(max_examples=8, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(graphs())
+def test_random_graph_gradients_numba(case):
+    """The numba target on random graphs (values and gradients): fused kernels with buffer
+    reuse, views and broadcasts, against the interpreter. Fewer examples than the NumPy
+    target's tests, as numba compiles each example's kernels (about 0.3 s each)."""
+    pytest.importorskip("numba", reason="the numba target needs the numba extra")
+    variables, last, extra, values = case
+    cost = _cost(last) + sd.sum(extra)
+    grads = sd.grad(cost, variables)
+    assert_matches_evaluate(variables, [cost, *grads, last], values, rtol=1e-11,
+                            target="numba")

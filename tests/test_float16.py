@@ -41,7 +41,7 @@ def _close(got: np.ndarray, want: np.ndarray) -> None:
                                rtol=RTOL, atol=ATOL)
 
 
-@pytest.mark.parametrize("how", ["evaluate", "function"])
+@pytest.mark.parametrize("how", ["evaluate", "function", "numba"])
 def test_mlp_gradient_in_float16_matches_float64(how):
     values = _point()
     args16, loss16, grads16 = _mlp("float16")
@@ -52,7 +52,10 @@ def test_mlp_gradient_in_float16_matches_float64(how):
     if how == "evaluate":
         got = sd.evaluate([loss16, *grads16], dict(zip(args16, half, strict=True)))
     else:
-        f = sd.function(args16, [loss16, *grads16])
+        if how == "numba":
+            pytest.importorskip("numba", reason="the numba target needs the numba extra")
+        f = sd.function(args16, [loss16, *grads16],
+                        target="numba" if how == "numba" else "numpy")
         got = f(*half)
         assert "float64" not in f.source.split("def f(")[1]
     for g, w in zip(got, want, strict=True):

@@ -75,6 +75,11 @@ class Op:
     `array_api`: the lowering for the array-API target (codegen/array_api.py), for an op whose
     NumPy lowering calls a NumPy-only helper; None: the NumPy lowering translated to standard
     calls. `public` is the constructor users call, `module` the module that defined a user's op.
+    `kernel(*inputs, out=node, **attrs) -> Expr | None`: the op on one element, for fused
+    kernels (the numba target; Arg(i) is then operand i's element); None (the field, or
+    what it returns for a node) means "not expressible per element", and the target falls
+    back to the NumPy lowering. Elementwise ops whose NumPy lowering is made of ufunc calls
+    and operators need none: that lowering reads the same on scalars.
 
     `outputs` > 1: a multi-output op (eigh, svd, slogdet). Its impl returns that many
     arrays; each output is its own node, the same inputs and attributes plus `output=i`,
@@ -112,6 +117,7 @@ class Op:
     module: str | None = None
     public: Callable[..., Node] | None = field(default=None, compare=False)
     outputs: int = 1
+    kernel: Lowering | None = None
 
     def __call__(self, *inputs: Node, **attrs: Any) -> Node:
         return apply(self, inputs, **attrs)

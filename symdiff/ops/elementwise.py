@@ -26,7 +26,7 @@ from .base import (
     refuse_bool,
     require_float,
 )
-from .lowering import A0, A1, XP, Arg, Call, Fixed, Infix, Prefix, kwargs
+from .lowering import A0, A1, XP, Arg, Call, Choose, Fixed, Infix, Prefix, kwargs
 from .structure import batch_align
 from .texforms import (
     ATOM,
@@ -204,6 +204,12 @@ def _sigmoid_xp(xp, x):
     """_sigmoid with the array API standard's calls (the array-API target)."""
     e = xp.exp(-xp.abs(x))
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _sigmoid_element(x):
+    """The logistic function of one number, as `_sigmoid` computes it (fused kernels)."""
+    e = np.exp(-np.abs(x))
+    return 1 / (1 + e) if x >= 0 else e / (1 + e)
 
 
 def _softplus(x: np.ndarray) -> np.ndarray:
@@ -407,6 +413,7 @@ tanh = unary("tanh", np.tanh, _tanh_partial, taylor=_tanh_series, to_sympy="tanh
              doc="Hyperbolic tangent.")
 sigmoid = unary("sigmoid", _sigmoid, _sigmoid_partial, lower=Fixed(Call(_sigmoid, (A0,))),
                 array_api=Fixed(Call(_sigmoid_xp, (XP, A0))),
+                kernel=Fixed(Call(_sigmoid_element, (A0,))),
                 taylor=_sigmoid_series, positive=True, to_sympy=_sympy_fn("sigmoid"),
                 latex=function(r"\sigma"),
                 doc="Logistic function 1 / (1 + exp(-x)), stable.")
@@ -736,6 +743,7 @@ where_op = define(
     impl=_where_impl, vjp=(None, _where_vjp_x, _where_vjp_y),
     jvp=(None, _where_vjp_x, _where_vjp_y), lower=_where_lower, batch=elementwise_batch,
     array_api=Fixed(Call("xp.where", (A0, A1, Arg(2)))),
+    kernel=Fixed(Choose(A0, A1, Arg(2))),
     taylor=_where_series, promotes=(1, 2), finite=finite_if_operands,
     to_sympy=_sympy_fn("where"),
     latex=_where_latex, doc="where(cond, x, y): x where cond is true, else y.")

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..graph import Node
-from ..shapes import TensorType, broadcast_shapes, promote
+from ..shapes import TensorType, broadcast_shapes, is_float, promote
 from .base import Flops, define, export, lift, lift_pair, shape_mismatch
 from .elementwise import equal
 from .gather import arange
@@ -164,11 +164,20 @@ def _matmul_matrix(sp: Any, node: Node, a: Any, b: Any) -> Any:
     return b.T @ a if x.ndim == 1 else a @ b
 
 
+def _matmul_kernel(a: Node, b: Node, out: Node) -> Infix | None:
+    """A product over a contracted axis of length 1 (an outer product `x.T @ d` at batch
+    1) is the broadcast elementwise product a[..., i, 0] * b[..., 0, j]: fused kernels take
+    it as one (no BLAS call for a rank-1 product); every other matmul stays a BLAS call."""
+    if a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == 1 and is_float(out.dtype):
+        return Infix("*", A0, A1)
+    return None
+
+
 matmul_op = define(
     "matmul", family="contraction", shape_rule=_matmul_rule, impl=np.matmul,
     vjp=(_matmul_vjp_a, _matmul_vjp_b), jvp=(_matmul_jvp_a, _matmul_jvp_b),
     batch=_matmul_batch, lower=_matmul_lower, array_api=_matmul_xp_lower, flops=_matmul_flops,
-    latex=_matmul_latex, to_sympy_matrix=_matmul_matrix,
+    latex=_matmul_latex, to_sympy_matrix=_matmul_matrix, kernel=_matmul_kernel,
     doc="Matrix product with NumPy semantics: vectors, matrices, broadcast batches.")
 
 

@@ -42,12 +42,15 @@ class Name:
 @dataclass(frozen=True)
 class Call:
     """`fn(*args, **kwargs)`; `fn` is dotted source (`np.exp`) or a helper function whose
-    source is copied into the module. With `out`, the call accepts `out=buffer`."""
+    source is copied into the module. With `out`, the call accepts `out=buffer`;
+    `fresh_out`, when given, is the new array passed as `out=` where no buffer is (a fused
+    kernel, which writes into the array it is given and allocates none)."""
 
     fn: str | Callable
     args: tuple[Value, ...] = ()
     kwargs: tuple[tuple[str, Value], ...] = ()
     out: bool = False
+    fresh_out: Value = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,28 @@ class Attribute:
     name: str
 
 
-Expr = Call | Method | Infix | Prefix | Subscript | Attribute | Arg | ArgList | Name
+@dataclass(frozen=True)
+class Choose:
+    """`then if cond else other` on one element: how a fused kernel (the numba target)
+    writes `where`; array targets never see it."""
+
+    cond: Value
+    then: Value
+    other: Value
+
+
+@dataclass(frozen=True)
+class Reduce:
+    """A reduction in a fused kernel: the accumulator starts at `init`, takes each element
+    by `step` (Arg(0) the accumulator, Arg(1) the element), and with `mean` is divided by
+    the number of elements reduced at the end (np.mean's own arithmetic)."""
+
+    init: Value
+    step: Value
+    mean: bool = False
+
+
+Expr = Call | Method | Infix | Prefix | Subscript | Attribute | Arg | ArgList | Name | Choose
 
 A0 = Arg(0)
 A1 = Arg(1)
@@ -129,7 +153,7 @@ def helpers(expr: Value) -> list[Callable]:
         if isinstance(value, Call):
             if callable(value.fn):
                 found.append(value.fn)
-            for v in value.args + tuple(v for _, v in value.kwargs):
+            for v in value.args + tuple(v for _, v in value.kwargs) + (value.fresh_out,):
                 walk(v)
         elif isinstance(value, Method):
             walk(value.obj)
@@ -142,6 +166,9 @@ def helpers(expr: Value) -> list[Callable]:
             walk(value.operand)
         elif isinstance(value, (Subscript, Attribute)):
             walk(value.obj)
+        elif isinstance(value, Choose):
+            for v in (value.cond, value.then, value.other):
+                walk(v)
         elif isinstance(value, tuple):
             for v in value:
                 walk(v)

@@ -41,7 +41,20 @@ from .base import (
     shape_mismatch,
 )
 from .elementwise import equal, exp, where
-from .lowering import A0, XP, Arg, Attribute, Call, Infix, Method, Name, Subscript, kwargs
+from .lowering import (
+    A0,
+    A1,
+    XP,
+    Arg,
+    Attribute,
+    Call,
+    Infix,
+    Method,
+    Name,
+    Reduce,
+    Subscript,
+    kwargs,
+)
 from .structure import batch_align, expand_dims
 from .texforms import ATOM, PROD, Tex, axes_text, function, grouped, number, reduction, symbol
 
@@ -222,8 +235,8 @@ def _sympy_if_nothing_reduced(sp: Any, node: Node, x: Any) -> Any:
 
 def _reducer(name: str, impl: Any, vjp: Any, jvp: Any, *, float_result: bool = False,
              lower: Any = method_lowering, bool_counts: bool = False, latex: Any = None,
-             doc: str = "", array_api: Any = None) -> Any:
-    op = define(name, family="reduction",
+             kernel: Any = None, doc: str = "", array_api: Any = None) -> Any:
+    op = define(name, family="reduction", kernel=kernel,
                 shape_rule=reduction_rule(name, float_result, bool_counts), impl=impl,
                 vjp=(vjp,), jvp=(jvp,), lower=lower, array_api=array_api,
                 batch=reduction_batch,
@@ -259,6 +272,16 @@ def _sum_jvp(t: Node, x: Node, out: Node, axis: Any, keepdims: bool) -> Node:
     return sum(t, axis, keepdims)
 
 
+def _adding_kernel(x: Node, out: Node, axis: Any, keepdims: bool, mean: bool = False) \
+        -> Reduce | None:
+    """Sum and mean in a fused kernel: float accumulation in the result's dtype, element by
+    element in C order (NumPy's order along any but the last axis; along the last it sums
+    pairwise, so a kernel's sum may differ from it in the last few bits)."""
+    if out.dtype not in ("float64", "float32"):
+        return None
+    return Reduce(0.0, Infix("+", A0, A1), mean)
+
+
 def _sum_latex(node: Node, x: Tex) -> Tex:
     """Sums as products with the ones vector: `\\mathbf{1}^\\top v`, `\\mathbf{1}^\\top X`
     (over the rows), `X \\mathbf{1}` (over the columns); other sums `\\sum_{axes}`."""
@@ -277,7 +300,7 @@ def _sum_latex(node: Node, x: Tex) -> Tex:
 
 sum = _reducer(  # noqa: A001
     "sum", functools.partial(_np_reduce, fn=np.sum), _sum_vjp, _sum_jvp, bool_counts=True,
-    latex=_sum_latex, doc="Sum over axis (None: all).")
+    latex=_sum_latex, kernel=_adding_kernel, doc="Sum over axis (None: all).")
 
 
 def _mean_lower(x: Node, out: Node, axis: Any, keepdims: bool) -> Any:
@@ -298,7 +321,8 @@ def _mean_jvp(t: Node, x: Node, out: Node, axis: Any, keepdims: bool) -> Node:
 
 mean = _reducer(
     "mean", functools.partial(_np_reduce, fn=np.mean), _mean_vjp, _mean_jvp,
-    float_result=True, lower=_mean_lower, doc="Mean over axis (None: all).")
+    float_result=True, lower=_mean_lower, kernel=functools.partial(_adding_kernel, mean=True),
+    doc="Mean over axis (None: all).")
 
 
 def _chooser_vjp(g: Node, x: Node, out: Node, axis: Any, keepdims: bool) -> Node:

@@ -202,6 +202,7 @@ log10 = unary("log10", np.log10, functools.partial(_log_base_partial, base=10.0)
               to_sympy=functools.partial(_log_base_sympy, base=10), doc="Base-10 logarithm.")
 erf = unary("erf", _erf, _erf_partial, lower=Fixed(Call(_erf, (A0,))), taylor=_erf_series,
             array_api=Fixed(Call(_erf_xp, (XP, A0))),
+            kernel=Fixed(Call("math.erf", (A0,))),
             to_sympy="erf",
             doc="Error function 2/sqrt(pi) * integral of exp(-t^2) from 0 to x (NumPy has "
                 "none: the generated module carries a NumPy-only version, ~1e-15 relative).")
@@ -447,6 +448,7 @@ _CLIP_RULES = tuple(functools.partial(_clip_rule, which=i) for i in range(3))
 clip_op = define(
     "clip", family="elementwise", shape_rule=broadcasting_rule("clip"), impl=_clip_impl,
     vjp=_CLIP_RULES, jvp=_CLIP_RULES, lower=Fixed(Call("np.clip", (A0, A1, Arg(2)), out=True)),
+    kernel=Fixed(Call("np.minimum", (Call("np.maximum", (A0, A1)), Arg(2)))),
     batch=elementwise_batch, taylor=functools.partial(over_series, rule=_clip_series),
     to_sympy=_clip_sympy,
     doc="np.clip(x, lo, hi) = minimum(maximum(x, lo), hi); the derivative goes to x where "

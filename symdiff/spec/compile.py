@@ -69,9 +69,12 @@ def _as_spec(spec: Spec | str | os.PathLike) -> Spec:
 def compile_spec(spec: Spec | str | os.PathLike, *, optimize: bool = True,
                  target: str = "numpy") -> str:
     """The source text of the generated module for a spec (a loaded Spec or a file path),
-    for the code generation `target` ("numpy" or "array-api")."""
+    for the code generation `target` (symdiff.function's targets)."""
     import codegen
 
+    from ..function import check_target
+
+    check_target(target)
     spec = _as_spec(spec)
     return codegen.emit_module(codegen_functions(spec, optimize=optimize),
                                title=module_title(spec), target=target)

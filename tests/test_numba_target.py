@@ -1,0 +1,279 @@
+"""The numba target: fused kernels give what the NumPy target gives (to a few ulps), with
+the same argument checks, dtypes and memory rules; fusion groups what it should.
+
+Numba compiles each kernel on first call (about a tenth of a second to a second each), so
+these tests share compiled functions where they can (module-scoped fixtures, and whole op
+tables compiled as one function) to keep the suite's time low."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import codegen
+import symdiff as sd
+from symdiff.errors import SymdiffError
+from symdiff.ops.base import REGISTRY
+from tests.test_ops_table import CASES, _instance
+
+numba = pytest.importorskip("numba", reason="the numba target needs the numba extra")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cache(tmp_path_factory):
+    """One compile cache for the module: kernels compiled by one test are reused by the
+    next that generates the same source (and by reruns in the same session)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SYMDIFF_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "numba-gen"))
+    yield
+    mp.undo()
+
+
+def _mlp(batch: int | str = "n"):
+    X = sd.var("X", (batch, 6))
+    y = sd.var("y", (batch,), "int64")
+    W1, b1 = sd.var("W1", (6, 8)), sd.var("b1", (8,))
+    W2, b2 = sd.var("W2", (8, 3)), sd.var("b2", (3,))
+    h = sd.relu(X @ W1 + b1)
+    logits = h @ W2 + b2
+    onehot = sd.where(sd.equal(y[:, None], sd.arange(3)), 1.0, 0.0)
+    loss = -sd.mean(sd.sum(onehot * sd.log_softmax(logits, axis=1), axis=1)) \
+        + 1e-3 * (sd.sum(W1 * W1) + sd.sum(W2 * W2))
+    params = [W1, b1, W2, b2]
+    return [X, y, *params], [loss, sd.grad(loss, params)]
+
+
+def _mlp_point(rng, batch: int):
+    return [rng.standard_normal((batch, 6)), rng.integers(0, 3, batch),
+            rng.standard_normal((6, 8)) * 0.5, rng.standard_normal(8) * 0.1,
+            rng.standard_normal((8, 3)) * 0.5, rng.standard_normal(3) * 0.1]
+
+
+@pytest.fixture(scope="module")
+def mlp_pair():
+    inputs, outputs = _mlp()
+    return sd.function(inputs, outputs), sd.function(inputs, outputs, target="numba")
+
+
+def _assert_close(got, want, rtol=1e-13):
+    if isinstance(want, tuple):
+        assert isinstance(got, tuple) and len(got) == len(want)
+        for g, w in zip(got, want, strict=True):
+            _assert_close(g, w, rtol)
+        return
+    g, w = np.asarray(got), np.asarray(want)
+    assert g.shape == w.shape and g.dtype == w.dtype
+    np.testing.assert_allclose(g, w, rtol=rtol, atol=1e-15, equal_nan=True)
+
+
+@pytest.mark.parametrize("batch", [1, 5, 64])
+def test_mlp_value_and_grad_match_numpy_target(mlp_pair, rng, batch):
+    f_numpy, f_numba = mlp_pair
+    point = _mlp_point(rng, batch)
+    _assert_close(f_numba(*point), f_numpy(*point))
+    assert "@numba.njit(cache=True, nogil=True, fastmath=False" in f_numba.source
+    assert "def _k1(" in f_numba.source
+
+
+def test_mlp_argument_checks_are_the_numpy_targets(mlp_pair, rng):
+    f_numpy, f_numba = mlp_pair
+    point = _mlp_point(rng, 4)
+    bad = [point[0][:, :5], *point[1:]]
+    messages = []
+    for f in (f_numpy, f_numba):
+        with pytest.raises(ValueError) as err:
+            f(*bad)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1] and "'X'" in messages[0]
+    lists = [p.tolist() for p in point]  # converted at entry, as the NumPy target does
+    _assert_close(f_numba(*lists), f_numpy(*point))
+
+
+def test_outer_product_plus_decay_is_one_kernel(rng):
+    """Batch 1: the weight gradient x.T @ d + 2 lam W is one loop (no matmul, no temporary)."""
+    x, d, W = sd.var("x", (1, 5)), sd.var("d", (1, 4)), sd.var("W", (5, 4))
+    g = x.T @ d + 2e-4 * W
+    f = sd.function([x, d, W], g, target="numba")
+    body = f.source[f.source.index("def f("):]
+    assert "@" not in body.replace("@numba", "") and "_k1(" in body
+    args = [rng.standard_normal((1, 5)), rng.standard_normal((1, 4)), rng.standard_normal((5, 4))]
+    _assert_close(f(*args), sd.function([x, d, W], g)(*args))
+
+
+def test_where_masked_relu_and_tanh_chains_fuse(rng):
+    """The backward chains of ReLU and tanh layers are single kernels that match NumPy."""
+    z, g = sd.var("z", ("n", 7)), sd.var("g", ("n", 7))
+    relu_back = sd.where(z > 0, g, 0.0)
+    tanh_back = g * (1 - sd.tanh(z) ** 2)
+    outs = [relu_back * 3.0 + 1.0, tanh_back, sd.sum(tanh_back, axis=0),
+            sd.mean(relu_back, axis=1, keepdims=True)]
+    f = sd.function([z, g], outs, target="numba")
+    args = [rng.standard_normal((9, 7)), rng.standard_normal((9, 7))]
+    _assert_close(f(*args), sd.function([z, g], outs)(*args), rtol=1e-12)
+    assert f.source.count("@numba.njit") <= 3
+
+
+def test_deep_tanh_derivatives_match(rng):
+    """k-th derivatives of tanh(tanh(tanh x)): long elementwise chains in a few kernels."""
+    x = sd.var("x", ("n",))
+    y = sd.tanh(sd.tanh(sd.tanh(x)))
+    outs = [sd.derivative(y, x, order=k) for k in (1, 3)]
+    f = sd.function([x], outs, target="numba")
+    args = [np.linspace(-2, 2, 101)]
+    _assert_close(f(*args), sd.function([x], outs)(*args), rtol=1e-11)
+
+
+def test_float32_stays_float32(rng):
+    x, w = sd.var("x", ("n", 3), "float32"), sd.var("w", (3,), "float32")
+    y = sd.sigmoid(x * w + 0.1) * 2.5 - sd.exp(-x)
+    outs = [y, sd.sum(y, axis=0)]
+    f = sd.function([x, w], outs, target="numba")
+    args = [rng.standard_normal((6, 3)).astype(np.float32),
+            rng.standard_normal(3).astype(np.float32)]
+    got, want = f(*args), sd.function([x, w], outs)(*args)
+    for g, wv in zip(got, want, strict=True):
+        assert g.dtype == np.float32
+        np.testing.assert_allclose(g, wv, rtol=2e-6)
+
+
+def test_float16_falls_back_to_numpy(rng):
+    """numba has no float16 arithmetic: such ops stay NumPy statements, as generated by the
+    NumPy target (computed in float32 where that target does)."""
+    x = sd.var("x", (5,), "float16")
+    y = sd.exp(x) * 2 + x
+    f = sd.function([x], [y, sd.sum(y)], target="numba")
+    assert "@numba.njit" not in f.source
+    args = [rng.standard_normal(5).astype(np.float16)]
+    _assert_close(f(*args), sd.function([x], [y, sd.sum(y)])(*args), rtol=0)
+
+
+def test_kernels_write_into_planned_buffers(rng):
+    """A single-output kernel takes out=: an operand that dies there is overwritten."""
+    a, b = sd.var("a", (50, 40)), sd.var("b", (50, 40))
+    t = a @ b.T  # a fresh temporary
+    y = sd.tanh(t @ a) * 2.0 + 1.0
+    f = sd.function([a, b], y, target="numba")
+    assert "out=" in f.source[f.source.index("def f("):]
+    args = [rng.standard_normal((50, 40)) * 0.1, rng.standard_normal((50, 40)) * 0.1]
+    _assert_close(f(*args), sd.function([a, b], y)(*args))
+
+
+def test_unknown_target_and_missing_numba_are_clear_errors(monkeypatch):
+    x = sd.var("x", (3,))
+    with pytest.raises(SymdiffError, match="unknown target"):
+        sd.function([x], sd.exp(x), target="cuda")
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "numba" else real(name, *a))
+    with pytest.raises(SymdiffError, match=r'pip install "symdiff\[numba\]"'):
+        sd.function([x], sd.exp(x), target="numba")
+
+
+def test_emit_module_is_deterministic():
+    inputs, outputs = _mlp()
+    fn = codegen.Function("f", inputs, tuple(outputs))
+    first = codegen.emit_module([fn], title="t", target="numba")
+    inputs, outputs = _mlp()
+    fn = codegen.Function("f", inputs, tuple(outputs))
+    assert codegen.emit_module([fn], title="t", target="numba") == first
+
+
+# -- the op table through kernels ---------------------------------------------------------------
+
+# one row per op (its first): every per-element form once, at a bearable compile time
+KERNEL_CASES = list({c.op: c for c in reversed(CASES)
+                     if REGISTRY[c.op].family == "elementwise"
+                     or c.op in ("sum", "mean", "matmul")}.values())
+
+
+def test_op_table_elementwise_and_reductions(rng):
+    """Each elementwise op, sum, mean and matmul of the op table (its first row), with the
+    gradient of a scalar built on it, in one function compiled once (one kernel per fused
+    cluster): the numba target gives what the NumPy target gives."""
+    inputs, outputs, point = [], [], []
+    for k, c in enumerate(KERNEL_CASES):
+        ins, y, at = _instance(c, rng)
+        ins = [sd.var(f"c{k}_{v.name}", v.shape, v.dtype) for v in ins]
+        y = c.build(*ins)
+        outs = [y]
+        if c.diff and y.dtype != "float16":
+            cost = sd.sum(sd.sin(y) * y + y * 0.5)
+            outs += sd.grad(cost, [ins[i] for i in c.diff])
+        inputs += ins
+        outputs += outs
+        point += [at[v] for v in at]
+    args = [np.asarray(p) for p in point]
+    f_numba = sd.function(inputs, outputs, target="numba")
+    f_numpy = sd.function(inputs, outputs)
+    got, want = f_numba(*args), f_numpy(*args)
+    assert f_numba.source.count("@numba.njit") > 20
+    for node, g, w in zip(outputs, got, want, strict=True):
+        g, w = np.asarray(g), np.asarray(w)
+        assert g.shape == w.shape and g.dtype == w.dtype, repr(node)
+        if w.dtype.kind in "biu":
+            np.testing.assert_array_equal(g, w, err_msg=repr(node))
+        else:
+            tol = 1e-12 if w.dtype == np.float64 else 1e-5
+            np.testing.assert_allclose(g, w, rtol=tol, atol=1e-300, equal_nan=True,
+                                       err_msg=repr(node))
+
+
+def test_cli_compile_target_numba_writes_a_module_that_runs(capsys, tmp_path, rng):
+    """`symdiff compile --target numba`: the written module imports numba, fuses, and
+    computes what the NumPy module computes; its kernels are cached beside it."""
+    from symdiff import cli
+    from tests.examples_support import import_file
+    from tests.test_cli import XOR
+
+    paths = {t: tmp_path / f"xor_{t}.py" for t in ("numpy", "numba")}
+    for target, path in paths.items():
+        assert cli.main(["compile", XOR, "-o", str(path), "--target", target]) == 0
+    capsys.readouterr()
+    text = paths["numba"].read_text()
+    assert "import numba" in text and "@numba.njit(" in text
+    plain, fused = import_file(paths["numpy"]), import_file(paths["numba"])
+    args = dict(X=rng.standard_normal((5, 2)), y=rng.standard_normal(5),
+                W=rng.standard_normal((2, 2)), c=rng.standard_normal(2),
+                w=rng.standard_normal(2), b=np.array(0.3))
+    for name in ("loss", "loss_grad", "loss_and_grad", "loss_hess_w"):
+        _assert_close(getattr(fused, name)(**args), getattr(plain, name)(**args), rtol=1e-12)
+    assert list((tmp_path / "__pycache__").glob("xor_numba.*.nbi"))
+
+
+def test_fusion_never_makes_a_cycle_through_a_matmul(rng):
+    """exp(x) feeds both a matmul and the product with its result: putting exp in the
+    product's kernel would need the matmul before and after that kernel, so it is not."""
+    from codegen.fusion import clusters
+    from codegen.schedule import schedule
+
+    x, W = sd.var("x", (4, 4)), sd.var("W", (4, 4))
+    a = sd.exp(x)
+    b = sd.tanh(a @ W)
+    c = (a * b + 1.0) * 2.0
+    order = schedule([c])
+    for cl in clusters(order, [c]):
+        members = set(cl.members)
+        assert not ({a, c} <= members), "a kernel would need the matmul inside it"
+    f = sd.function([x, W], c, target="numba")
+    args = [rng.standard_normal((4, 4)) * 0.3, rng.standard_normal((4, 4))]
+    _assert_close(f(*args), sd.function([x, W], c)(*args))
+
+
+def test_clusters_are_bounded_and_cover_long_chains():
+    """A long elementwise chain is split into kernels of at most MAX_MEMBERS ops, each op in
+    exactly one kernel, in a number of steps linear in the chain."""
+    from codegen.fusion import MAX_MEMBERS, clusters
+    from codegen.schedule import schedule
+
+    x = sd.var("x", ("n",))
+    y = x
+    for k in range(300):
+        y = sd.tanh(y) * (1.0 + 0.001 * k)
+    order = schedule([y])
+    found = clusters(order, [y])
+    sizes = [len(c.members) for c in found]
+    assert max(sizes) <= MAX_MEMBERS
+    members = [m for c in found for m in c.members]
+    assert len(members) == len(set(members)) == len(order)
