@@ -48,6 +48,7 @@ def emit_module(functions: Sequence[Function], *, title: str,
              "import numpy as np\n\n" + _globals(state)]
     for helper in helpers:
         parts.append(inspect.getsource(helper))
+    parts.extend(state.loop_sources)  # loops and their bodies (scan), before their callers
     parts.extend(bodies)
     return "\n\n\n".join(p.rstrip("\n") for p in parts) + "\n"
 

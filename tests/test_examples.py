@@ -139,6 +139,22 @@ def test_xor_training_script_learns_xor():
     assert "learned XOR: predictions round to [0. 1. 1. 0.]" in result.stdout
 
 
+def test_rnn_training_script_learns_the_running_sign():
+    """BPTT through the generated reverse loop: 95% per-step accuracy on held-out
+    sequences (96.7% at the default seed, in a few seconds)."""
+    result = run([sys.executable, str(EXAMPLES_DIR / "rnn_train.py")], compiled_examples())
+    assert result.returncode == 0, result.stderr
+    assert "using the generated module rnn_grad.py" in result.stderr
+    match = re.search(r"held-out per-step accuracy ([0-9.]+)%", result.stdout)
+    assert match, result.stdout
+    assert float(match.group(1)) >= 95.0
+
+
+def test_rnn_spec_loops_instead_of_unrolling(modules):
+    source = (compiled_examples() / "rnn_grad.py").read_text()
+    assert "for t in range(steps):" in source and "for t in range(steps - 1, -1, -1):" in source
+
+
 def test_logreg_newton_converges_in_fewer_than_ten_iterations():
     result = run([sys.executable, str(EXAMPLES_DIR / "logreg_newton.py")],
                  compiled_examples())

@@ -12,6 +12,7 @@ from . import (
     linalg,
     operators,
     reductions,
+    scan,
     sorting,
     special,
     statistics,
@@ -32,5 +33,5 @@ __all__ = ["PUBLIC", "REGISTRY", "Op", "library_ops", "lift", "spec_functions", 
            "add_batch", "broadcast_to", "dim_size", "sum_to", "batch_align", "getitem",
            "unindex", "zeros", "arrays", "custom", "decompositions", "elementwise", "gather",
            "joins", "linalg", "operators", "reductions", "sorting", "special", "statistics",
-           "structure"]
+           "structure", "scan"]
 __all__ += [name for name in PUBLIC if name not in __all__]
