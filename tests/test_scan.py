@@ -268,3 +268,82 @@ def test_closed_over_parameters_are_operands_of_the_scan(rnn):
     loss = scanned()
     scans = [n for n in sd.graph.topo_order([loss]) if n.op is not None and n.op.name == "scan"]
     assert scans and {W, U, b} <= set(scans[0].inputs)
+
+
+@pytest.mark.parametrize("checkpoint", [None, 2, 3])
+def test_y_is_the_old_carry_with_checkpoints(checkpoint):
+    """ys that are the carry itself (not a new value): stored as ys, not twice; the
+    forward-over-reverse derivative through checkpointed segments still matches."""
+    rng = np.random.default_rng(9)
+    h0, xs, u = sd.var("h0", (2,)), sd.var("xs", (5, 2)), sd.var("u", (2, 2))
+    _, hs = sd.scan(lambda h, x: (sd.tanh(h @ u + x), h), h0, xs, checkpoint=checkpoint)
+    loss = sd.sum(sd.sin(hs))
+    h, parts = h0, []
+    for t in range(5):
+        parts.append(h)
+        h = sd.tanh(h @ u + xs[t])
+    ref = sd.sum(sd.sin(sd.stack(parts)))
+    point = {h0: rng.standard_normal(2), xs: rng.standard_normal((5, 2)),
+             u: rng.standard_normal((2, 2)) * 0.5}
+    v = sd.const(rng.standard_normal((2, 2)))
+    _same(sd.evaluate(sd.grad(loss, [h0, xs, u]) + [sd.hvp(loss, u, v)], point),
+          sd.evaluate(sd.grad(ref, [h0, xs, u]) + [sd.hvp(ref, u, v)], point), "old carry")
+
+
+# -- specs ----------------------------------------------------------------------------------
+
+SPEC = """
+name = "loop"
+[inputs]
+X = {{ shape = ["T", 2] }}
+[params]
+u = {{ shape = [2, 2] }}
+h0 = {{ shape = [2] }}
+[scan.rnn]
+{table}
+[define]
+loss = "sum(H ** 2) + sum(h_last)"
+[outputs]
+loss = "loss"
+[derivatives]
+loss_grad = {{ of = "loss", wrt = ["u", "h0"] }}
+"""
+
+GOOD = """carry = { h = "h0" }
+xs = { x = "X" }
+body = { h = "tanh(h @ u + x)" }
+ys = { H = "h" }
+final = { h_last = "h" }"""
+
+
+def test_spec_scan_compiles_and_matches_the_api():
+    from symdiff.spec import loads_spec
+
+    spec = loads_spec(SPEC.format(table=GOOD))
+    X, u, h0 = spec.inputs["X"], spec.params["u"], spec.params["h0"]
+    hT, H = sd.scan(lambda h, x: (sd.tanh(h @ u + x), sd.tanh(h @ u + x)), h0, X)
+    ref = sd.sum(H ** 2) + sd.sum(hT)
+    rng = np.random.default_rng(10)
+    point = {X: rng.standard_normal((4, 2)), u: rng.standard_normal((2, 2)),
+             h0: rng.standard_normal(2)}
+    module = sd.spec_module(spec)
+    got = module.loss_grad(X=point[X], u=point[u], h0=point[h0])
+    _same(got, sd.evaluate(sd.grad(ref, [u, h0]), point), "spec scan")
+
+
+@pytest.mark.parametrize("table,message", [
+    (GOOD.replace('body = { h = "tanh(h @ u + x)" }', 'body = { g = "h" }'),
+     r"\[scan.rnn\] body.*never gives the next value of carry 'h'"),
+    (GOOD.replace("tanh(h @ u + x)", "sum(h @ u + x)"),
+     r"\[scan.rnn\] body.*carry changes type"),
+    (GOOD.replace("tanh(h @ u + x)", "tanh(h @ u + y)"), r"\[scan.rnn\] body\.h.*'y'"),
+    (GOOD + "\nlenght = 3", r"\[scan.rnn\] lenght.*unknown key"),
+    (GOOD.replace('ys = { H = "h" }', 'ys = { H = "z" }'), r"\[scan.rnn\] ys.*'z'"),
+    (GOOD.replace('final = { h_last = "h" }', 'final = { h_last = "x" }'),
+     r"\[scan.rnn\] final.*not a carry"),
+])
+def test_spec_scan_errors_name_the_key(table, message):
+    from symdiff.spec import loads_spec
+
+    with pytest.raises(sd.SpecError, match=message):
+        loads_spec(SPEC.format(table=table))

@@ -52,7 +52,10 @@ class Body:
         self.closed = tuple(closed)
         self.carry_out = tuple(carry_out)
         self.ys = tuple(ys)
-        self.residuals = _residuals(self)
+        # what the reverse pass reads, and what of it the loop must store besides its ys
+        self.needed = _needed(self)
+        ys = set(self.ys)
+        self.residuals = tuple(n for n in self.needed if n not in ys)
         self._derived: dict[tuple, Any] = {}
 
     @property
@@ -79,11 +82,12 @@ class Body:
         return Body, (self.name, self.carry, self.xs, self.closed, self.carry_out, self.ys)
 
 
-def _residuals(body: Body) -> tuple[Node, ...]:
-    """The body values the reverse pass reads, stacked by the forward loop: every carry (so
-    a segment or a higher derivative can recompute anything) and the values the body's VJP
-    reads that depend on the step (a tanh's output, say), not the x slices (the sequences
-    are operands already) nor what depends only on closed-over values (recomputed)."""
+def _needed(body: Body) -> tuple[Node, ...]:
+    """The body values the reverse pass reads: every carry (so a segment or a higher
+    derivative can recompute anything) and the values the body's VJP reads that depend on
+    the step (a tanh's output, say), not the x slices (the sequences are operands already)
+    nor what depends only on closed-over values (recomputed). Those that are not ys are the
+    residuals the forward loop stacks."""
     from ..autodiff import backprop
     from ..graph import nodes_between
 

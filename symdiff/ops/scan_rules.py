@@ -64,18 +64,19 @@ def scan_vjp(cts: list[Node | None], inputs: Sequence[Node], out: Node, body: Bo
                                                      list(ct_final), list(ct_ys), length,
                                                      checkpoint)
     else:
-        c_init, c_xs, c_closed = reverse_pass(body, xs, closed, members[nc + ny:],
+        c_init, c_xs, c_closed = reverse_pass(body, xs, closed, members[nc:],
                                               list(ct_final), list(ct_ys) + list(ct_stored),
                                               length, reverse)
     return list(c_init) + list(c_xs) + list(c_closed)
 
 
 def reverse_pass(body: Body, xs: Sequence[Node], closed: Sequence[Node],
-                 stored: Sequence[Node], ct_final: list[Node | None],
+                 stacked: Sequence[Node], ct_final: list[Node | None],
                  ct_seq: list[Node | None], length: Any, reverse: bool) \
         -> tuple[list[Node | None], list[Node | None], list[Node | None]]:
-    """(cotangents of init, of xs, of closed) by a reverse scan over the stored residuals;
-    `ct_seq` has one entry per stacked output (ys, then residuals)."""
+    """(cotangents of init, of xs, of closed) by a reverse scan over the stored values
+    `stacked` (the forward scan's ys, then its residuals); `ct_seq` has one entry per
+    stacked output."""
     from ..autodiff import backprop
 
     fc, fx, fk = _floats(body.carry), _floats(body.xs), _floats(body.closed)
@@ -87,7 +88,10 @@ def reverse_pass(body: Body, xs: Sequence[Node], closed: Sequence[Node],
             for i in fc]
     acc = [var(f"d_{body.closed[j].name}", body.closed[j].shape, body.closed[j].dtype)
            for j in fk]
-    res_ph = [var(f"stored{j}", r.shape, r.dtype) for j, r in enumerate(body.residuals)]
+    res_ph = [var(f"stored{j}", r.shape, r.dtype) for j, r in enumerate(body.needed)]
+    ny = len(body.ys)
+    stored = [stacked[body.ys.index(n)] if n in body.ys else
+              stacked[ny + body.residuals.index(n)] for n in body.needed]
     seq_with = [j for j, c in enumerate(ct_seq) if c is not None]
     ct_s = [var(f"d_y{j}", seq_nodes[j].shape, seq_nodes[j].dtype) for j in seq_with]
     outs = [body.carry_out[i] for i in fc] + [seq_nodes[j] for j in seq_with]
@@ -97,7 +101,7 @@ def reverse_pass(body: Body, xs: Sequence[Node], closed: Sequence[Node],
 
     keys = [w for w in wrt if w in adjoint]
     grads = dict(zip(keys, _substitute([adjoint[w] for w in keys],
-                                       dict(zip(body.residuals, res_ph, strict=True))),
+                                       dict(zip(body.needed, res_ph, strict=True))),
                      strict=True))
 
     def grad_of(p: Node) -> Node:
@@ -145,7 +149,7 @@ def _checkpoint_reverse(body: Body, init: Sequence[Node], xs: Sequence[Node],
         xs_tail = [x[full * k:] for x in xs]
         inner = scan_members(body, start, xs_tail, closed, tail, False, None)
         ct_c, ct_xs_tail, ct_closed_tail = reverse_pass(
-            body, xs_tail, closed, inner[nc + len(body.ys):], ct_c,
+            body, xs_tail, closed, inner[nc:], ct_c,
             [c[full * k:] if c is not None else None for c in ct_ys] + [None] * nr, tail,
             False)
     if not full:
@@ -167,7 +171,7 @@ def _checkpoint_reverse(body: Body, init: Sequence[Node], xs: Sequence[Node],
     seg_ct_seq: list[Node | None] = [None] * (len(body.ys) + nr)
     for p, j in zip(y_ph, ys_with, strict=True):
         seg_ct_seq[j] = p
-    s_init, s_xs, s_closed = reverse_pass(body, x_ph, body.closed, inner[nc + len(body.ys):],
+    s_init, s_xs, s_closed = reverse_pass(body, x_ph, body.closed, inner[nc:],
                                           seg_ct_final, seg_ct_seq, k, False)
     carry_out = [s_init[i] if s_init[i] is not None else _zeros_like(body.carry[i])
                  for i in fc] + [a + s_closed[j] if s_closed[j] is not None else a
@@ -253,16 +257,11 @@ def _jvp_scan(tangents: list[Node | None], inputs: Sequence[Node], body: Body, l
     n_carry = nc + len(fc)
     for k, i in enumerate(fc):
         where[i] = nc + k
-    ny = len(body.ys)
-    for k, j in enumerate(fy):
-        index = n_carry + len(stacked) + k
-        if j < ny:
-            where[nc + j] = index
-        else:
-            where[nc + j] = index  # a residual output, same numbering as the node's
-            carry_pos = j - ny
-            if carry_pos < len(fc) and body.residuals[carry_pos] is body.carry[fc[carry_pos]]:
-                where[("trace", fc[carry_pos])] = index
+    for k, j in enumerate(fy):  # ys, then residuals: the node's own numbering
+        where[nc + j] = n_carry + len(stacked) + k
+    for i in fc:  # each carry's stacked values (all of them are needed), for checkpoints
+        j = stacked.index(body.carry[i])
+        where[("trace", i)] = n_carry + len(stacked) + fy.index(j)
     return members, where
 
 
