@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from .emit import ModuleState
 
 INDENT = "    "
+# A body's temporaries of this size or more are scratch arrays: allocated once, reused by
+# every step (and every call), instead of a fresh array per step.
+BODY_SCRATCH_BYTES = 1
 
 
 def emit_loop(node: Node, used: list[int], state: ModuleState) -> str:
@@ -97,10 +100,13 @@ def _loop_source(node: Node, used: list[int], name: str, state: ModuleState) -> 
         out_name[k] = namer.fresh(f"{c.name}_kept", "kept")
         lines.append(f"{INDENT}{out_name[k]} = np.empty({shape_text('stored', c)}, "
                      f"dtype=np.{_np_dtype(c.dtype)})")
-    if carry:  # a loop of no steps returns its init: a copy, as every result is fresh memory
-        lines.append(f"{INDENT}if steps == 0:")
-        lines.append(f"{INDENT * 2}{', '.join(carry)} = "
-                     f"{', '.join(f'{c}.copy()' for c in carry)}")
+    if carry and (length == 0 or not isinstance(length, int)):
+        # a loop of no steps returns its init: a copy, as every result is fresh memory
+        prefix = INDENT
+        if not isinstance(length, int):
+            lines.append(f"{INDENT}if steps == 0:")
+            prefix = INDENT * 2
+        lines.extend(f"{prefix}{c} = {c}.copy()" for c in carry)
     # the body returns the next carries, then the stacked values it computes (a carry
     # stored as a residual is stored from the loop's own variable before the step)
     carry_index = {c: i for i, c in enumerate(body.carry)}
@@ -110,7 +116,8 @@ def _loop_source(node: Node, used: list[int], name: str, state: ModuleState) -> 
     body_name = f"{name}_body"
     fn = Function(body_name, body.placeholders, tuple(results),
                   doc=f"One step of scan {body.name}.")
-    state.loop_sources.append(emit_function(fn, state, body_name, checks=False))
+    state.loop_sources.append(emit_function(fn, state, body_name, checks=False,
+                                            scratch_bytes=BODY_SCRATCH_BYTES))
     step_names = {}
     for n in results:
         if n in body.carry_out:
@@ -135,7 +142,7 @@ def _loop_source(node: Node, used: list[int], name: str, state: ModuleState) -> 
         lines.append(f"{INDENT * 2}{out_name[k]}[t] = {step_names[n]}")
     count = nc + ny + (nc if checkpoint else len(body.residuals))
     returned = [carry[k] if k < nc else out_name.get(k, "None") for k in range(count)]
-    lines.append(f"{INDENT}return {', '.join(returned)}{',' if count == 1 else ''}")
+    lines.append(f"{INDENT}return ({', '.join(returned)}{',' if count == 1 else ''})")
     from .layout import wrap
 
     return "\n".join([lines[0], lines[1]] + [w for line in lines[2:] for w in wrap(line)]) \

@@ -428,12 +428,14 @@ def _pair(name: str, result: Any) -> tuple[Any, Any]:
 @export(spec=False, op=None)
 def scan(fn: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None,
          length: int | str | None = None, checkpoint: int | None = None, *,
-         reverse: bool = False, name: str = "scan") -> tuple[Any, Any]:
+         reverse: bool = False, name: str = "scan", carry_names: Sequence[str] = (),
+         x_names: Sequence[str] = ()) -> tuple[Any, Any]:
     """Loop `fn(carry, x) -> (carry, y)` over the leading axis of `xs`, as jax.lax.scan:
     returns (final carry, ys stacked along a new axis 0). `init`/carry and `xs`/y may be a
     node or a tuple of nodes; `fn` is called once, on placeholders, and may read outer
     nodes (parameters). `checkpoint=k` stores every k-th carry for the reverse pass and
-    recomputes the rest. `reverse=True` runs from the last step to the first."""
+    recomputes the rest. `reverse=True` runs from the last step to the first. `name`,
+    `carry_names` and `x_names` name the loop and its placeholders in listings and code."""
     init_nodes, rebuild_carry = _leaves(init, "init")
     xs_nodes, _ = _leaves(xs, "xs")
     steps = _length_of(name, xs_nodes, length)
@@ -443,10 +445,12 @@ def scan(fn: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None,
     if checkpoint is not None and not isinstance(steps, int):
         raise ShapeError(f"scan {name}: checkpoint needs an int length, but the length is "
                          f"the symbolic dim {steps!r}")
-    carry = [_placeholder("carry" if len(init_nodes) == 1 else f"carry{k}", c)
-             for k, c in enumerate(init_nodes)]
-    xs_ph = [_placeholder("x" if len(xs_nodes) == 1 else f"x{k}", x, 1)
-             for k, x in enumerate(xs_nodes)]
+    carry_names = list(carry_names) + [
+        "carry" if len(init_nodes) == 1 else f"carry{k}" for k in range(len(init_nodes))]
+    x_names = list(x_names) + ["x" if len(xs_nodes) == 1 else f"x{k}"
+                               for k in range(len(xs_nodes))]
+    carry = [_placeholder(carry_names[k], c) for k, c in enumerate(init_nodes)]
+    xs_ph = [_placeholder(x_names[k], x, 1) for k, x in enumerate(xs_nodes)]
     _, rebuild_x = _leaves(xs, "xs")
     try:
         result = fn(rebuild_carry(carry), rebuild_x(xs_ph) if xs is not None else None)

@@ -24,7 +24,7 @@ from ..errors import GradError
 from ..graph import Node, var
 from ..shapes import is_float
 from .base import group_member
-from .scan import Body, _count_of, assemble, scan_members, segments
+from .scan import Body, _count_of, _name_of, assemble, scan_members, segments
 
 
 def _zeros_like(node: Node) -> Node:
@@ -88,12 +88,13 @@ def reverse_pass(body: Body, xs: Sequence[Node], closed: Sequence[Node],
             for i in fc]
     acc = [var(f"d_{body.closed[j].name}", body.closed[j].shape, body.closed[j].dtype)
            for j in fk]
-    res_ph = [var(f"stored{j}", r.shape, r.dtype) for j, r in enumerate(body.needed)]
+    res_ph = [var(f"{_name_of(r)}_stored", r.shape, r.dtype) for r in body.needed]
     ny = len(body.ys)
     stored = [stacked[body.ys.index(n)] if n in body.ys else
               stacked[ny + body.residuals.index(n)] for n in body.needed]
     seq_with = [j for j, c in enumerate(ct_seq) if c is not None]
-    ct_s = [var(f"d_y{j}", seq_nodes[j].shape, seq_nodes[j].dtype) for j in seq_with]
+    ct_s = [var(f"d_{_name_of(seq_nodes[j])}", seq_nodes[j].shape, seq_nodes[j].dtype)
+            for j in seq_with]
     outs = [body.carry_out[i] for i in fc] + [seq_nodes[j] for j in seq_with]
     wrt = [body.placeholders[i] for i in _floats(body.placeholders)]
     adjoint = backprop(outs, ct_c + ct_s, wrt) if outs and wrt else {}
@@ -158,8 +159,8 @@ def _checkpoint_reverse(body: Body, init: Sequence[Node], xs: Sequence[Node],
     c_ph = [var(c.name, c.shape, c.dtype) for c in body.carry]
     x_ph = [var(f"{x.name}_segment", (k,) + tuple(x.shape), x.dtype) for x in body.xs]
     ys_with = [j for j, c in enumerate(ct_ys) if c is not None]
-    y_ph = [var(f"d_y{j}_segment", (k,) + tuple(body.ys[j].shape), body.ys[j].dtype)
-            for j in ys_with]
+    y_ph = [var(f"d_{_name_of(body.ys[j])}_segment", (k,) + tuple(body.ys[j].shape),
+                body.ys[j].dtype) for j in ys_with]
     d_c = [var(f"d_{body.carry[i].name}", body.carry[i].shape, body.carry[i].dtype)
            for i in fc]
     acc = [var(f"d_{body.closed[j].name}", body.closed[j].shape, body.closed[j].dtype)

@@ -98,15 +98,18 @@ def _load_one(loader: Any, name: str, table: Any) -> None:
         local.update(zip(slice_names, x or (), strict=True))
         names = collections.ChainMap(local, visible)
         for k, text in body.items():
-            local[normalize_name(k)] = parse_expression(
-                text, names, loader.where(section, "body", k), functions=loader.functions)
+            node = parse_expression(text, names, loader.where(section, "body", k),
+                                    functions=loader.functions)
+            local[normalize_name(k)] = node.named(normalize_name(k)) \
+                if node.label is None else node
         return (tuple(local[k] for k in carry_names),
                 tuple(local[normalize_name(v)] for v in ys.values()))
 
     try:
         finals, stacked = scan(step, tuple(inits), tuple(seqs) if seqs else None,
                                length=table.get("length"), checkpoint=table.get("checkpoint"),
-                               reverse=reverse, name=normalize_name(name))
+                               reverse=reverse, name=normalize_name(name),
+                               carry_names=carry_names, x_names=slice_names)
     except ShapeError as err:
         raise loader.error(str(err), section, "body") from None
     except SpecError:
