@@ -347,3 +347,48 @@ def test_spec_scan_errors_name_the_key(table, message):
 
     with pytest.raises(sd.SpecError, match=message):
         loads_spec(SPEC.format(table=table))
+
+
+# -- inspection -------------------------------------------------------------------------------
+
+def _small_loop():
+    W, xs, h0 = sd.var("W", (3, 3)), sd.var("xs", (5, 3)), sd.var("h0", (3,))
+    hT, ys = sd.scan(lambda h, x: (sd.tanh(h @ W + x), sd.sum(h)), h0, xs, name="rnn",
+                     carry_names=["h"])
+    return (W, xs, h0), sd.sum(ys) + sd.sum(hT)
+
+
+def test_listing_shows_each_body_once_as_an_indented_block():
+    (W, _, _), loss = _small_loop()
+    text = sd.show(loss)
+    assert text.count("loop rnn: 5 steps; carry (h), x (x)") == 1
+    assert "    | %5    : float64[3]    = tanh(%4)" in text
+    assert "    | -- next carry %5; ys %6 --" in text
+    grad_text = sd.show(sd.grad(loss, W))
+    assert "loop rnn_vjp: 5 steps from the last step" in grad_text
+    # the reverse body's lines carry their provenance
+    assert "= square(tanh_stored)" in grad_text and "via tanh.vjp[arg 0]" in grad_text
+
+
+def test_dot_draws_each_body_as_a_cluster():
+    pytest.importorskip("pydot", reason="to_dot needs pydot")
+    (W, _, _), loss = _small_loop()
+    dot = sd.to_dot(sd.grad(loss, W))
+    assert dot.count("subgraph cluster_loop") == 2
+    assert 'label="loop rnn_vjp: 5 steps from the last"' in dot
+    assert 'label="final carry"' in dot and 'label="x[t]"' in dot
+
+
+def test_stats_latex_and_pickling_pass_through_loops():
+    import pickle
+
+    (W, xs, h0), loss = _small_loop()
+    g = sd.grad(loss, W)
+    assert "scan" in str(sd.stats(g))
+    assert r"\operatorname{scan}_{rnn\_vjp}" in sd.latex(g)
+    rng = np.random.default_rng(11)
+    point = {W: rng.standard_normal((3, 3)), xs: rng.standard_normal((5, 3)),
+             h0: rng.standard_normal(3)}
+    again = pickle.loads(pickle.dumps(g))
+    np.testing.assert_array_equal(sd.evaluate(again, {v.name: point[v] for v in point}),
+                                  sd.evaluate(g, point))

@@ -75,8 +75,7 @@ class Body:
         return self._derived[key]
 
     def __repr__(self) -> str:
-        return f"<body {self.name}: {len(self.carry)} carries, {len(self.xs)} xs, " \
-               f"{len(self.closed)} closed, {len(self.ys)} ys>"
+        return f"<body {self.name}>"
 
     def __reduce__(self) -> tuple:
         return Body, (self.name, self.carry, self.xs, self.closed, self.carry_out, self.ys)
