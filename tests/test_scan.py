@@ -392,3 +392,14 @@ def test_stats_latex_and_pickling_pass_through_loops():
     again = pickle.loads(pickle.dumps(g))
     np.testing.assert_array_equal(sd.evaluate(again, {v.name: point[v] for v in point}),
                                   sd.evaluate(g, point))
+
+
+@pytest.mark.parametrize("checkpoint", [2, 3])
+def test_reverse_over_reverse_through_checkpoints(rnn, checkpoint):
+    (W, U, b, xs, h0), point, scanned, unrolled = rnn
+
+    def gg(f):
+        return sd.grad(sd.sum(sd.grad(f, U) ** 2), [W, U, xs, h0])
+
+    _same(sd.evaluate(gg(scanned(checkpoint)), point), sd.evaluate(gg(unrolled()), point),
+          "grad grad checkpoint")

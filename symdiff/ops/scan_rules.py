@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import GradError
 from ..graph import Node, var
 from ..shapes import is_float
 from .base import group_member
@@ -55,14 +54,9 @@ def scan_vjp(cts: list[Node | None], inputs: Sequence[Node], out: Node, body: Bo
     members = [group_member(out, k) for k in range(_count_of(body, checkpoint))]
     ct_final, ct_ys, ct_stored = cts[:nc], cts[nc:nc + ny], cts[nc + ny:]
     if checkpoint:
-        if any(c is not None for c in ct_stored):
-            raise GradError(f"scan {body.name}: a derivative of the reverse pass of a "
-                            "checkpointed scan (a second reverse-mode derivative) is not "
-                            "supported; build the scan without checkpoint=, or use hvp or "
-                            "hessian (forward over reverse)")
         c_init, c_xs, c_closed = _checkpoint_reverse(body, init, xs, closed, members[nc + ny:],
-                                                     list(ct_final), list(ct_ys), length,
-                                                     checkpoint)
+                                                     list(ct_final), list(ct_ys),
+                                                     list(ct_stored), length, checkpoint)
     else:
         c_init, c_xs, c_closed = reverse_pass(body, xs, closed, members[nc:],
                                               list(ct_final), list(ct_ys) + list(ct_stored),
@@ -133,9 +127,12 @@ def reverse_pass(body: Body, xs: Sequence[Node], closed: Sequence[Node],
 
 def _checkpoint_reverse(body: Body, init: Sequence[Node], xs: Sequence[Node],
                         closed: Sequence[Node], kept: Sequence[Node],
-                        ct_final: list[Node | None], ct_ys: list[Node | None], length: int,
-                        k: int) -> tuple[list, list, list]:
-    """The reverse pass of a loop that stored only every k-th carry (`kept`)."""
+                        ct_final: list[Node | None], ct_ys: list[Node | None],
+                        ct_kept: list[Node | None], length: int, k: int) \
+        -> tuple[list, list, list]:
+    """The reverse pass of a loop that stored only every k-th carry (`kept`). `ct_kept`:
+    cotangents of those stored carries (a second reverse pass reads them), each added to
+    the carry's cotangent where its segment starts."""
     from .joins import concatenate
     from .structure import reshape
 
@@ -153,6 +150,9 @@ def _checkpoint_reverse(body: Body, init: Sequence[Node], xs: Sequence[Node],
             body, xs_tail, closed, inner[nc:], ct_c,
             [c[full * k:] if c is not None else None for c in ct_ys] + [None] * nr, tail,
             False)
+        for i, c in enumerate(ct_kept):
+            if c is not None:
+                ct_c[i] = c[count - 1] if ct_c[i] is None else ct_c[i] + c[count - 1]
     if not full:
         return ct_c, ct_xs_tail, ct_closed_tail
     fc, fx, fk = _floats(body.carry), _floats(body.xs), _floats(body.closed)
@@ -165,6 +165,9 @@ def _checkpoint_reverse(body: Body, init: Sequence[Node], xs: Sequence[Node],
            for i in fc]
     acc = [var(f"d_{body.closed[j].name}", body.closed[j].shape, body.closed[j].dtype)
            for j in fk]
+    kept_with = [i for i in fc if ct_kept[i] is not None]
+    dk_ph = [var(f"d_{body.carry[i].name}_kept", body.carry[i].shape, body.carry[i].dtype)
+             for i in kept_with]
     inner = scan_members(body, c_ph, x_ph, body.closed, k, False, None)
     seg_ct_final: list[Node | None] = [None] * nc
     for p, i in zip(d_c, fc, strict=True):
@@ -174,6 +177,8 @@ def _checkpoint_reverse(body: Body, init: Sequence[Node], xs: Sequence[Node],
         seg_ct_seq[j] = p
     s_init, s_xs, s_closed = reverse_pass(body, x_ph, body.closed, inner[nc:],
                                           seg_ct_final, seg_ct_seq, k, False)
+    for p, i in zip(dk_ph, kept_with, strict=True):
+        s_init[i] = p if s_init[i] is None else s_init[i] + p
     carry_out = [s_init[i] if s_init[i] is not None else _zeros_like(body.carry[i])
                  for i in fc] + [a + s_closed[j] if s_closed[j] is not None else a
                                  for a, j in zip(acc, fk, strict=True)]
@@ -186,11 +191,14 @@ def _checkpoint_reverse(body: Body, init: Sequence[Node], xs: Sequence[Node],
         head = node[:full * k] if tail else node
         return reshape(head, (full, k) + tuple(node.shape[1:]))
 
-    outer_xs = [c[:full] if count != full else c for c in kept] + \
-        [segmented(x) for x in xs] + [segmented(ct_ys[j]) for j in ys_with]
+    def first(node: Node) -> Node:
+        return node[:full] if count != full else node
+
+    outer_xs = [first(c) for c in kept] + [segmented(x) for x in xs] + \
+        [segmented(ct_ys[j]) for j in ys_with] + [first(ct_kept[i]) for i in kept_with]
     members = assemble(f"{body.name}_checkpoint_vjp", d_c + acc, outer_init,
-                       c_ph + x_ph + y_ph, outer_xs, body.closed, closed, carry_out, seg_ys,
-                       full, True, None)
+                       c_ph + x_ph + y_ph + dk_ph, outer_xs, body.closed, closed, carry_out,
+                       seg_ys, full, True, None)
     c_init: list[Node | None] = [None] * nc
     c_closed: list[Node | None] = [None] * len(closed)
     c_xs: list[Node | None] = [None] * len(xs)
@@ -202,8 +210,11 @@ def _checkpoint_reverse(body: Body, init: Sequence[Node], xs: Sequence[Node],
     for n, i in enumerate(fx):
         stacked = members[n_final + n]
         flat = reshape(stacked, (full * k,) + tuple(xs[i].shape[1:]))
-        c_xs[i] = concatenate([flat, ct_xs_tail[i]]) if tail and ct_xs_tail[i] is not None \
-            else flat
+        if tail:
+            rest = ct_xs_tail[i] if ct_xs_tail[i] is not None else \
+                _zeros_like(xs[i][full * k:])
+            flat = concatenate([flat, rest])
+        c_xs[i] = flat
     return c_init, c_xs, c_closed
 
 
