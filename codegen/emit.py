@@ -81,10 +81,11 @@ def _type_text(node: Node, dim_names: dict[str, str]) -> str:
 
 
 def emit_function(fn: Function, state: ModuleState, name: str, checks: bool = True,
-                  scratch_bytes: int = SCRATCH_BYTES) -> str:
+                  scratch_bytes: int | None = None) -> str:
     """The source of one generated function called `name`; without `checks` (a loop body,
     called by generated code only) the arguments are trusted and only dims are bound.
-    Temporaries of `scratch_bytes` or more live in arrays reused from call to call."""
+    Temporaries of `scratch_bytes` (default SCRATCH_BYTES) or more live in arrays reused
+    from call to call."""
     outputs = fn.leaves
     order = schedule(outputs)
     lowerings = {n: printer.lowered(n) for n in order}  # once per node: the forms passes read
@@ -94,6 +95,8 @@ def emit_function(fn: Function, state: ModuleState, name: str, checks: bool = Tr
                                   [n for n in order if n not in inlined], outputs)
     output_set = set(outputs)
     generic = {n for n in order if n in names and _generic(n, names) and n not in output_set}
+    if scratch_bytes is None:
+        scratch_bytes = SCRATCH_BYTES
     buffer_plan = plan(order, outputs, generic, scratch_bytes, inlined,
                        writes=lambda n: printer.out_capable(n, lowerings[n]))
     scope = Scope(names, buffer_plan.variable, dim_names, inlined, state, lowerings)

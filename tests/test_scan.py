@@ -403,3 +403,34 @@ def test_reverse_over_reverse_through_checkpoints(rnn, checkpoint):
 
     _same(sd.evaluate(gg(scanned(checkpoint)), point), sd.evaluate(gg(unrolled()), point),
           "grad grad checkpoint")
+
+
+def test_readme_loop_example_runs():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    (block,) = [b for b in re.findall(r"^```python\n(.*?)^```", readme, flags=re.M | re.S)
+                if b.startswith("# an Elman RNN")]
+    scope: dict = {}
+    exec(compile(block, "README.md", "exec"), scope)  # noqa: S102 - the README's own code
+    assert scope["f"].source.count("for t in range") == 2
+
+
+def test_int_carry_constant_y_and_no_carry():
+    xs, w = sd.var("xs", (4, 2)), sd.var("w", (2,))
+
+    def step(c, x):
+        i, h = c
+        return (i + 1, h * w + x * sd.astype(i, "float64")), sd.const(2.0)
+
+    (i, h), ys = sd.scan(step, (sd.const(0), sd.const(np.zeros(2))), xs)
+    point = {xs: np.arange(8.0).reshape(4, 2), w: np.array([0.5, 2.0])}
+    loss = sd.sum(h) + sd.sum(ys)
+    outs = [i, h, ys] + sd.grad(loss, [w, xs])
+    f = sd.function([xs, w], outs)
+    _same(f(point[xs], point[w]), sd.evaluate(outs, point), "int carry")
+    assert sd.evaluate(i, point) == 4
+    check_grads(loss, [w, xs], point, np.random.default_rng(12))
+    _, ys2 = sd.scan(lambda c, x: (c, sd.sin(x) * w), (), xs)
+    check_grads(sd.sum(ys2), [w, xs], point, np.random.default_rng(13))

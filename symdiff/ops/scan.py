@@ -424,7 +424,14 @@ def _pair(name: str, result: Any) -> tuple[Any, Any]:
     return result[0], result[1]
 
 
-@export(spec=False, op=None)
+_STATICS = {"fn": ("a Python function (carry, x) -> (carry, y)", False),
+            "length": ("an int or a symbolic dim name", True),
+            "checkpoint": ("a positive int or None", False),
+            "reverse": ("True or False", False), "name": ("a string", True),
+            "carry_names": ("a list of strings", True), "x_names": ("a list of strings", True)}
+
+
+@export(spec=False, statics=_STATICS)
 def scan(fn: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None,
          length: int | str | None = None, checkpoint: int | None = None, *,
          reverse: bool = False, name: str = "scan", carry_names: Sequence[str] = (),
