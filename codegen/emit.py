@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from symdiff.graph import Node
+from symdiff.loops.body import LoopCall
 from symdiff.ops.base import group_key, group_member
 from symdiff.ops.lowering import Call, helpers, is_postfix
-from symdiff.ops.scan import LoopCall
 from symdiff.shapes import fmt_shape
 
 from . import printer
@@ -337,7 +337,7 @@ def _body(buffer_plan: Plan, scope: Scope) -> list[str]:
                 isinstance(scope.lowerings[n].fn, LoopCall):  # a scan: its loop function
             used = [k for k in range(n.op.output_count(n.attrs))
                     if group_member(n, k) in scheduled]
-            loop = emit_loop(n, used, scope.state)
+            loop = emit_loop(n, used, scope.state, emit_function, docstring)
             scope.lowerings[n] = dataclasses.replace(scope.lowerings[n], fn=loop)
         if key in computed:  # assigned with its multi-output group's first member
             scope.state.statements.setdefault(n, computed[key])

@@ -6,11 +6,11 @@ pass needs are stored only when there is one)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from symdiff.graph import Node
-from symdiff.ops.scan import Body, segments
-from symdiff.shapes import fmt_shape
+from symdiff.loops.body import Body
 
 from .function import Function
 from .naming import Namer
@@ -24,16 +24,19 @@ INDENT = "    "
 BODY_SCRATCH_BYTES = 1
 
 
-def emit_loop(node: Node, used: list[int], state: ModuleState) -> str:
+def emit_loop(node: Node, used: list[int], state: ModuleState, emit_function: Callable,
+              docstring: Callable[[str, str], str]) -> str:
     """The name of the loop function computing `node`'s group (outputs `used`), emitted
-    into the module once per group and used set."""
+    into the module once per group and used set; `emit_function` and `docstring` are the
+    emitter's (passed in, so that this module does not import it back)."""
     from symdiff.ops.base import group_key
 
     key = (group_key(node), tuple(used))
     if key not in state.loops:
         name = f"_{_base(node.attrs['body'])}{len(state.loops) + 1}"
         state.loops[key] = name
-        state.loop_sources.append(_loop_source(node, used, name, state))
+        state.loop_sources.append(_loop_source(node, used, name, state, emit_function,
+                                               docstring))
     return state.loops[key]
 
 
@@ -43,9 +46,8 @@ def _base(body: Body) -> str:
     return sanitize(body.name, "scan")
 
 
-def _loop_source(node: Node, used: list[int], name: str, state: ModuleState) -> str:
-    from .emit import docstring, emit_function
-
+def _loop_source(node: Node, used: list[int], name: str, state: ModuleState,
+                 emit_function: Callable, docstring: Callable[[str, str], str]) -> str:
     body: Body = node.attrs["body"]
     length, reverse, checkpoint = node.attrs["length"], node.attrs["reverse"], \
         node.attrs["checkpoint"]
@@ -163,6 +165,3 @@ def _dim_sources(body: Body, args: list[str]) -> dict[str, str]:
 
 def _np_dtype(dtype: str) -> str:
     return "bool_" if dtype == "bool" else dtype
-
-
-__all__ = ["emit_loop", "fmt_shape", "segments"]

@@ -178,8 +178,8 @@ def _add_loops(dot: pydot.Dot, numbering: Numbering, serial: dict[str, str]) -> 
     carry and ys to the loop's outputs in the picture."""
     import pydot
 
+    from ..loops.body import Body
     from ..ops.base import group_key, group_member
-    from ..ops.scan import Body
 
     drawn: set[tuple] = set()
     for node in numbering.order:

@@ -149,8 +149,8 @@ def _loop_block(node: Node, listed: set[tuple]) -> list[str]:
     """The body of a loop (a scan node), listed once per loop under its first output's
     line: its placeholders as inputs, its nodes with their provenance, and which of them
     are the next carry and the ys. Its ids are its own (`%0` again)."""
+    from ..loops.body import Body
     from ..ops.base import group_key
-    from ..ops.scan import Body
 
     body = next((v for v in node.attrs.values() if isinstance(v, Body)), None) \
         if node.kind == "op" else None

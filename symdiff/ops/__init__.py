@@ -12,7 +12,6 @@ from . import (
     linalg,
     operators,
     reductions,
-    scan,
     sorting,
     special,
     statistics,
@@ -33,5 +32,5 @@ __all__ = ["PUBLIC", "REGISTRY", "Op", "library_ops", "lift", "spec_functions", 
            "add_batch", "broadcast_to", "dim_size", "sum_to", "batch_align", "getitem",
            "unindex", "zeros", "arrays", "custom", "decompositions", "elementwise", "gather",
            "joins", "linalg", "operators", "reductions", "sorting", "special", "statistics",
-           "structure", "scan"]
+           "structure"]
 __all__ += [name for name in PUBLIC if name not in __all__]

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..errors import ShapeError
 from ..graph import Node
-from ..ops.scan import scan
+from ..loops.api import scan
 from .errors import SpecError
 from .parser import normalize_name, parse_expression
 

@@ -1,4 +1,4 @@
-"""The derivative and batching rules of `scan` (ops/scan.py), each a new scan built from a
+"""The derivative and batching rules of `scan` (loops/op.py), each a new scan built from a
 body derived from the original one, with graph ops, so that it differentiates again.
 
 - VJP (back-propagation through time): a reverse scan whose carry is the cotangent of the
@@ -20,22 +20,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..graph import Node, var
+from ..autodiff import backprop, jvp
+from ..batching import vmap
+from ..graph import Node, const, var
+from ..ops import add_batch, broadcast_to, concatenate, reshape
+from ..ops.arrays import moveaxis
+from ..ops.base import group_member
 from ..shapes import is_float
-from .base import group_member
-from .scan import Body, _count_of, _name_of, assemble, scan_members, segments
+from .body import Body, name_of, segments, substitute
+from .op import RULES, _count_of, assemble, scan_members
 
 
 def _zeros_like(node: Node) -> Node:
-    from .reductions import broadcast_to
-
-    return broadcast_to(lift_zero(node), node.shape)
-
-
-def lift_zero(node: Node) -> Node:
-    from ..graph import const
-
-    return const(0, node.dtype)
+    return broadcast_to(const(0, node.dtype), node.shape)
 
 
 def _floats(nodes: Sequence[Node]) -> list[int]:
@@ -71,7 +68,6 @@ def reverse_pass(body: Body, xs: Sequence[Node], closed: Sequence[Node],
     """(cotangents of init, of xs, of closed) by a reverse scan over the stored values
     `stacked` (the forward scan's ys, then its residuals); `ct_seq` has one entry per
     stacked output."""
-    from ..autodiff import backprop
 
     fc, fx, fk = _floats(body.carry), _floats(body.xs), _floats(body.closed)
     seq_nodes = list(body.ys) + list(body.residuals)
@@ -82,20 +78,19 @@ def reverse_pass(body: Body, xs: Sequence[Node], closed: Sequence[Node],
             for i in fc]
     acc = [var(f"d_{body.closed[j].name}", body.closed[j].shape, body.closed[j].dtype)
            for j in fk]
-    res_ph = [var(f"{_name_of(r)}_stored", r.shape, r.dtype) for r in body.needed]
+    res_ph = [var(f"{name_of(r)}_stored", r.shape, r.dtype) for r in body.needed]
     ny = len(body.ys)
     stored = [stacked[body.ys.index(n)] if n in body.ys else
               stacked[ny + body.residuals.index(n)] for n in body.needed]
     seq_with = [j for j, c in enumerate(ct_seq) if c is not None]
-    ct_s = [var(f"d_{_name_of(seq_nodes[j])}", seq_nodes[j].shape, seq_nodes[j].dtype)
+    ct_s = [var(f"d_{name_of(seq_nodes[j])}", seq_nodes[j].shape, seq_nodes[j].dtype)
             for j in seq_with]
     outs = [body.carry_out[i] for i in fc] + [seq_nodes[j] for j in seq_with]
     wrt = [body.placeholders[i] for i in _floats(body.placeholders)]
     adjoint = backprop(outs, ct_c + ct_s, wrt) if outs and wrt else {}
-    from .scan import _substitute
 
     keys = [w for w in wrt if w in adjoint]
-    grads = dict(zip(keys, _substitute([adjoint[w] for w in keys],
+    grads = dict(zip(keys, substitute([adjoint[w] for w in keys],
                                        dict(zip(body.needed, res_ph, strict=True))),
                      strict=True))
 
@@ -133,8 +128,6 @@ def _checkpoint_reverse(body: Body, init: Sequence[Node], xs: Sequence[Node],
     """The reverse pass of a loop that stored only every k-th carry (`kept`). `ct_kept`:
     cotangents of those stored carries (a second reverse pass reads them), each added to
     the carry's cotangent where its segment starts."""
-    from .joins import concatenate
-    from .structure import reshape
 
     nc, nr = len(body.carry), len(body.residuals)
     full, tail = divmod(length, k)
@@ -159,7 +152,7 @@ def _checkpoint_reverse(body: Body, init: Sequence[Node], xs: Sequence[Node],
     c_ph = [var(c.name, c.shape, c.dtype) for c in body.carry]
     x_ph = [var(f"{x.name}_segment", (k,) + tuple(x.shape), x.dtype) for x in body.xs]
     ys_with = [j for j, c in enumerate(ct_ys) if c is not None]
-    y_ph = [var(f"d_{_name_of(body.ys[j])}_segment", (k,) + tuple(body.ys[j].shape),
+    y_ph = [var(f"d_{name_of(body.ys[j])}_segment", (k,) + tuple(body.ys[j].shape),
                 body.ys[j].dtype) for j in ys_with]
     d_c = [var(f"d_{body.carry[i].name}", body.carry[i].shape, body.carry[i].dtype)
            for i in fc]
@@ -240,7 +233,6 @@ def scan_jvp(tangents: list[Node | None], inputs: Sequence[Node], out: Node, bod
 
 def _jvp_scan(tangents: list[Node | None], inputs: Sequence[Node], body: Body, length: Any,
               reverse: bool) -> tuple[list[Node], dict]:
-    from ..autodiff import jvp
 
     nc, nx = len(body.carry), len(body.xs)
     init, xs, closed = inputs[:nc], inputs[nc:nc + nx], inputs[nc + nx:]
@@ -290,16 +282,12 @@ def scan_batch(args: list[Node], batched: list[bool], out: Node, body: Body, len
     nc = len(body.carry)
     if output < nc:
         return node
-    from .arrays import moveaxis
 
     return moveaxis(node, 0, 1)  # (steps, batch, ...) -> (batch, steps, ...)
 
 
 def _batched_scan(args: list[Node], batched: list[bool], body: Body, length: Any,
                   reverse: bool, checkpoint: int | None) -> list[Node]:
-    from ..batching import vmap
-    from .arrays import moveaxis
-    from .reductions import add_batch
 
     nc, nx = len(body.carry), len(body.xs)
     size = next(a.shape[0] for a, b in zip(args, batched, strict=True) if b)
@@ -325,3 +313,6 @@ def _batched_scan(args: list[Node], batched: list[bool], body: Body, length: Any
         ny = len(body.ys)
         return members[:nc + ny] + members[nc + len(stacked):]
     return members
+
+
+RULES.update(vjp=scan_vjp, jvp=scan_jvp, batch=scan_batch)
