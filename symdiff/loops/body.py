@@ -124,15 +124,13 @@ def substitute(roots: Sequence[Node], mapping: dict[Node, Node]) -> list[Node]:
 
 
 def name_of(node: Node) -> str:
+    """A readable name for a placeholder standing for `node`."""
     return node.name or node.label or (node.op.name if node.op is not None else "const")
 
 
 def segments(length: int, checkpoint: int) -> int:
     """How many carries a checkpointed loop stores: one per started segment."""
     return -(-length // checkpoint)
-
-
-# -- the op record ----------------------------------------------------------------------------
 
 
 class LoopCall:
