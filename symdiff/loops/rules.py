@@ -78,7 +78,9 @@ def reverse_pass(body: Body, xs: Sequence[Node], closed: Sequence[Node],
             for i in fc]
     acc = [var(f"d_{body.closed[j].name}", body.closed[j].shape, body.closed[j].dtype)
            for j in fk]
-    res_ph = [var(f"{name_of(r)}_stored", r.shape, r.dtype) for r in body.needed]
+    # a step's incoming carry is `h_in`, another stored value `tanh_stored`
+    res_ph = [var(f"{name_of(r)}_{'in' if r in body.carry else 'stored'}", r.shape, r.dtype)
+              for r in body.needed]
     ny = len(body.ys)
     stored = [stacked[body.ys.index(n)] if n in body.ys else
               stacked[ny + body.residuals.index(n)] for n in body.needed]
