@@ -434,3 +434,39 @@ def test_int_carry_constant_y_and_no_carry():
     check_grads(loss, [w, xs], point, np.random.default_rng(12))
     _, ys2 = sd.scan(lambda c, x: (c, sd.sin(x) * w), (), xs)
     check_grads(sd.sum(ys2), [w, xs], point, np.random.default_rng(13))
+
+
+def test_nested_loops_and_an_outer_expression_read_inside():
+    """A scan in a scan's body, reading an outer expression (exp(w) / 2, made an operand
+    of both loops): values, gradients, generated code, Hessian and grad of grad against
+    the doubly unrolled loop."""
+    rng = np.random.default_rng(14)
+    xs, w, c0 = sd.var("xs", (3, 4, 2)), sd.var("w", (2,)), sd.var("c0", (2,))
+    w2 = sd.exp(w) * 0.5
+
+    def outer(c, x):
+        inner, ys = sd.scan(lambda d, xx: (sd.tanh(d * w2 + xx), sd.sum(d)), c, x)
+        return inner * w, ys
+
+    cT, ys = sd.scan(outer, c0, xs)
+    loss = sd.sum(cT) + sd.sum(ys ** 2)
+    c, parts = c0, []
+    for i in range(3):
+        d, row = c, []
+        for j in range(4):
+            row.append(sd.sum(d))
+            d = sd.tanh(d * w2 + xs[i, j])
+        c = d * w
+        parts.append(sd.stack(row))
+    ref = sd.sum(c) + sd.sum(sd.stack(parts) ** 2)
+    point = {xs: rng.standard_normal((3, 4, 2)), w: rng.standard_normal(2),
+             c0: rng.standard_normal(2)}
+
+    def derived(f):
+        return [f] + sd.grad(f, [w, xs, c0]) + [sd.hessian(f, w),
+                                                 sd.grad(sd.sum(sd.grad(f, w) ** 2), w)]
+
+    mine = sd.evaluate(derived(loss), point)
+    _same(mine, sd.evaluate(derived(ref), point), "nested")
+    f = sd.function([xs, w, c0], derived(loss)[:4])
+    _same(f(point[xs], point[w], point[c0]), mine[:4], "nested codegen")
