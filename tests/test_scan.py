@@ -258,6 +258,9 @@ def test_body_must_return_a_pair(bad):
 def test_bad_checkpoint():
     with pytest.raises(sd.ShapeError, match="checkpoint must be a positive int"):
         sd.scan(lambda c, x: (c + x, None), sd.var("c", ()), sd.var("xs", (3,)), checkpoint=0)
+    with pytest.raises(sd.ShapeError, match="forward loops only"):
+        sd.scan(lambda c, x: (c + x, None), sd.var("c", ()), sd.var("xs", (3,)), checkpoint=2,
+                reverse=True)
     with pytest.raises(sd.ShapeError, match="checkpoint needs an int length"):
         sd.scan(lambda c, x: (c + x, None), sd.var("c", ()), sd.var("xs", ("T",)),
                 checkpoint=2)
@@ -470,3 +473,16 @@ def test_nested_loops_and_an_outer_expression_read_inside():
     _same(mine, sd.evaluate(derived(ref), point), "nested")
     f = sd.function([xs, w, c0], derived(loss)[:4])
     _same(f(point[xs], point[w], point[c0]), mine[:4], "nested codegen")
+
+
+def test_reverse_scan_derivatives():
+    rng = np.random.default_rng(15)
+    xs, u, c0 = sd.var("xs", (4, 2)), sd.var("u", (2, 2)), sd.var("c0", (2,))
+    cT, ys = sd.scan(lambda c, x: (sd.tanh(c @ u + x), sd.sum(c * x)), c0, xs, reverse=True)
+    loss = sd.sum(cT) + sd.sum(ys * np.arange(1.0, 5.0))
+    point = {xs: rng.standard_normal((4, 2)), u: rng.standard_normal((2, 2)) * 0.5,
+             c0: rng.standard_normal(2)}
+    check_grads(loss, [xs, u, c0], point, rng, order=2)
+    outs = [loss] + sd.grad(loss, [xs, u, c0])
+    f = sd.function([xs, u, c0], outs)
+    _same(f(point[xs], point[u], point[c0]), sd.evaluate(outs, point), "reverse codegen")

@@ -122,6 +122,9 @@ def scan(fn: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None,
     if checkpoint is not None and not isinstance(steps, int):
         raise ShapeError(f"scan {name}: checkpoint needs an int length, but the length is "
                          f"the symbolic dim {steps!r}")
+    if checkpoint is not None and reverse:
+        raise ShapeError(f"scan {name}: checkpoint= works for forward loops only (not with "
+                         "reverse=True); reverse the sequences instead")
     carry_names = list(carry_names) + [
         "carry" if len(init_nodes) == 1 else f"carry{k}" for k in range(len(init_nodes))]
     x_names = list(x_names) + ["x" if len(xs_nodes) == 1 else f"x{k}"
