@@ -3,19 +3,22 @@ scheduled node (with `out=`, in-place updates and `del` from the buffer plan), r
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from symdiff.graph import Node
+from symdiff.loops.body import LoopCall
 from symdiff.ops.base import group_key, group_member
-from symdiff.ops.lowering import helpers, is_postfix
+from symdiff.ops.lowering import Call, helpers, is_postfix
 from symdiff.shapes import fmt_shape
 
 from . import printer
 from .function import Function, render
 from .hoist import hoistable
 from .layout import WIDTH, wrap
+from .loops import emit_loop
 from .memory import Plan, Step, plan
 from .naming import node_names, sanitize
 from .printer import augmented, literal, literal_ok
@@ -43,6 +46,8 @@ class ModuleState:
     # the statement computing each scheduled node (unwrapped), in body order: read by
     # inspection (the graph page shows the line that computes a node)
     statements: dict[Node, str] = field(default_factory=dict)
+    loops: dict[tuple, str] = field(default_factory=dict)  # scan group -> loop function
+    loop_sources: list[str] = field(default_factory=list)  # their source, bodies first
 
     def constant(self, node: Node) -> str:
         if node not in self.constants:
@@ -80,8 +85,12 @@ def _type_text(node: Node, dim_names: dict[str, str]) -> str:
     return f"{node.dtype} {'scalar' if not shape else 'array of shape ' + fmt_shape(shape)}"
 
 
-def emit_function(fn: Function, state: ModuleState, name: str) -> str:
-    """The source of one generated function called `name`."""
+def emit_function(fn: Function, state: ModuleState, name: str, checks: bool = True,
+                  scratch_bytes: int | None = None) -> str:
+    """The source of one generated function called `name`; without `checks` (a loop body,
+    called by generated code only) the arguments are trusted and only dims are bound.
+    Temporaries of `scratch_bytes` (default SCRATCH_BYTES) or more live in arrays reused
+    from call to call."""
     outputs = fn.leaves
     order = schedule(outputs)
     constant = hoistable(order)
@@ -99,13 +108,16 @@ def emit_function(fn: Function, state: ModuleState, name: str) -> str:
                                   [n for n in order if n not in inlined], outputs)
     output_set = set(outputs)
     generic = {n for n in order if n in names and _generic(n, names) and n not in output_set}
-    buffer_plan = plan(order, outputs, generic, SCRATCH_BYTES, inlined,
+    if scratch_bytes is None:
+        scratch_bytes = SCRATCH_BYTES
+    buffer_plan = plan(order, outputs, generic, scratch_bytes, inlined,
                        writes=lambda n: printer.out_capable(n, lowerings[n]))
     scope = Scope(names, buffer_plan.variable, dim_names, inlined, state, lowerings)
 
     lines = [f"def {name}({', '.join(names[v] for v in fn.inputs)}):"]
     lines.append(docstring(_doc(fn, names, dim_names), INDENT))
-    lines.extend(_entry_checks(fn, names, dim_names, state))
+    lines.extend(_entry_checks(fn, names, dim_names, state) if checks else
+                 _dim_bindings(fn, names, dim_names))
     if buffer_plan.scratch:
         lines.extend(_scratch_lines(buffer_plan, name, [dim_names[d] for d in dims], dim_names,
                                     state))
@@ -239,6 +251,18 @@ def _entry_checks(fn: Function, names: dict[Node, str], dim_names: dict[str, str
     return lines
 
 
+def _dim_bindings(fn: Function, names: dict[Node, str], dim_names: dict[str, str]) \
+        -> list[str]:
+    """Bind each symbolic dim from the first argument that has it (no checks)."""
+    lines, bound = [], set()
+    for v in fn.inputs:
+        for axis, d in enumerate(v.shape):
+            if isinstance(d, str) and d not in bound:
+                bound.add(d)
+                lines.append(f"{INDENT}{dim_names[d]} = {names[v]}.shape[{axis}]")
+    return lines
+
+
 def _scratch_lines(buffer_plan: Plan, name: str, dims: list[str], dim_names: dict[str, str],
                    state: ModuleState) -> list[str]:
     """Bind the scratch arrays (made on the first call of this thread, and again when the
@@ -359,7 +383,13 @@ def _body(buffer_plan: Plan, scope: Scope) -> list[str]:
             scope.state.helpers.setdefault(h.__name__, h)
         if n in scope.inlined:
             continue
-        key = group_key(n) if n.op.outputs > 1 else None
+        key = group_key(n) if n.op.multi_output else None
+        if key not in computed and isinstance(scope.lowerings[n], Call) and \
+                isinstance(scope.lowerings[n].fn, LoopCall):  # a scan: its loop function
+            used = [k for k in range(n.op.output_count(n.attrs))
+                    if group_member(n, k) in scheduled]
+            loop = emit_loop(n, used, scope.state, emit_function, docstring)
+            scope.lowerings[n] = dataclasses.replace(scope.lowerings[n], fn=loop)
         if key in computed:  # assigned with its multi-output group's first member
             scope.state.statements.setdefault(n, computed[key])
         else:
@@ -381,8 +411,8 @@ def _statement(step: Step, scope: Scope, scheduled: set[Node]) -> str:
     n = step.node
     own = scope.name(n)
     args, expr = scope.args(n), scope.lowered(n)
-    if n.op.outputs > 1:  # `w, V = np.linalg.eigh(a)`, `_` for outputs not used here
-        members = [group_member(n, k) for k in range(n.op.outputs)]
+    if n.op.multi_output:  # `w, V = np.linalg.eigh(a)`, `_` for outputs not used here
+        members = [group_member(n, k) for k in range(n.op.output_count(n.attrs))]
         targets = [scope.name(m) if m in scheduled else "_" for m in members]
         return f"{', '.join(targets)} = {printer.render(expr, args)}"
     target = args[step.inplace] if step.inplace is not None else \

@@ -82,6 +82,7 @@ def emit_module(functions: Sequence[Function], *, title: str,
         parts.extend(kernels.sources)
     if state.hoisted:
         parts.append(hoisted_block(state))
+    parts.extend(state.loop_sources)  # loops and their bodies (scan), before their callers
     parts.extend(bodies)
     return "\n\n\n".join(p.rstrip("\n") for p in parts) + "\n"
 

@@ -214,7 +214,7 @@ def returns_out(expr: Value) -> bool:
 def out_capable(node: Node, expr: Value | None = None) -> bool:
     """Whether the node's lowering (`expr` if already made) can write its result into a
     given buffer (`out=`)."""
-    if node.op is not None and node.op.outputs > 1:
+    if node.op is not None and node.op.multi_output:
         return False  # the call returns a tuple: never written into
     return writes_into(lowered(node) if expr is None else expr)
 

@@ -15,6 +15,8 @@ from .ops import define_op, stop_gradient
 
 globals().update(_PUBLIC)  # the op library's public constructors: exp, matmul, sum, ...
 
+# -- loops (symdiff/loops/): sd.scan, differentiated as a reverse loop --------------------------
+from .loops import scan
 # -- higher-order derivatives (symdiff/higher.py) ---------------------------------------------
 from .higher import derivative, hessian, hvp, jacobian
 from . import linalg  # the namespace sd.linalg
@@ -40,7 +42,7 @@ from .function import CompiledFunction, function
 from .spec import Spec, SpecError, compile_spec, load_spec, spec_module
 
 __all__ = [
-    "grad", "jvp", "vjp", "derivative", "hessian", "hvp", "jacobian", "evaluate",
+    "grad", "jvp", "vjp", "scan", "derivative", "hessian", "hvp", "jacobian", "evaluate",
     "Node", "const", "var", "define_op", "stop_gradient",
     "BindingError", "GradError", "ShapeError", "SymdiffError",
     *_PUBLIC,

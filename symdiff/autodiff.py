@@ -21,6 +21,7 @@ from .errors import GradError
 from .gcpause import gc_paused
 from .graph import Node, Provenance, derivative_context, nodes_between, topo_order
 from .ops import astype, broadcast_to, lift, sum_to, zeros
+from .ops.base import group_key, group_member, shared_attrs
 from .rewrite.stabilize import stabilized
 from .shapes import fmt_shape, is_float
 
@@ -82,16 +83,26 @@ def backprop(outputs: Sequence[Node], cotangents: Sequence[Node], wrt: Sequence[
         if out in relevant:
             incoming.setdefault(out, []).append(ct)
     adjoint: dict[Node, Node] = {}
-    for node in reversed([n for n in topo_order(outputs) if n in relevant]):
+    order = [n for n in topo_order(outputs) if n in relevant]
+    # An op with a joint rule (scan) pulls back all its outputs' cotangents at once, at the
+    # member met last in reverse order: every member's users come before it.
+    joint_at = {}
+    for n in order:
+        if n.op is not None and n.op.joint_vjp is not None:
+            joint_at.setdefault(group_key(n), n)
+    for node in reversed(order):
         parts = incoming.pop(node, None)
-        if not parts:
+        if parts:
+            if len(parts) > 1:
+                with derivative_context(Provenance("vjp", "accumulate", node, of, node)):
+                    adjoint[node] = _total(parts)
+            else:
+                adjoint[node] = parts[0]
+        if node.op is not None and node.op.joint_vjp is not None:
+            if joint_at[group_key(node)] is node:
+                _joint_pullback(node, adjoint, relevant, incoming, of)
             continue
-        if len(parts) > 1:
-            with derivative_context(Provenance("vjp", "accumulate", node, of, node)):
-                adjoint[node] = _total(parts)
-        else:
-            adjoint[node] = parts[0]
-        if node.op is None:
+        if not parts or node.op is None:
             continue
         g = adjoint[node]
         for i, inp in enumerate(node.inputs):
@@ -104,6 +115,21 @@ def backprop(outputs: Sequence[Node], cotangents: Sequence[Node], wrt: Sequence[
                 if c is not None:
                     incoming.setdefault(inp, []).append(_fit(lift(c, g), inp))
     return adjoint
+
+
+def _joint_pullback(node: Node, adjoint: dict[Node, Node], relevant: set[Node],
+                    incoming: dict[Node, list[Node]], of: Node) -> None:
+    """Pull back the cotangents of every output of `node`'s group through its joint rule."""
+    members = [group_member(node, k) for k in range(node.op.output_count(node.attrs))]
+    cts = [adjoint.get(m) for m in members]
+    if all(c is None for c in cts):
+        return
+    prov = Provenance("vjp", f"{node.op.name}.vjp", node, of, node)
+    with derivative_context(prov):
+        pulled = node.op.joint_vjp(cts, *node.inputs, out=node, **shared_attrs(node.attrs))
+        for inp, c in zip(node.inputs, pulled, strict=True):
+            if c is not None and inp in relevant:
+                incoming.setdefault(inp, []).append(_fit(c, inp))
 
 
 def _results(adjoint: dict[Node, Node], wrt: list[Node], single: bool,
@@ -174,6 +200,13 @@ def jvp(y: Node | Sequence[Node], wrt: Node | Sequence[Node],
             continue
         ins = [tangent_of.get(i) for i in node.inputs]
         if all(t is None for t in ins):
+            continue
+        if node.op.joint_jvp is not None:  # one rule for all the tangents (scan)
+            prov = Provenance("jvp", f"{node.op.name}.jvp", node, of, node)
+            with derivative_context(prov):
+                t = node.op.joint_jvp(ins, *node.inputs, out=node, **node.attrs)
+            if t is not None:
+                tangent_of[node] = t
             continue
         parts: list[Node] = []
         for i, t in enumerate(ins):

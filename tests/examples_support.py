@@ -15,7 +15,7 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = ROOT / "examples"
 EXAMPLES = ("xor", "mlp_tanh", "deep_mlp", "mlp_relu_xent", "mlp_digits_labels",
-            "logreg_newton", "gp_regression", "cnn_digits", "attention")
+            "logreg_newton", "gp_regression", "cnn_digits", "attention", "rnn")
 
 _workdirs: list[tempfile.TemporaryDirectory] = []  # removed when the session ends
 

@@ -25,8 +25,11 @@ from tests.fd import DEFAULT_STEP, assert_close, inner, numerical_jvp
 
 DIM_SIZE = 3
 # Finite-difference steps other than fd.py's default: the CNN has thousands of ReLUs and
-# max-pool windows at a random point, and a step of 1e-3 crosses a few of their kinks.
-FD_STEP = {"cnn_digits": 1e-6}
+# max-pool windows at a random point, and a step of 1e-3 crosses a few of their kinks; a
+# tanh RNN with standard normal weights (16 units, so h @ U has variance up to 16) has large
+# high derivatives, and the truncation error of a 1e-3 step reaches 1e-6 of the value there
+# (1e-4 agrees to 1e-10).
+FD_STEP = {"cnn_digits": 1e-6, "rnn": 1e-4}
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +144,22 @@ def test_xor_training_script_learns_xor():
     assert "using the generated module xor_grad.py" in result.stderr
     assert "the book's solution outputs [0. 1. 1. 0.]" in result.stdout
     assert "learned XOR: predictions round to [0. 1. 1. 0.]" in result.stdout
+
+
+def test_rnn_training_script_learns_the_running_sign():
+    """BPTT through the generated reverse loop: 95% per-step accuracy on held-out
+    sequences (96.7% at the default seed, in a few seconds)."""
+    result = run([sys.executable, str(EXAMPLES_DIR / "rnn_train.py")], compiled_examples())
+    assert result.returncode == 0, result.stderr
+    assert "using the generated module rnn_grad.py" in result.stderr
+    match = re.search(r"held-out per-step accuracy ([0-9.]+)%", result.stdout)
+    assert match, result.stdout
+    assert float(match.group(1)) >= 95.0
+
+
+def test_rnn_spec_loops_instead_of_unrolling(modules):
+    source = (compiled_examples() / "rnn_grad.py").read_text()
+    assert "for t in range(steps):" in source and "for t in range(steps - 1, -1, -1):" in source
 
 
 def test_logreg_newton_converges_in_fewer_than_ten_iterations():

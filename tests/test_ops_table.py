@@ -942,6 +942,21 @@ for shape in [(3, 3), (4, 2), (2, 4), (2, 3, 2)]:
              each(spread_singular), [0], lambda a, k=k: _ref_svd(a, k))
 
 
+def _scan_rnn(h, xs, u):
+    """A tanh recurrence through scan: the final carry (its ys feed the loss below)."""
+    return sd.scan(lambda c, x: (sd.tanh(c @ u + x), sd.sum(c)), h, xs)[0]
+
+
+def _np_scan_rnn(h, xs, u):
+    for x in xs:
+        h = np.tanh(h @ u + x)
+    return h
+
+
+case("scan", "tanh recurrence", _scan_rnn, [(3,), (4, 3), (3, 3)], each(normal, normal,
+     uniform(-0.5, 0.5)), [0, 1, 2], _np_scan_rnn)
+
+
 # -- the walk ---------------------------------------------------------------------------------
 
 def _instance(c: Case, rng: np.random.Generator) -> tuple[list[Node], Node, dict[Node, Any]]:

@@ -42,7 +42,8 @@ STYLE = {
 }
 DERIVATIVE_EDGE = {"color": "#c2410c"}
 LEGEND = ("blue: variables   grey: constants   white ellipses: forward ops   "
-          "orange dashed: derivative ops   edge labels: argument position")
+          "orange dashed: derivative ops   purple clusters: loop bodies   "
+          "edge labels: argument position")
 
 
 class GraphvizNotFoundError(SymdiffError, FileNotFoundError):
@@ -163,7 +164,63 @@ def to_pydot(nodes: Node | Sequence[Node]) -> pydot.Dot:
                                         **STYLE["scalar"]))
             dot.add_edge(pydot.Edge(tail, serial[target], label=quote(str(position)),
                                     **edge_style))
+    _add_loops(dot, numbering, serial)
     return dot
+
+
+LOOP_STYLE = {"style": "rounded,dashed", "color": "#7c3aed", "fontcolor": "#7c3aed"}
+LOOP_EDGE = {"style": "dotted", "color": "#7c3aed", "fontcolor": "#7c3aed"}
+
+
+def _add_loops(dot: pydot.Dot, numbering: Numbering, serial: dict[str, str]) -> None:
+    """Each loop (scan) once, as a cluster holding its body: dotted edges bring the loop's
+    operands to the body's placeholders (init, x[t], closed-over values) and its next
+    carry and ys to the loop's outputs in the picture."""
+    import pydot
+
+    from ..loops.body import Body
+    from ..ops.base import group_key, group_member
+
+    drawn: set[tuple] = set()
+    for node in numbering.order:
+        body = next((v for v in node.attrs.values() if isinstance(v, Body)), None) \
+            if node.kind == "op" else None
+        if body is None or group_key(node) in drawn:
+            continue
+        drawn.add(group_key(node))
+        prefix = f"loop{len(drawn)}_"
+        outputs = list(body.carry_out) + list(body.ys)
+        inner = number(outputs) if outputs else None
+        steps = node.attrs.get("length")
+        cluster = pydot.Cluster(f"loop{len(drawn)}", label=quote(
+            f"loop {body.name}: {steps} steps" +
+            (" from the last" if node.attrs.get("reverse") else "")), **LOOP_STYLE)
+        ids = {} if inner is None else {n: prefix + inner.ids[n].lstrip("%")
+                                        for n in inner.order}
+        for n in [] if inner is None else inner.order:
+            if is_scalar_constant(n) and n not in outputs:
+                continue
+            cluster.add_node(pydot.Node(ids[n], label=quote(_node_label(inner, n)),
+                                        **STYLE[_kind_key(n)]))
+        dot.add_subgraph(cluster)
+        for n in [] if inner is None else inner.order:
+            for position, inp in enumerate(n.inputs):
+                if inp in ids and not (is_scalar_constant(inp) and inp not in outputs):
+                    dot.add_edge(pydot.Edge(ids[inp], ids[n], label=quote(str(position))))
+        roles = ["init"] * len(body.carry) + ["x[t]"] * len(body.xs) + \
+            ["closed"] * len(body.closed)
+        for p, operand, role in zip(body.placeholders, node.inputs, roles, strict=True):
+            source = numbering.ids.get(operand)
+            if p in ids and source in serial and not is_scalar_constant(operand):
+                dot.add_edge(pydot.Edge(serial[source], ids[p], label=quote(role),
+                                        **LOOP_EDGE))
+        nc = len(body.carry)
+        for index, out in enumerate(outputs):
+            member = numbering.ids.get(group_member(node, index))
+            if member in serial and out in ids:
+                role = "final carry" if index < nc else "ys"
+                dot.add_edge(pydot.Edge(ids[out], serial[member], label=quote(role),
+                                        **LOOP_EDGE))
 
 
 def to_dot(nodes: Node | Sequence[Node]) -> str:

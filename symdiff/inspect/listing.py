@@ -105,6 +105,8 @@ def _render(numbering: Numbering, roots: Sequence[Node], shown: set[Node],
 
     id_w = max((len(numbering.ids[n]) for n in numbering.order if n in shown), default=0)
     rows: list[tuple[str, str, str, str, str]] = []  # section, head, type, code, comment
+    blocks: dict[int, list[str]] = {}  # row -> the indented body listed under it (loops)
+    loops: set[tuple] = set()  # loops whose body is listed already
     for node in numbering.order:
         if node not in shown or (is_scalar_constant(node) and node not in roots):
             continue
@@ -114,6 +116,7 @@ def _render(numbering: Numbering, roots: Sequence[Node], shown: set[Node],
         code = _code(node, ref)
         comment = numbering.describe(node) if node.is_derivative else ""
         rows.append((section, f"{head:<{id_w}}  {name}".rstrip(), str(node.type), code, comment))
+        blocks[len(rows) - 1] = _loop_block(node, loops)
 
     head_w = max((len(r[1]) for r in rows), default=0)
     type_w = max((len(r[2]) for r in rows), default=0)
@@ -123,12 +126,13 @@ def _render(numbering: Numbering, roots: Sequence[Node], shown: set[Node],
     code_w = min(max((len(b) for b, r in zip(bodies, rows, strict=True) if r[4]), default=0),
                  COMMENT_COLUMN_MAX)
     section = None
-    for body, row in zip(bodies, rows, strict=True):
+    for k, (body, row) in enumerate(zip(bodies, rows, strict=True)):
         if row[0] != section:
             section = row[0]
             lines.append(f"-- {section} --")
         line = body.rstrip() if not row[4] else f"{body:<{code_w}}  # {row[4]}"
         lines.append(line)
+        lines.extend(blocks.get(k, ()))
     lines.append("-- outputs --")
     lines.extend(_output_text(numbering, r) for r in roots)
     reach = set(topo_order(roots))
@@ -136,6 +140,39 @@ def _render(numbering: Numbering, roots: Sequence[Node], shown: set[Node],
     if depth is not None and hidden:
         lines.append(f"# {hidden} deeper node{'s' * (hidden != 1)} not shown (depth={depth})")
     return "\n".join(lines) + "\n"
+
+
+LOOP_INDENT = "    | "
+
+
+def _loop_block(node: Node, listed: set[tuple]) -> list[str]:
+    """The body of a loop (a scan node), listed once per loop under its first output's
+    line: its placeholders as inputs, its nodes with their provenance, and which of them
+    are the next carry and the ys. Its ids are its own (`%0` again)."""
+    from ..loops.body import Body
+    from ..ops.base import group_key
+
+    body = next((v for v in node.attrs.values() if isinstance(v, Body)), None) \
+        if node.kind == "op" else None
+    if body is None or group_key(node) in listed:
+        return []
+    listed.add(group_key(node))
+    outputs = list(body.carry_out) + list(body.ys)
+    steps = node.attrs.get("length")
+    order = " from the last step" if node.attrs.get("reverse") else ""
+    names = ", ".join(p.name for p in body.carry)
+    head = [f"{LOOP_INDENT[:-2]}loop {body.name}: {steps} steps{order}; carry ({names}), "
+            f"x ({', '.join(p.name for p in body.xs)}) = slices of the sequences, closed "
+            f"({', '.join(p.name for p in body.closed)})"]
+    if not outputs:
+        return head
+    inner = show(outputs).rstrip("\n").split("\n")
+    numbering = number(outputs)
+    carries = ", ".join(numbering.ids[o] for o in body.carry_out)
+    ys = ", ".join(numbering.ids[o] for o in body.ys)
+    cut = inner.index("-- outputs --")
+    tail = f"-- next carry {carries or '(none)'}; ys {ys or '(none)'} --"
+    return head + [LOOP_INDENT + line for line in inner[:cut] + [tail]]
 
 
 def _output_text(numbering: Numbering, node: Node) -> str:

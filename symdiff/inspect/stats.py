@@ -63,7 +63,7 @@ def _terms(nodes: list[Node]) -> list[sympy.Expr]:
     seen: set[tuple] = set()
     terms = []
     for n in nodes:
-        if n.op.outputs > 1:
+        if n.op.multi_output:
             key = group_key(n)
             if key in seen:
                 terms.append(sympy.Integer(0))

@@ -85,7 +85,14 @@ class Op:
     arrays; each output is its own node, the same inputs and attributes plus `output=i`,
     whose shape rule, VJP, JVP and batch rules see `output` and answer for output i. The
     lowering (given `output` too) is the call returning the whole tuple: the generated code
-    and `evaluate` run it once per group of outputs (see `group_key`).
+    and `evaluate` run it once per group of outputs (see `group_key`). `outputs` may be a
+    function of the attributes (a scan's count depends on its body).
+
+    `joint_vjp(cotangents, *inputs, out=member, **shared attrs) -> [cotangent per input]`:
+    a multi-output op whose outputs' cotangents are better pulled back together (one
+    reverse loop for all of a scan's outputs) gives this instead of per-argument `vjp`;
+    `joint_jvp(tangents, *inputs, out=node, **attrs)`: the tangent of `out` from the
+    tangents of all inputs at once (None where an input has none).
     """
 
     name: str
@@ -116,8 +123,10 @@ class Op:
     doc: str = ""
     module: str | None = None
     public: Callable[..., Node] | None = field(default=None, compare=False)
-    outputs: int = 1
+    outputs: int | Callable[[Any], int] = 1
     kernel: Lowering | None = None
+    joint_vjp: Callable[..., list[Node | None]] | None = None
+    joint_jvp: Callable[..., Node | None] | None = None
 
     def __call__(self, *inputs: Node, **attrs: Any) -> Node:
         return apply(self, inputs, **attrs)
@@ -144,6 +153,15 @@ class Op:
     def jvp_rule(self, index: int) -> Rule | None:
         """The JVP rule for argument `index` (the same call for every op)."""
         return _for_argument(self.jvp, self.variadic, index)
+
+    @property
+    def multi_output(self) -> bool:
+        return self.outputs != 1
+
+    def output_count(self, attrs: Any) -> int:
+        """How many outputs the computation with these attributes has (a loop's number
+        of outputs depends on its body)."""
+        return self.outputs(attrs) if callable(self.outputs) else self.outputs
 
     def memory_of(self, node: Node) -> str:
         return self.memory(node) if callable(self.memory) else self.memory

@@ -37,7 +37,7 @@ from .parser import (
 )
 
 SECTIONS = ("inputs", "params", "define", "outputs", "derivatives")
-TOP_LEVEL = ("name", "description") + SECTIONS
+TOP_LEVEL = ("name", "description", "scan") + SECTIONS  # [scan.NAME]: spec/scans.py
 KINDS = ("grad", "value_and_grad", "hessian", "hvp")
 DERIVATIVE_KEYS = ("of", "wrt", "kind")
 SYMBOL_KEYS = ("shape", "dtype")
@@ -201,6 +201,9 @@ class _Loader:
         for section, table in (("inputs", self.inputs), ("params", self.params)):
             for key, value in self.data.get(section, {}).items():
                 table[normalize_name(key)] = self.symbol(section, key, value)
+        from .scans import load_scans
+
+        load_scans(self, self.data.get("scan", {}))
         self.load_defines(self.data.get("define", {}))
         functions: list[FunctionPlan] = []
         seen: dict[str, str] = {}
