@@ -151,6 +151,8 @@ def _name(text: str) -> Name:
 def _call(call: Call, node: Node) -> Value:
     if callable(call.fn):
         raise NoLowering(f"its NumPy lowering calls the NumPy helper {call.fn.__name__}")
+    if not isinstance(call.fn, str):  # a loop (scan): its body would need this target too
+        raise NoLowering("loops (sd.scan) are generated for the NumPy and numba targets only")
     if not call.fn.startswith("np."):
         raise NoLowering(f"it calls {call.fn}, which is not a NumPy function")
     name = call.fn.removeprefix("np.")
