@@ -62,7 +62,7 @@ class KernelState:
         """The name of the kernel with this source (written with the name `KERNEL`): a new
         kernel, or one already in the module (numba compiles each kernel once)."""
         if source not in self.named:
-            name = f"_k{len(self.named) + 1}"
+            name = f"_kernel{len(self.named) + 1}"
             self.named[source] = name
             self.sources.append(source.replace(f"def {KERNEL}(", f"def {name}(", 1))
         return self.named[source]
