@@ -219,7 +219,7 @@ def _method(m: Method, node: Node) -> Value:
 
 
 def _einsum(xp, subscripts, *operands):
-    """np.einsum(subscripts, *operands) with standard calls only: a letter repeated within
+    """NumPy's einsum(subscripts, *operands) with standard calls only: a letter repeated within
     one operand takes the diagonal (a product with the identity, summed); letters that no
     other operand and not the output use are summed first; operands are then contracted
     left to right, each pair by one matmul over their shared letters with the letters that
