@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import symdiff as sd
@@ -175,9 +175,13 @@ def test_random_graph_through_symdiff_function(case):
 def test_random_graph_gradients_numba(case):
     """The numba target on random graphs (values and gradients): fused kernels with buffer
     reuse, views and broadcasts, against the interpreter. Fewer examples than the NumPy
-    target's tests, as numba compiles each example's kernels (about 0.3 s each)."""
+    target's tests, as numba compiles each example's kernels (about 0.3 s each). float64
+    only: a kernel sums in index order where NumPy sums pairwise, which in float32 moves a
+    sum with cancellation by more than the interpreter comparison allows (tests of float32
+    kernels are in test_numba_target.py)."""
     pytest.importorskip("numba", reason="the numba target needs the numba extra")
     variables, last, extra, values = case
+    assume(last.dtype == "float64")
     cost = _cost(last) + sd.sum(extra)
     grads = sd.grad(cost, variables)
     assert_matches_evaluate(variables, [cost, *grads, last], values, rtol=1e-11,

@@ -44,13 +44,13 @@ from .elementwise import equal, exp, where
 from .lowering import (
     A0,
     A1,
+    NP,
     XP,
     Arg,
     Attribute,
     Call,
     Infix,
     Method,
-    Name,
     Reduce,
     Subscript,
     kwargs,
@@ -423,7 +423,7 @@ def _prod_others_batch(args: list[Node], batched: list[bool], out: Node, *,
 
 
 def _prod_others_lower(*args: Node, out: Node, axis: tuple[int, ...]) -> Any:
-    return Call(_prod_others, (Name("np"),) + tuple(Arg(i) for i in range(len(args))),
+    return Call(_prod_others, (NP,) + tuple(Arg(i) for i in range(len(args))),
                 kwargs(axis=axis))
 
 

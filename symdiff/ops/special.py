@@ -32,38 +32,18 @@ from .elementwise import (
     unary,
     where,
 )
-from .lowering import A0, A1, XP, Arg, Call, Fixed, Infix
+from .lowering import A0, A1, NP, XP, Arg, Call, Fixed, Infix
 
 # -- erf: NumPy has none, so a NumPy-only reference that generated modules copy --------------
 
 
-def _erf(x):
-    """The error function to ~1e-15 relative, with NumPy alone. |x| < 2: the series
+def _erf(xp, x):
+    """The error function to ~1e-15 relative, in standard array-API calls (`xp`: NumPy or
+    another library). |x| < 2: the series
     erf(x) = 2/sqrt(pi) exp(-x^2) sum_n 2^n x^(2n+1) / (1*3*...*(2n+1)), whose terms are
     all positive (no cancellation); |x| >= 2: 1 - erfc(x), erfc from its continued fraction
     sqrt(pi) exp(x^2) erfc(x) = 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))), evaluated
     backward from a fixed depth. Float32 operands are computed in float64 and cast back."""
-    x = np.asarray(x)
-    a = np.abs(x).astype(np.float64)
-    near = a < 2.0
-    s = np.where(near, a, 0.0)
-    s2 = s * s
-    term = s
-    total = s
-    for n in range(1, 40):
-        term = term * (2.0 * s2 / (2 * n + 1))
-        total = total + term
-    series = 1.1283791670955126 * np.exp(-s2) * total
-    t = np.where(near, 2.0, a)
-    frac = np.zeros_like(t)
-    for k in range(60, 0, -1):
-        frac = (0.5 * k) / (t + frac)
-    tail = np.exp(-t * t) / (1.7724538509055160 * (t + frac))
-    return np.copysign(np.where(near, series, 1.0 - tail), x).astype(x.dtype)
-
-
-def _erf_xp(xp, x):
-    """_erf with the array API standard's calls (the array-API target)."""
     a = xp.astype(xp.abs(x), xp.float64)
     near = a < 2.0
     s = xp.where(near, a, 0.0)
@@ -200,12 +180,13 @@ log2 = unary("log2", np.log2, functools.partial(_log_base_partial, base=2.0),
 log10 = unary("log10", np.log10, functools.partial(_log_base_partial, base=10.0),
               taylor=functools.partial(_log_base_series, base=10.0),
               to_sympy=functools.partial(_log_base_sympy, base=10), doc="Base-10 logarithm.")
-erf = unary("erf", _erf, _erf_partial, lower=Fixed(Call(_erf, (A0,))), taylor=_erf_series,
-            array_api=Fixed(Call(_erf_xp, (XP, A0))),
+erf = unary("erf", functools.partial(_erf, np), _erf_partial,
+            lower=Fixed(Call(_erf, (NP, A0))), taylor=_erf_series,
+            array_api=Fixed(Call(_erf, (XP, A0))),
             kernel=Fixed(Call("math.erf", (A0,))),
             to_sympy="erf",
             doc="Error function 2/sqrt(pi) * integral of exp(-t^2) from 0 to x (NumPy has "
-                "none: the generated module carries a NumPy-only version, ~1e-15 relative).")
+                "none: the generated module carries its own, ~1e-15 relative).")
 floor = unary("floor", np.floor, None, taylor=constant_series,
               to_sympy="floor",
               doc="Round down; derivative 0 everywhere.")
