@@ -112,7 +112,8 @@ def test_saved_module_runs_with_numpy_alone(tmp_path):
     script = textwrap.dedent("""
         import sys
         project = sys.argv[2]
-        inside = lambda p: p == project or p.startswith(project.rstrip("/") + "/")
+        inside = lambda p: (p == project or p.startswith(project.rstrip("/") + "/")) \
+            and "site-packages" not in p  # (a venv may sit in the project folder)
         sys.path = [p for p in sys.path if not inside(p) and p not in ("", ".")]
         sys.path.insert(0, sys.argv[1])
         sys.modules["symdiff"] = None     # any import of symdiff or codegen now fails
