@@ -15,7 +15,8 @@ import pytest
 from tests.examples_support import ROOT, compiled_examples, run
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-TEST_COMMAND = 'python3 -m pip install -e ".[test]" && python3 -m pytest'
+TEST_COMMAND = ('python3 -m pip install -e ".[test,examples,array-api,dask,numba,bench]" '
+                '&& python3 -m pytest')
 MAIN_JOB = ('python3 -m pip install -e ".[examples]" && symdiff compile examples/xor.toml '
             '-o xor_grad.py && python3 examples/xor_train.py')
 
