@@ -35,6 +35,7 @@ from symdiff.ops.lowering import (
     Prefix,
     Reduce,
     Value,
+    subexpressions,
 )
 from symdiff.shapes import TensorType
 
@@ -431,27 +432,14 @@ def _expr(form: Value, args: list[str], node: Node, local: dict[Node, str]) -> s
 
 def _collect(c: Cluster, state: KernelState) -> None:
     """The helpers (jitted alongside) and modules the members' forms call."""
-    def walk(value: Value) -> None:
-        if isinstance(value, Call):
+    for m in c.members:
+        for value in subexpressions(element_form(m)):
+            if not isinstance(value, Call):
+                continue
             if callable(value.fn):
                 state.helpers.setdefault(value.fn.__name__, value.fn)
             elif "." in value.fn:
                 state.modules.add(value.fn.split(".")[0])
-            for a in value.args:
-                walk(a)
-        elif isinstance(value, Infix):
-            walk(value.left)
-            walk(value.right)
-        elif isinstance(value, Prefix):
-            walk(value.operand)
-        elif isinstance(value, Choose):
-            for v in (value.cond, value.then, value.other):
-                walk(v)
-        elif isinstance(value, Reduce):
-            walk(value.step)
-
-    for m in c.members:
-        walk(element_form(m))
 
 
 def helper_source(fn: Callable) -> str:

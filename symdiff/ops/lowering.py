@@ -11,7 +11,7 @@ helper) tells the target to copy that function's source into the generated modul
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,36 +146,37 @@ def writes_into(expr: Expr) -> bool:
     return isinstance(expr, (Infix, Prefix)) and expr.ufunc is not None
 
 
+def subexpressions(value: Value) -> Iterator[Value]:
+    """`value` and every expression inside it, outermost first: the one traversal of a
+    lowering that the passes reading it (helpers, kernels' imports) share."""
+    stack = [value]
+    while stack:
+        value = stack.pop()
+        yield value
+        stack.extend(reversed(_children(value)))  # popped left to right
+
+
+def _children(value: Value) -> tuple[Value, ...]:
+    if isinstance(value, Call):
+        return (*value.args, *(v for _, v in value.kwargs), value.fresh_out)
+    if isinstance(value, Method):
+        return (value.obj, *value.args, *(v for _, v in value.kwargs))
+    if isinstance(value, Infix):
+        return value.left, value.right
+    if isinstance(value, Prefix):
+        return (value.operand,)
+    if isinstance(value, (Subscript, Attribute)):
+        return (value.obj,)
+    if isinstance(value, Choose):
+        return value.cond, value.then, value.other
+    if isinstance(value, Reduce):
+        return value.init, value.step
+    return value if isinstance(value, tuple) else ()
+
+
 def helpers(expr: Value) -> list[Callable]:
     """The helper functions an expression calls (their source goes into the module)."""
-    found: list[Callable] = []
-
-    def walk(value: Value) -> None:
-        if isinstance(value, Call):
-            if callable(value.fn):
-                found.append(value.fn)
-            for v in value.args + tuple(v for _, v in value.kwargs) + (value.fresh_out,):
-                walk(v)
-        elif isinstance(value, Method):
-            walk(value.obj)
-            for v in value.args + tuple(v for _, v in value.kwargs):
-                walk(v)
-        elif isinstance(value, Infix):
-            walk(value.left)
-            walk(value.right)
-        elif isinstance(value, Prefix):
-            walk(value.operand)
-        elif isinstance(value, (Subscript, Attribute)):
-            walk(value.obj)
-        elif isinstance(value, Choose):
-            for v in (value.cond, value.then, value.other):
-                walk(v)
-        elif isinstance(value, tuple):
-            for v in value:
-                walk(v)
-
-    walk(expr)
-    return found
+    return [v.fn for v in subexpressions(expr) if isinstance(v, Call) and callable(v.fn)]
 
 
 @dataclass(frozen=True)
