@@ -12,7 +12,7 @@ from ..graph import Node
 from ..shapes import TensorType, fmt_shape, normalize_axes, promote
 from .base import define, export, lift, names, shape_mismatch
 from .lowering import ArgList, Call, kwargs
-from .reductions import add_batch
+from .reductions import all_batched
 from .structure import getitem, zeros
 
 
@@ -48,14 +48,8 @@ def _stack_rule(types: list[TensorType], inputs: list[Node], *, axis: int) -> Te
     return _join_rule(types, inputs, axis=axis, name="stack", new_axis=True)
 
 
-def _all_batched(args: Sequence[Node], batched: Sequence[bool]) -> list[Node]:
-    """Operands of a join with the batch axis given to the unbatched ones too."""
-    size = next(a.shape[0] for a, b in zip(args, batched, strict=True) if b)
-    return [a if b else add_batch(a, size) for a, b in zip(args, batched, strict=True)]
-
-
 def _join_batch(args: list[Node], batched: list[bool], out: Node, axis: int) -> Node:
-    return out.op(*_all_batched(args, batched), axis=axis + 1)
+    return out.op(*all_batched(args, batched), axis=axis + 1)
 
 
 def _join_lower(*xs: Node, out: Node, axis: int) -> Any:

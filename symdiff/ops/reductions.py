@@ -124,6 +124,12 @@ def add_batch(x: Node, size: Any) -> Node:
     return broadcast_to(expand_dims(x, 0), (size,) + x.shape)
 
 
+def all_batched(args: Sequence[Node], batched: Sequence[bool]) -> list[Node]:
+    """Operands with the batch axis given to the unbatched ones too (joins, prod_others)."""
+    size = next(a.shape[0] for a, b in zip(args, batched, strict=True) if b)
+    return [a if b else add_batch(a, size) for a, b in zip(args, batched, strict=True)]
+
+
 # -- dim_size ---------------------------------------------------------------------------------
 
 def _dim_size_rule(types: list[TensorType], inputs: list[Node], *, axis: tuple[int, ...]) \
@@ -417,9 +423,7 @@ def _prod_others_shape(types: list[TensorType], inputs: list[Node], *,
 
 def _prod_others_batch(args: list[Node], batched: list[bool], out: Node, *,
                        axis: tuple[int, ...]) -> Node:
-    size = next(a.shape[0] for a, b in zip(args, batched, strict=True) if b)
-    aligned = [a if b else add_batch(a, size) for a, b in zip(args, batched, strict=True)]
-    return prod_others_op(*aligned, axis=tuple(a + 1 for a in axis))
+    return prod_others_op(*all_batched(args, batched), axis=tuple(a + 1 for a in axis))
 
 
 def _prod_others_lower(*args: Node, out: Node, axis: tuple[int, ...]) -> Any:
