@@ -45,15 +45,14 @@ from .emit import (
     _body,
     _doc,
     _fresh_root,
-    _generic,
-    _inlined_views,
     _tuple_text,
     docstring,
+    named_plan,
+    returned_names,
 )
 from .function import Function, render
 from .layout import wrap
-from .memory import plan
-from .naming import Namer, node_names
+from .naming import Namer
 from .printer import render_attrs, scalar_text
 from .schedule import schedule
 
@@ -341,20 +340,11 @@ def emit_function(fn: Function, state: ModuleState, name: str) -> str:
     outputs = fn.leaves
     order = schedule(outputs)
     lowerings = {n: lowering(n) for n in order}
-    inlined = _inlined_views(order, outputs, lowerings)
-    dims = list(dict.fromkeys(d for v in fn.inputs for d in v.shape if isinstance(d, str)))
-    names, dim_names = node_names(list(fn.inputs), dims,
-                                  [n for n in order if n not in inlined], outputs)
-    output_set = set(outputs)
-    generic = {n for n in order if n in names and _generic(n, names) and n not in output_set}
-    buffer_plan = plan(order, outputs, generic, None, inlined, writes=lambda n: False)
+    _, names, dim_names, inlined, buffer_plan = named_plan(fn, order, lowerings, None,
+                                                           lambda n: False)
     scope = ArrayApiScope(names, buffer_plan.variable, dim_names, inlined, state, lowerings)
     body = _body(buffer_plan, scope)
-    text = {n: names[buffer_plan.variable.get(n, n)] if n.kind == "op" else names.get(n, "")
-            for n in outputs}
-    for n in outputs:
-        if n.kind == "const":
-            text[n] = state.constant(n)
+    text = returned_names(outputs, names, buffer_plan, state)
     used = {i for n in order for i in n.inputs if i.kind == "const"} | \
         {n for n in outputs if n.kind == "const"}
     constants = [f"{INDENT}{state.constants[c]} = {constant_text(c)}"

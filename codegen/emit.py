@@ -7,6 +7,7 @@ import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from symdiff.graph import Node
 from symdiff.loops.body import LoopCall
@@ -102,16 +103,10 @@ def emit_function(fn: Function, state: ModuleState, name: str, checks: bool = Tr
         state.hoisted_read.update(i for n in order for i in n.inputs if i in hoisted)
         state.hoisted_read.update(n for n in outputs if n in hoisted)
     lowerings = {n: printer.lowered(n) for n in order}  # once per node: the forms passes read
-    inlined = _inlined_views(order, outputs, lowerings)
-    dims = list(dict.fromkeys(d for v in fn.inputs for d in v.shape if isinstance(d, str)))
-    names, dim_names = node_names(list(fn.inputs), dims,
-                                  [n for n in order if n not in inlined], outputs)
-    output_set = set(outputs)
-    generic = {n for n in order if n in names and _generic(n, names) and n not in output_set}
     if scratch_bytes is None:
         scratch_bytes = SCRATCH_BYTES
-    buffer_plan = plan(order, outputs, generic, scratch_bytes, inlined,
-                       writes=lambda n: printer.out_capable(n, lowerings[n]))
+    dims, names, dim_names, inlined, buffer_plan = named_plan(
+        fn, order, lowerings, scratch_bytes, lambda n: printer.out_capable(n, lowerings[n]))
     scope = Scope(names, buffer_plan.variable, dim_names, inlined, state, lowerings)
 
     lines = [f"def {name}({', '.join(names[v] for v in fn.inputs)}):"]
@@ -122,17 +117,41 @@ def emit_function(fn: Function, state: ModuleState, name: str, checks: bool = Tr
         lines.extend(_scratch_lines(buffer_plan, name, [dim_names[d] for d in dims], dim_names,
                                     state))
     lines.extend(_body(buffer_plan, scope))
+    text = returned_names(outputs, names, buffer_plan, state)
+    if buffer_plan.scratch:
+        lines.append(_scratch_return_line(name, [dim_names[d] for d in dims], state))
+    lines.append(f"{INDENT}return {render(fn.outputs, _caller_owned(text, state.hoisted))}")
+    laid_out = [lines[0], lines[1]] + [w for line in lines[2:] for w in wrap(line)]
+    return "\n".join(laid_out) + "\n"
+
+
+def named_plan(fn: Function, order: list[Node], lowerings: dict[Node, Any],
+               scratch_bytes: int | None, writes: Callable[[Node], bool]) \
+        -> tuple[list[str], dict[Node, str], dict[str, str], dict[Node, Node], Plan]:
+    """What every target decides before printing a body: the symbolic dims the arguments
+    carry, the names of the nodes and dims, the views printed inline, and the buffer plan."""
+    outputs = fn.leaves
+    inlined = _inlined_views(order, outputs, lowerings)
+    dims = list(dict.fromkeys(d for v in fn.inputs for d in v.shape if isinstance(d, str)))
+    names, dim_names = node_names(list(fn.inputs), dims,
+                                  [n for n in order if n not in inlined], outputs)
+    output_set = set(outputs)
+    generic = {n for n in order if n in names and _generic(n, names) and n not in output_set}
+    buffer_plan = plan(order, outputs, generic, scratch_bytes, inlined, writes=writes)
+    return dims, names, dim_names, inlined, buffer_plan
+
+
+def returned_names(outputs: list[Node], names: dict[Node, str], buffer_plan: Plan,
+                   state: ModuleState) -> dict[Node, str]:
+    """The text each output is returned as: its variable, argument, constant or module
+    array."""
     text = {n: state.hoisted[n] if n in state.hoisted else
             names[buffer_plan.variable.get(n, n)] if n.kind == "op" else names.get(n, "")
             for n in outputs}
     for n in outputs:
         if n.kind == "const":
             text[n] = state.constant(n)
-    if buffer_plan.scratch:
-        lines.append(_scratch_return_line(name, [dim_names[d] for d in dims], state))
-    lines.append(f"{INDENT}return {render(fn.outputs, _caller_owned(text, state.hoisted))}")
-    laid_out = [lines[0], lines[1]] + [w for line in lines[2:] for w in wrap(line)]
-    return "\n".join(laid_out) + "\n"
+    return text
 
 
 def _caller_owned(text: dict[Node, str], hoisted: dict[Node, str]) -> Callable[[Node], str]:
