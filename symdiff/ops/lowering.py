@@ -125,7 +125,7 @@ A0 = Arg(0)
 A1 = Arg(1)
 XP = Name("xp")  # the array-API target's namespace (an op's `array_api` lowering passes it
 #                  to its helpers, which take it as their first argument)
-NP = Name("np")  # NumPy, passed to a helper written in standard calls (one for every target)
+NP = Name("np")  # NumPy, for a helper written in standard calls (the array-API target passes xp)
 
 
 def kwargs(**items: Value) -> tuple[tuple[str, Value], ...]:

@@ -431,11 +431,6 @@ def _prod_others_lower(*args: Node, out: Node, axis: tuple[int, ...]) -> Any:
                 kwargs(axis=axis))
 
 
-def _prod_others_xp_lower(*args: Node, out: Node, axis: tuple[int, ...]) -> Any:
-    return Call(_prod_others, (XP,) + tuple(Arg(i) for i in range(len(args))),
-                kwargs(axis=axis))
-
-
 def _prod_others_flops(node: Node) -> Flops:
     """3^m products per element and doubling step, for m directions."""
     group = [node.shape[a] for a in node.attrs["axis"]]
@@ -447,7 +442,7 @@ def _prod_others_flops(node: Node) -> Flops:
 prod_others_op = define(
     "prod_others", shape_rule=_prod_others_shape, impl=functools.partial(_prod_others, np),
     vjp=(_prod_others_rule,), jvp=(_prod_others_rule,), batch=_prod_others_batch,
-    lower=_prod_others_lower, array_api=_prod_others_xp_lower, flops=_prod_others_flops,
+    lower=_prod_others_lower, flops=_prod_others_flops,
     variadic=True,
     doc="d prod / d x_i (the product of the other elements of x_i's group) and its "
         "directional derivatives, exact at zeros.")

@@ -182,7 +182,6 @@ log10 = unary("log10", np.log10, functools.partial(_log_base_partial, base=10.0)
               to_sympy=functools.partial(_log_base_sympy, base=10), doc="Base-10 logarithm.")
 erf = unary("erf", functools.partial(_erf, np), _erf_partial,
             lower=Fixed(Call(_erf, (NP, A0))), taylor=_erf_series,
-            array_api=Fixed(Call(_erf, (XP, A0))),
             kernel=Fixed(Call("math.erf", (A0,))),
             to_sympy="erf",
             doc="Error function 2/sqrt(pi) * integral of exp(-t^2) from 0 to x (NumPy has "
