@@ -232,10 +232,12 @@ def _doc(fn: Function, names: dict[Node, str], dim_names: dict[str, str]) -> str
 
 
 def _entry_checks(fn: Function, names: dict[Node, str], dim_names: dict[str, str],
-                  state: ModuleState) -> list[str]:
+                  state: ModuleState, numbers: bool = False) -> list[str]:
     """One fast test per argument, by identity of class and dtype and by shape (the slow
     path converts what evaluate would accept, or raises a ValueError naming the argument).
-    An argument that brings a new symbolic dim binds it, then checks its other dims."""
+    An argument that brings a new symbolic dim binds it, then checks its other dims.
+    `numbers`: a scalar argument is made a NumPy number of its dtype (one already is
+    passes a single test), for compiled code that takes numbers (codegen/whole.py)."""
     lines: list[str] = []
     origin: dict[str, str] = {}
     for v in fn.inputs:
@@ -257,9 +259,13 @@ def _entry_checks(fn: Function, names: dict[Node, str], dim_names: dict[str, str
                  f"{INDENT}raise _shape_error({a!r}, {a}.shape, {shape_text!r}, {dims_map}, "
                  f"{origin_map})"]
         if not new_dims:
-            lines.append(f"{INDENT}if {fast} or {a}.shape != {_tuple_text(shape)}:")
-            lines.append(f"{INDENT * 2}{convert}")
-            lines.extend(INDENT * 2 + line for line in check)
+            block = [f"if {fast} or {a}.shape != {_tuple_text(shape)}:", f"{INDENT}{convert}"]
+            block += [INDENT + line for line in check]
+            if numbers and not shape:
+                scalar = "bool_" if v.dtype == "bool" else v.dtype
+                block = [f"if {a}.__class__ is not np.{scalar}:"] + \
+                    [INDENT + line for line in block] + [f"{INDENT}{a} = {a}[()]"]
+            lines.extend(INDENT + line for line in block)
             continue
         lines.append(f"{INDENT}if {fast} or {a}.ndim != {len(shape)}:")
         lines.append(f"{INDENT * 2}{convert}")

@@ -53,7 +53,7 @@ def element_form(node: Node) -> Value | Reduce | None:
         form = op.kernel(*node.inputs, out=node, **node.attrs)
     elif op.elementwise:
         form = op.lowered(node)
-        if not _scalar_safe(form):
+        if not scalar_safe(form):
             return None
     else:
         return None
@@ -66,20 +66,20 @@ def element_form(node: Node) -> Value | Reduce | None:
     return form
 
 
-def _scalar_safe(form: Value) -> bool:
+def scalar_safe(form: Value) -> bool:
     """A NumPy lowering that reads the same on numbers: ufunc calls (`np.exp`), operators,
     operands and literals."""
     if isinstance(form, Arg) or isinstance(form, (bool, int, float)):
         return True
     if isinstance(form, Call):
         return isinstance(form.fn, str) and form.fn.startswith("np.") and not form.kwargs \
-            and all(_scalar_safe(a) for a in form.args)
+            and all(scalar_safe(a) for a in form.args)
     if isinstance(form, Infix):
-        return _scalar_safe(form.left) and _scalar_safe(form.right)
+        return scalar_safe(form.left) and scalar_safe(form.right)
     if isinstance(form, Prefix):
-        return _scalar_safe(form.operand)
+        return scalar_safe(form.operand)
     if isinstance(form, Choose):
-        return all(_scalar_safe(v) for v in (form.cond, form.then, form.other))
+        return all(scalar_safe(v) for v in (form.cond, form.then, form.other))
     return False
 
 
@@ -91,8 +91,9 @@ def _broadcasts(shape: tuple, space: tuple) -> bool:
     return all(d == space[off + j] or d == 1 for j, d in enumerate(shape))
 
 
-def clusters(order: list[Node], returned: list[Node]) -> list[Cluster]:
-    """The clusters of the scheduled op nodes `order` worth a kernel (two ops or more)."""
+def clusters(order: list[Node], returned: list[Node], min_members: int = 2) -> list[Cluster]:
+    """The clusters of the scheduled op nodes `order` worth a kernel (`min_members` ops or
+    more: two when the kernel is called from Python, one from a whole-function kernel)."""
     pos = {n: i for i, n in enumerate(order)}
     users: dict[Node, list[Node]] = {}
     for n in order:
@@ -131,7 +132,7 @@ def clusters(order: list[Node], returned: list[Node]) -> list[Cluster]:
         owner[n] = joined
     for c in found:
         c.members.sort(key=pos.__getitem__)
-    return [c for c in found if len(c.members) >= 2]
+    return [c for c in found if len(c.members) >= min_members]
 
 
 def _scalar_result(c: Cluster) -> bool:

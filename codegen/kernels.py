@@ -58,6 +58,8 @@ class KernelState:
     helpers: dict[str, Callable] = field(default_factory=dict)
     modules: set[str] = field(default_factory=set)
     named: dict[str, str] = field(default_factory=dict)  # kernel text -> its name
+    # each kernel call node's token -> the call (read by whole-function kernels)
+    calls: dict[int, KernelCall] = field(default_factory=dict)
 
     def add(self, source: str) -> str:
         """The name of the kernel with this source (written with the name `KERNEL`): a new
@@ -72,12 +74,25 @@ class KernelState:
 KERNEL = "KERNEL"  # the placeholder name of a kernel's source until it is named
 
 
-def fuse_function(fn: Function, state: KernelState) -> Function:
+@dataclass
+class KernelCall:
+    """One call of a kernel: its name, the cluster outputs it computes (original nodes, in
+    the kernel's order), the nodes standing for them in the fused graph, and its space."""
+
+    name: str
+    outs: list[Node]
+    nodes: list[Node]
+    space: tuple
+
+
+def fuse_function(fn: Function, state: KernelState, whole: bool = False) -> Function:
     """`fn` with each cluster of its scheduled graph replaced by a call of a new kernel
-    (whose source goes to `state`)."""
+    (whose source goes to `state`). `whole`: for a whole-function kernel (codegen/whole.py),
+    which calls the kernels from compiled code: every fusible node gets a kernel, even
+    alone, and scalar operands are passed as numbers, not 0-d arrays."""
     leaves = fn.leaves
     order = schedule(leaves)
-    found = clusters(order, leaves)
+    found = clusters(order, leaves, min_members=1 if whole else 2)
     if not found:
         return fn
     users: dict[Node, list[Node]] = {}
@@ -90,8 +105,9 @@ def fuse_function(fn: Function, state: KernelState) -> Function:
     def make(c: Cluster, new: dict[Node, Node]) -> dict[Node, Node]:
         outs = c.outputs(users, returned)
         inputs = _external_inputs(c)
-        name = state.add(_kernel_source(KERNEL, c, inputs, outs, state))
+        name = state.add(_kernel_source(KERNEL, c, inputs, outs, state, numbers=whole))
         nodes = _kernel_nodes(name, c, [new.get(i, i) for i in inputs], outs)
+        state.calls[nodes[0].attrs["kernel"]] = KernelCall(name, outs, nodes, c.space)
         return dict(zip(outs, nodes, strict=True))
 
     new_leaves = _rebuild(leaves, found, owner, make)
@@ -240,8 +256,9 @@ def _replace(tree: object, new: dict[Node, Node]) -> object:
 # -- kernel source ----------------------------------------------------------------------------
 
 def _kernel_source(name: str, c: Cluster, inputs: list[Node], outs: list[Node],
-                   state: KernelState) -> str:
-    """The `@numba.njit` function computing cluster `c`."""
+                   state: KernelState, numbers: bool = False) -> str:
+    """The `@numba.njit` function computing cluster `c`. Scalar operands are 0-d arrays,
+    or with `numbers` plain numbers (when compiled code calls the kernel)."""
     namer = Namer({"np", "numba", "math", "out"})
     # operands by position (x0, x1, ...), so that clusters doing the same work on other
     # arrays are one kernel
@@ -263,7 +280,9 @@ def _kernel_source(name: str, c: Cluster, inputs: list[Node], outs: list[Node],
     for a, d in enumerate(dims):
         lines.append(f"{body}n{a} = {d}")
     for i in inputs:
-        if not i.shape:
+        if not i.shape and numbers:
+            local[i] = params[i]
+        elif not i.shape:
             local[i] = namer.fresh(f"{params[i]}_value", "v")
             lines.append(f"{body}{local[i]} = {params[i]}[()]")
     dim_text = [f"n{a}" for a in range(len(space))]

@@ -46,15 +46,21 @@ def emit_module(functions: Sequence[Function], *, title: str,
 
         return array_api.emit_module(functions, title=title, statements=statements)
     kernels = None
+    whole = [False] * len(functions)
     if target == "numba":
+        from . import whole as whole_kernels
         from .kernels import KernelState, fuse_function
 
         kernels = KernelState()
-        functions = [fuse_function(fn, kernels) for fn in functions]
+        whole = [whole_kernels.eligible(fn) for fn in functions]
+        functions = [fuse_function(fn, kernels, whole=w)
+                     for fn, w in zip(functions, whole, strict=True)]
     state = ModuleState()
     namer = Namer()
     names = [namer.fresh(fn.name, "f") for fn in functions]
-    bodies = [emit_function(fn, state, name) for fn, name in zip(functions, names, strict=True)]
+    bodies = [whole_kernels.emit_whole(fn, kernels, state, name) if w else
+              emit_function(fn, state, name)
+              for fn, name, w in zip(functions, names, whole, strict=True)]
     helpers = _helpers(state)
     if statements is not None:  # in module order: constants computed on import first
         statements.update(state.hoisted_lines)

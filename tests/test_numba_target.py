@@ -49,6 +49,15 @@ def _mlp_point(rng, batch: int):
             rng.standard_normal((8, 3)) * 0.5, rng.standard_normal(3) * 0.1]
 
 
+@pytest.fixture
+def per_node(monkeypatch):
+    """Functions called kernel by kernel from Python (no whole-function kernel), for the
+    tests of what the fusion pass and the buffer plan print in the Python body."""
+    import codegen.whole
+
+    monkeypatch.setattr(codegen.whole, "MAX_NODES", 0)
+
+
 @pytest.fixture(scope="module")
 def mlp_pair():
     inputs, outputs = _mlp()
@@ -89,7 +98,7 @@ def test_mlp_argument_checks_are_the_numpy_targets(mlp_pair, rng):
     _assert_close(f_numba(*lists), f_numpy(*point))
 
 
-def test_outer_product_plus_decay_is_one_kernel(rng):
+def test_outer_product_plus_decay_is_one_kernel(rng, per_node):
     """Batch 1: the weight gradient x.T @ d + 2 lam W is one loop (no matmul, no temporary)."""
     x, d, W = sd.var("x", (1, 5)), sd.var("d", (1, 4)), sd.var("W", (5, 4))
     g = x.T @ d + 2e-4 * W
@@ -100,7 +109,7 @@ def test_outer_product_plus_decay_is_one_kernel(rng):
     _assert_close(f(*args), sd.function([x, d, W], g)(*args))
 
 
-def test_where_masked_relu_and_tanh_chains_fuse(rng):
+def test_where_masked_relu_and_tanh_chains_fuse(rng, per_node):
     """The backward chains of ReLU and tanh layers are single kernels that match NumPy."""
     z, g = sd.var("z", ("n", 7)), sd.var("g", ("n", 7))
     relu_back = sd.where(z > 0, g, 0.0)
@@ -160,7 +169,7 @@ def test_float16_falls_back_to_numpy(rng):
     _assert_close(f(*args), sd.function([x], [y, sd.sum(y)])(*args), rtol=0)
 
 
-def test_kernels_write_into_planned_buffers(rng):
+def test_kernels_write_into_planned_buffers(rng, per_node):
     """A single-output kernel takes out=: an operand that dies there is overwritten."""
     a, b = sd.var("a", (50, 40)), sd.var("b", (50, 40))
     t = a @ b.T  # a fresh temporary

@@ -1,0 +1,172 @@
+"""Whole-function kernels of the numba target: a small function whose every node compiled
+code can compute runs as one `@numba.njit` function, so that a call costs one dispatch.
+
+For a small graph (the XOR net: a few dozen elements per array) the time of a call is the
+interpreter's: each NumPy call or kernel dispatch costs a microsecond or more, several
+times the arithmetic. When every scheduled node is fusible (it then gets a kernel, even
+alone), a scalar op with a per-element form, a matrix product of float arrays (BLAS, as
+`@` in numba), a view (transpose, expand_dims, reshape) or a size (`dim_size`), the
+function body becomes one compiled function that calls the kernels and the BLAS directly;
+the generated Python function keeps the NumPy target's argument checks and error messages,
+calls it once and gives scalar results NumPy's scalar types. Anything else (a helper
+function such as log_softmax, a gather, an array constant, a float16 value, a returned
+view) keeps the per-node body of codegen/emit.py.
+
+Results are the NumPy target's to a few ulps: the same BLAS routines (gemm, gemv, dot) and
+the kernels' loops; sums over a whole array in a kernel add in order where NumPy adds
+pairwise. Arrays are allocated inside the compiled function (NumPy's allocator, a small
+fraction of the time of a call for the arrays of a small graph).
+"""
+
+from __future__ import annotations
+
+from symdiff.graph import Node
+from symdiff.ops.lowering import Reduce, Value
+
+from . import printer
+from .emit import INDENT, ModuleState, _doc, _entry_checks, docstring
+from .function import Function, render
+from .fusion import element_form, scalar_safe
+from .hoist import hoistable
+from .kernels import DECORATOR, KernelState, _alloc_expr, _expr, _literal
+from .layout import wrap
+from .naming import node_names
+from .schedule import is_view, schedule
+
+# Scheduled op nodes at most: numba compiles one function in time growing faster than its
+# size, and a graph this big has enough work per call that dispatch matters little.
+MAX_NODES = 200
+DTYPES = ("float64", "float32", "int64", "bool")
+VIEWS = ("transpose", "expand_dims", "reshape")
+
+
+def eligible(fn: Function) -> bool:
+    """Whether every node of `fn` can run inside one compiled function (see the module
+    docstring), its outputs being distinct arrays or numbers that it computes."""
+    leaves = fn.leaves
+    if len(set(leaves)) != len(leaves) or any(v.dtype not in DTYPES for v in fn.inputs):
+        return False
+    if any(leaf.kind != "op" or is_view(leaf) for leaf in leaves):
+        return False
+    order = schedule(leaves)
+    if len(order) > MAX_NODES or hoistable(order):
+        return False
+    return all(_supported(n) for n in order)
+
+
+def _supported(n: Node) -> bool:
+    if n.dtype not in DTYPES or n.op.outputs != 1 \
+            or any(i.kind == "const" and i.value.ndim for i in n.inputs):
+        return False
+    if element_form(n) is not None or scalar_form(n) is not None:
+        return True
+    name = n.op.name
+    if name == "matmul":
+        return n.dtype in ("float64", "float32") \
+            and all(i.dtype == n.dtype and i.ndim in (1, 2) for i in n.inputs)
+    return name in VIEWS or name == "dim_size"
+
+
+def scalar_form(n: Node) -> Value | None:
+    """The per-element form of an elementwise op on numbers (a 0-d result), or None."""
+    op = n.op
+    if n.shape or op.outputs != 1 or any(i.dtype == "float16" for i in n.inputs):
+        return None
+    if op.kernel is not None:
+        form = op.kernel(*n.inputs, out=n, **n.attrs)
+    elif op.elementwise:
+        form = op.lowered(n)
+        if not scalar_safe(form):
+            return None
+    else:
+        return None
+    return None if isinstance(form, Reduce) else form
+
+
+def emit_whole(fn: Function, kernels: KernelState, state: ModuleState, name: str) -> str:
+    """The Python function `name` (argument checks, one call, results typed as NumPy's),
+    for `fn` already fused with `fuse_function(..., whole=True)`; the compiled function it
+    calls goes to `kernels.sources`, after the kernels it calls."""
+    leaves = fn.leaves
+    order = schedule(leaves)
+    dims = list(dict.fromkeys(d for v in fn.inputs for d in v.shape if isinstance(d, str)))
+    names, dim_names = node_names(list(fn.inputs), dims, order, leaves)
+    body_name = f"_{name}_compiled"
+    args = ", ".join(names[v] for v in fn.inputs)
+    results = [names[leaf] for leaf in leaves]
+
+    body = [DECORATOR, f"def {body_name}({args}):",
+            docstring(f"The body of {name} in one compiled call ({name} checks the "
+                      "arguments).", INDENT)]
+    bound: set[str] = set()
+    for v in fn.inputs:
+        for axis, d in enumerate(v.shape):
+            if isinstance(d, str) and d not in bound:
+                bound.add(d)
+                body.append(f"{INDENT}{dim_names[d]} = {names[v]}.shape[{axis}]")
+    done: set[int] = set()
+    for n in order:
+        statement = _statement(n, names, dim_names, kernels, done)
+        if statement is not None:
+            state.statements[n] = statement
+            body.append(INDENT + statement)
+    body.append(f"{INDENT}return {_tuple(results)}")
+    kernels.sources.append("\n".join(w for line in body for w in wrap(line)) + "\n")
+
+    lines = [f"def {name}({args}):", docstring(_doc(fn, names, dim_names), INDENT)]
+    lines.extend(_entry_checks(fn, names, dim_names, state, numbers=True))
+    lines.append(f"{INDENT}{', '.join(results)}{',' if len(results) == 1 else ''} = "
+                 f"{body_name}({args})")
+    lines.append(f"{INDENT}return {render(fn.outputs, lambda n: _typed(n, names[n]))}")
+    return "\n".join([lines[0], lines[1]] + [w for line in lines[2:] for w in wrap(line)]) \
+        + "\n"
+
+
+def _statement(n: Node, names: dict[Node, str], dim_names: dict[str, str],
+               kernels: KernelState, done: set[int]) -> str | None:
+    """The line computing node `n` inside the compiled function (None: computed already,
+    with the other outputs of its kernel)."""
+    def operand(i: Node) -> str:
+        if i.kind == "const":
+            return _literal(i.value.item(), i.dtype)
+        return names[i]
+
+    args = [operand(i) for i in n.inputs]
+    if "kernel" in n.attrs and n.attrs["kernel"] in kernels.calls:
+        token = n.attrs["kernel"]
+        if token in done:
+            return None
+        done.add(token)
+        call = kernels.calls[token]
+        allocs = [_alloc_text(o, call.space, dim_names) for o in call.outs if o.shape]
+        targets = [names.get(m, "_") for m in call.nodes]
+        target = targets[0] if len(targets) == 1 else ", ".join(targets)
+        return f"{target} = {call.name}({', '.join(args + allocs)})"
+    own = names[n]
+    form = scalar_form(n)
+    if form is not None:
+        text = _expr(form, args, n, {})
+        return f"{own} = {f'np.float32({text})' if n.dtype == 'float32' else text}"
+    if n.op.name == "matmul":
+        return f"{own} = {args[0]} @ {args[1]}"
+    if n.op.name == "reshape":  # numba reshapes contiguous arrays only
+        args = [f"np.ascontiguousarray({args[0]})"]
+    return f"{own} = {printer.render(printer.lowered(n, dim_names), args)}"
+
+
+def _alloc_text(o: Node, space: tuple, dim_names: dict[str, str]) -> str:
+    call = _alloc_expr(o, space)
+    shape = tuple(dim_names.get(d, d) if isinstance(d, str) else d for d in call.args[0])
+    inner = ", ".join(str(d) for d in shape)
+    return f"np.empty(({inner}{',' if len(shape) == 1 else ''}), {call.args[1].text})"
+
+
+def _typed(n: Node, name: str) -> str:
+    """A result as the NumPy target returns it: a number as a NumPy scalar."""
+    if n.shape:
+        return name
+    return f"np.{'bool_' if n.dtype == 'bool' else n.dtype}({name})"
+
+
+def _tuple(items: list[str]) -> str:
+    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
