@@ -46,6 +46,10 @@ from .printer import scalar_text
 from .schedule import schedule
 
 DECORATOR = '@numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")'
+# The decorator of a function called only from compiled code (a whole-function kernel):
+# numba inlines it into its caller, which is then one compiled function, where each
+# function compiled apart costs a tenth of a second or more.
+INLINED = DECORATOR.replace("njit(", 'njit(inline="always", ', 1)
 INDENT = "    "
 _tokens = itertools.count()  # makes each kernel node distinct in the graph's intern table
 
@@ -271,7 +275,7 @@ def _kernel_source(name: str, c: Cluster, inputs: list[Node], outs: list[Node],
     out_names = {o: "out" if single else namer.fresh(f"{o.op.name}_out", "out")
                  for o in outs}
     local: dict[Node, str] = {}
-    lines = [DECORATOR]
+    lines = [INLINED if numbers else DECORATOR]
     signature = ", ".join([params[i] for i in inputs] + [out_names[o] for o in outs if o.shape])
     lines.append(f"def {name}({signature}):")
     ops = ", ".join(dict.fromkeys(m.op.name for m in c.members))

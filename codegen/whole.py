@@ -20,6 +20,8 @@ fraction of the time of a call for the arrays of a small graph).
 
 from __future__ import annotations
 
+import math
+
 from symdiff.graph import Node
 from symdiff.ops.lowering import Reduce, Value
 
@@ -28,7 +30,7 @@ from .emit import INDENT, ModuleState, _doc, _entry_checks, docstring
 from .function import Function, render
 from .fusion import element_form, scalar_safe
 from .hoist import hoistable
-from .kernels import DECORATOR, KernelState, _alloc_expr, _expr, _literal
+from .kernels import DECORATOR, INLINED, KernelState, _alloc_expr, _expr, _literal
 from .layout import wrap
 from .naming import node_names
 from .schedule import is_view, schedule
@@ -38,6 +40,10 @@ from .schedule import is_view, schedule
 MAX_NODES = 200
 DTYPES = ("float64", "float32", "int64", "bool")
 VIEWS = ("transpose", "expand_dims", "reshape")
+# Matrix products are loops (MATMUL below), for operands this small at most: numba's own
+# `@` (a BLAS call) takes it about a second to compile for each pair of operand ranks and
+# layouts, loops a tenth of that, and for small products they are as fast.
+SMALL_PRODUCT = 512
 
 
 def eligible(fn: Function) -> bool:
@@ -62,9 +68,16 @@ def _supported(n: Node) -> bool:
         return True
     name = n.op.name
     if name == "matmul":
-        return n.dtype in ("float64", "float32") \
+        return n.dtype in ("float64", "float32") and _small_product(*n.inputs) \
             and all(i.dtype == n.dtype and i.ndim in (1, 2) for i in n.inputs)
     return name in VIEWS or name == "dim_size"
+
+
+def _small_product(a: Node, b: Node) -> bool:
+    """A matrix product with at most SMALL_PRODUCT multiply-adds per element of its
+    symbolic dims (the batch): loops are as fast as BLAS there."""
+    return math.prod(d for d in (*a.shape, *b.shape[1:]) if isinstance(d, int)) \
+        <= SMALL_PRODUCT
 
 
 def scalar_form(n: Node) -> Value | None:
@@ -148,7 +161,11 @@ def _statement(n: Node, names: dict[Node, str], dim_names: dict[str, str],
         text = _expr(form, args, n, {})
         return f"{own} = {f'np.float32({text})' if n.dtype == 'float32' else text}"
     if n.op.name == "matmul":
-        return f"{own} = {args[0]} @ {args[1]}"
+        a, b = n.inputs
+        source = _matmul_source(a.ndim, b.ndim)
+        if source not in kernels.sources:
+            kernels.sources.append(source)
+        return f"{own} = _matmul{a.ndim}{b.ndim}({args[0]}, {args[1]})"
     if n.op.name == "reshape":  # numba reshapes contiguous arrays only
         args = [f"np.ascontiguousarray({args[0]})"]
     return f"{own} = {printer.render(printer.lowered(n, dim_names), args)}"
@@ -170,3 +187,39 @@ def _typed(n: Node, name: str) -> str:
 
 def _tuple(items: list[str]) -> str:
     return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+
+
+# a @ b as loops, by operand ranks. The contracted axis runs outside the columns, so the
+# inner loop runs along rows of b and of the result (vectorized, no reassociation).
+_MATMUL_LOOPS = {
+    (2, 2): ["out = np.zeros((a.shape[0], b.shape[1]), a.dtype)",
+             "for i in range(a.shape[0]):",
+             "    for p in range(a.shape[1]):",
+             "        x = a[i, p]",
+             "        for j in range(b.shape[1]):",
+             "            out[i, j] += x * b[p, j]",
+             "return out"],
+    (2, 1): ["out = np.zeros((a.shape[0],), a.dtype)",
+             "for i in range(a.shape[0]):",
+             "    for p in range(a.shape[1]):",
+             "        out[i] += a[i, p] * b[p]",
+             "return out"],
+    (1, 2): ["out = np.zeros((b.shape[1],), a.dtype)",
+             "for p in range(a.shape[0]):",
+             "    x = a[p]",
+             "    for j in range(b.shape[1]):",
+             "        out[j] += x * b[p, j]",
+             "return out"],
+    (1, 1): ["out = np.zeros((1,), a.dtype)",
+             "for p in range(a.shape[0]):",
+             "    out[0] += a[p] * b[p]",
+             "return out[0]"],
+}
+
+
+def _matmul_source(ra: int, rb: int) -> str:
+    """The njit function `_matmul{ra}{rb}(a, b)`: a @ b as loops (a number for vectors)."""
+    lines = [INLINED, f"def _matmul{ra}{rb}(a, b):",
+             f'{INDENT}"""a @ b for a small product, as loops."""']
+    lines += [INDENT + line for line in _MATMUL_LOOPS[(ra, rb)]]
+    return "\n".join(lines) + "\n"

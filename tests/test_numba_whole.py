@@ -174,9 +174,10 @@ def test_reshape_of_a_strided_argument(rng):
         _assert_same(f(Wv), sd.function([W], outs)(Wv))
 
 
-@pytest.mark.parametrize("case", ["helper", "view", "repeat", "float16", "input"])
+@pytest.mark.parametrize("case", ["helper", "view", "repeat", "float16", "input", "matmul"])
 def test_what_compiled_code_cannot_compute_keeps_the_per_node_body(rng, case):
     x = sd.var("x", (3, 4), "float16" if case == "float16" else "float64")
+    W = sd.var("W", (4, 200))
     if case == "helper":  # log_softmax is a NumPy helper function
         outs = [sd.log_softmax(sd.tanh(x) * 2.0, axis=1)]
     elif case == "view":  # a returned view of an argument is copied by the Python body
@@ -186,12 +187,17 @@ def test_what_compiled_code_cannot_compute_keeps_the_per_node_body(rng, case):
         outs = [y, y]
     elif case == "float16":
         outs = [sd.exp(x) * 2 + x]
+    elif case == "matmul":  # 4 x 200 multiply-adds per row: BLAS, from Python
+        outs = [sd.tanh(x @ W + 1.0)]
     else:
         outs = [sd.tanh(x), x]
-    f = sd.function([x], outs, target="numba")
+    inputs = [x, W] if case == "matmul" else [x]
+    f = sd.function(inputs, outs, target="numba")
     assert "_f_compiled" not in f.source
-    xv = rng.standard_normal((3, 4)).astype("float16" if case == "float16" else "float64")
-    got, want = f(xv), sd.function([x], outs)(xv)
+    args = [rng.standard_normal((3, 4)).astype("float16" if case == "float16" else "float64")]
+    if case == "matmul":
+        args.append(rng.standard_normal((4, 200)))
+    got, want = f(*args), sd.function(inputs, outs)(*args)
     _assert_same(got, want, rtol=0 if case == "float16" else 1e-13)
     if case == "repeat":
         assert not np.shares_memory(got[0], got[1])
