@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 
-from symdiff.graph import Node
+from symdiff.graph import Node, topo_order
 from symdiff.ops.lowering import Reduce, Value
 
 from . import printer
@@ -54,7 +54,7 @@ def eligible(fn: Function) -> bool:
         return False
     if any(leaf.kind != "op" or is_view(leaf) for leaf in leaves):
         return False
-    order = schedule(leaves)
+    order = [n for n in topo_order(leaves) if n.kind == "op"]  # any order, inputs first
     if len(order) > MAX_NODES or hoistable(order):
         return False
     return all(_supported(n) for n in order)
