@@ -26,13 +26,16 @@ TARGETS = ("numpy", "numba", "array-api")
 
 @gc_paused
 def emit_module(functions: Sequence[Function], *, title: str,
-                statements: dict[Node, str] | None = None, target: str = "numpy") -> str:
+                statements: dict[Node, str] | None = None, target: str = "numpy",
+                whole: bool | None = None) -> str:
     """The source text of a module defining one NumPy function per `Function`. A dict
     given as `statements` receives the statement computing each node that has one (before
     line wrapping, in body order; views written inline and constants have none). `target`
     picks the back end: "numpy" (this module); "numba", where clusters of elementwise ops
     and reductions become fused `@numba.njit` kernels (codegen/kernels.py) that the
-    functions call; "array-api" (codegen/array_api.py).
+    functions call; "array-api" (codegen/array_api.py). `whole` (numba target): whether a
+    small function runs as one compiled call (codegen/whole.py); by default when the module
+    has at most `whole.MAX_FUNCTIONS` functions.
     """
     functions = list(functions)
     for fn in functions:
@@ -46,21 +49,23 @@ def emit_module(functions: Sequence[Function], *, title: str,
 
         return array_api.emit_module(functions, title=title, statements=statements)
     kernels = None
-    whole = [False] * len(functions)
+    one_call = [False] * len(functions)  # runs as one compiled call (codegen/whole.py)
     if target == "numba":
         from . import whole as whole_kernels
         from .kernels import KernelState, fuse_function
 
         kernels = KernelState()
-        whole = [whole_kernels.eligible(fn) for fn in functions]
+        if whole is None:
+            whole = len(functions) <= whole_kernels.MAX_FUNCTIONS
+        one_call = [whole and whole_kernels.eligible(fn) for fn in functions]
         functions = [fuse_function(fn, kernels, whole=w)
-                     for fn, w in zip(functions, whole, strict=True)]
+                     for fn, w in zip(functions, one_call, strict=True)]
     state = ModuleState()
     namer = Namer()
     names = [namer.fresh(fn.name, "f") for fn in functions]
     bodies = [whole_kernels.emit_whole(fn, kernels, state, name) if w else
               emit_function(fn, state, name)
-              for fn, name, w in zip(functions, names, whole, strict=True)]
+              for fn, name, w in zip(functions, names, one_call, strict=True)]
     helpers = _helpers(state)
     if statements is not None:  # in module order: constants computed on import first
         statements.update(state.hoisted_lines)

@@ -38,6 +38,10 @@ from .schedule import is_view, schedule
 # Scheduled op nodes at most: numba compiles one function in time growing faster than its
 # size, and a graph this big has enough work per call that dispatch matters little.
 MAX_NODES = 200
+# Functions of one module at most that get a whole-function kernel each: each is compiled
+# on its own, its kernels inlined, where per-node bodies share their kernels (a module of
+# hundreds of small functions, such as the op-table tests', compiles each kernel once).
+MAX_FUNCTIONS = 16
 DTYPES = ("float64", "float32", "int64", "bool")
 VIEWS = ("transpose", "expand_dims", "reshape")
 # Matrix products are loops (MATMUL below), for operands this small at most: numba's own

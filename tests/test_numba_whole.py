@@ -49,8 +49,8 @@ def xor_pair():
 
 def _assert_same(got, want, rtol=1e-13, atol=1e-15):
     """Same nesting, types (NumPy scalars stay NumPy scalars), dtypes, shapes and values."""
-    if isinstance(want, tuple):
-        assert isinstance(got, tuple) and len(got) == len(want)
+    if isinstance(want, (tuple, list)):
+        assert type(got) is type(want) and len(got) == len(want)
         for g, w in zip(got, want, strict=True):
             _assert_same(g, w, rtol, atol)
         return
@@ -208,3 +208,27 @@ def test_deterministic_source():
     first = sd.function(inputs, outputs, target="numba").source
     inputs, outputs = _xor_net()
     assert sd.function(inputs, outputs, target="numba").source == first
+
+
+def test_modules_of_several_functions(rng, monkeypatch):
+    """Each small function of a module gets its own compiled call (sharing the loop
+    helpers); `whole=False`, or more functions than `MAX_FUNCTIONS`, keeps per-node bodies
+    whose kernels the functions share."""
+    import codegen
+    import codegen.whole
+
+    x, W = sd.var("x", ("n", 3)), sd.var("W", (3, 2))
+    fns = [codegen.Function("first", [x, W], sd.tanh(x @ W) * 2.0),
+           codegen.Function("second", [x, W], [sd.sum(sd.exp(x @ W)), x @ W + 1.0])]
+    source = codegen.emit_module(fns, title="two", target="numba")
+    assert "def _first_compiled(" in source and "def _second_compiled(" in source
+    assert source.count("def _matmul22(") == 1
+    module = codegen.load_module(source, "two_functions", compiled=True)
+    args = [rng.standard_normal((5, 3)), rng.standard_normal((3, 2))]
+    plain = codegen.load_module(codegen.emit_module(fns, title="two"), "two_plain")
+    for name in ("first", "second"):
+        _assert_same(getattr(module, name)(*args), getattr(plain, name)(*args))
+    assert "_compiled" not in codegen.emit_module(fns, title="two", target="numba",
+                                                  whole=False)
+    monkeypatch.setattr(codegen.whole, "MAX_FUNCTIONS", 1)
+    assert "_compiled" not in codegen.emit_module(fns, title="two", target="numba")
