@@ -74,7 +74,8 @@ def _supported(n: Node) -> bool:
     if name == "matmul":
         return n.dtype in ("float64", "float32") and _small_product(*n.inputs) \
             and all(i.dtype == n.dtype and i.ndim in (1, 2) for i in n.inputs)
-    return name in VIEWS or name == "dim_size"
+    # numbers are not arrays in compiled code: no views or sizes of them
+    return (name in VIEWS or name == "dim_size") and all(i.ndim for i in n.inputs)
 
 
 def _small_product(a: Node, b: Node) -> bool:

@@ -203,6 +203,21 @@ def test_what_compiled_code_cannot_compute_keeps_the_per_node_body(rng, case):
         assert not np.shares_memory(got[0], got[1])
 
 
+def test_views_of_scalars_and_scalar_results(rng):
+    """A scalar argument reshaped into an array stays a NumPy statement (numbers are not
+    arrays in compiled code); scalar arithmetic on reductions runs compiled."""
+    x, c = sd.var("x", ("n",)), sd.var("c", ())
+    outs = [sd.tanh(x) + sd.reshape(c, (1,)), sd.mean(x) * c - 1.0]
+    f = sd.function([x, c], outs, optimize=False, target="numba")
+    assert "_f_compiled" not in f.source and ".reshape(" in f.source
+    args = [rng.standard_normal(6), np.float64(0.5)]
+    _assert_same(f(*args), sd.function([x, c], outs, optimize=False)(*args))
+    outs = [sd.mean(x) * c - 1.0, sd.tanh(x) * c]
+    f = sd.function([x, c], outs, target="numba")
+    assert "_f_compiled(" in f.source
+    _assert_same(f(*args), sd.function([x, c], outs)(*args))
+
+
 def test_deterministic_source():
     inputs, outputs = _xor_net()
     first = sd.function(inputs, outputs, target="numba").source
