@@ -21,6 +21,7 @@ fraction of the time of a call for the arrays of a small graph).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from symdiff.graph import Node, topo_order
 from symdiff.ops.lowering import Reduce, Value
@@ -123,11 +124,21 @@ def emit_whole(fn: Function, kernels: KernelState, state: ModuleState, name: str
                 bound.add(d)
                 body.append(f"{INDENT}{dim_names[d]} = {names[v]}.shape[{axis}]")
     done: set[int] = set()
-    for n in order:
-        statement = _statement(n, names, dim_names, kernels, done)
+    free_after = _deaths(order, leaves)
+    pool: dict[tuple, list[str]] = {}  # dead arrays by shape and dtype
+
+    def alloc(o: Node, space: tuple) -> str:
+        """A dead array for kernel output `o` to write into, else a new one."""
+        spare = pool.get(_key(o, dim_names))
+        return spare.pop() if spare else _alloc_text(o, space, dim_names)
+
+    for k, n in enumerate(order):
+        statement = _statement(n, names, dim_names, kernels, done, alloc)
         if statement is not None:
             state.statements[n] = statement
             body.append(INDENT + statement)
+        for dead in free_after.get(k, ()):
+            pool.setdefault(_key(dead, dim_names), []).append(names[dead])
     body.append(f"{INDENT}return {_tuple(results)}")
     kernels.sources.append("\n".join(w for line in body for w in wrap(line)) + "\n")
 
@@ -140,8 +151,42 @@ def emit_whole(fn: Function, kernels: KernelState, state: ModuleState, name: str
         + "\n"
 
 
+def _deaths(order: list[Node], leaves: list[Node]) -> dict[int, list[Node]]:
+    """The arrays of the compiled body (kernel outputs and products: new, C-ordered) that
+    are dead after each statement: no later statement reads them or a view of them, and
+    they are not returned. Kernels write into them rather than into new arrays, as the
+    NumPy target's buffer plan does (an array of a large batch is then not allocated and
+    faulted in again on every call)."""
+    base: dict[Node, Node | None] = {}  # a node -> the array whose memory it is
+    last: dict[Node, int] = {}
+    calls: dict[int, int] = {}  # kernel call -> its statement (at its first output)
+    for k, n in enumerate(order):
+        if "kernel" in n.attrs:
+            k = calls.setdefault(n.attrs["kernel"], k)
+        if n.op.name in VIEWS:
+            i = n.inputs[0]
+            base[n] = base.get(i) if i.kind == "op" else None
+        else:
+            base[n] = n if n.shape and ("kernel" in n.attrs or n.op.name == "matmul") else None
+        for i in n.inputs:
+            b = base.get(i) if i.kind == "op" else None
+            if b is not None:
+                last[b] = max(last.get(b, k), k)
+    kept = set(leaves)
+    found: dict[int, list[Node]] = {}
+    for b, k in last.items():
+        if b not in kept:
+            found.setdefault(k, []).append(b)
+    return found
+
+
+def _key(n: Node, dim_names: dict[str, str]) -> tuple:
+    return tuple(dim_names.get(d, d) if isinstance(d, str) else d for d in n.shape), n.dtype
+
+
 def _statement(n: Node, names: dict[Node, str], dim_names: dict[str, str],
-               kernels: KernelState, done: set[int]) -> str | None:
+               kernels: KernelState, done: set[int],
+               alloc: Callable[[Node, tuple], str]) -> str | None:
     """The line computing node `n` inside the compiled function (None: computed already,
     with the other outputs of its kernel)."""
     def operand(i: Node) -> str:
@@ -156,7 +201,7 @@ def _statement(n: Node, names: dict[Node, str], dim_names: dict[str, str],
             return None
         done.add(token)
         call = kernels.calls[token]
-        allocs = [_alloc_text(o, call.space, dim_names) for o in call.outs if o.shape]
+        allocs = [alloc(o, call.space) for o in call.outs if o.shape]
         targets = [names.get(m, "_") for m in call.nodes]
         target = targets[0] if len(targets) == 1 else ", ".join(targets)
         return f"{target} = {call.name}({', '.join(args + allocs)})"
