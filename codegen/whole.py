@@ -4,18 +4,18 @@ code can compute runs as one `@numba.njit` function, so that a call costs one di
 For a small graph (the XOR net: a few dozen elements per array) the time of a call is the
 interpreter's: each NumPy call or kernel dispatch costs a microsecond or more, several
 times the arithmetic. When every scheduled node is fusible (it then gets a kernel, even
-alone), a scalar op with a per-element form, a matrix product of float arrays (BLAS, as
-`@` in numba), a view (transpose, expand_dims, reshape) or a size (`dim_size`), the
-function body becomes one compiled function that calls the kernels and the BLAS directly;
-the generated Python function keeps the NumPy target's argument checks and error messages,
-calls it once and gives scalar results NumPy's scalar types. Anything else (a helper
-function such as log_softmax, a gather, an array constant, a float16 value, a returned
-view) keeps the per-node body of codegen/emit.py.
+alone), a scalar op with a per-element form, a small matrix product of float arrays, a
+view (transpose, expand_dims, reshape) or a size (`dim_size`), the function body becomes
+one compiled function (`_f_compiled`) into which numba inlines the kernels and the
+products' loops; the generated Python function keeps the NumPy target's argument checks
+and error messages, calls it once and gives scalar results NumPy's scalar types. Anything
+else (a helper such as log_softmax, a gather, an array constant, a float16 value, a
+returned view, a product big enough for BLAS) keeps the per-node body of codegen/emit.py.
 
-Results are the NumPy target's to a few ulps: the same BLAS routines (gemm, gemv, dot) and
-the kernels' loops; sums over a whole array in a kernel add in order where NumPy adds
-pairwise. Arrays are allocated inside the compiled function (NumPy's allocator, a small
-fraction of the time of a call for the arrays of a small graph).
+Results are the NumPy target's to a few ulps: the kernels' loops, and products summed in
+index order without FMA where BLAS may block and fuse; sums in a kernel add in order where
+NumPy adds pairwise. Kernels write into arrays dead by then, as the buffer plan of the
+per-node body does (`_deaths`); the others are allocated inside the compiled function.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ MAX_NODES = 200
 MAX_FUNCTIONS = 16
 DTYPES = ("float64", "float32", "int64", "bool")
 VIEWS = ("transpose", "expand_dims", "reshape")
-# Matrix products are loops (MATMUL below), for operands this small at most: numba's own
+# Matrix products are loops (_MATMUL_LOOPS below), for operands this small at most: numba's own
 # `@` (a BLAS call) takes it about a second to compile for each pair of operand ranks and
 # layouts, loops a tenth of that, and for small products they are as fast.
 SMALL_PRODUCT = 512
