@@ -215,8 +215,11 @@ def hoisted_block(state: ModuleState) -> str:
 
 def _generic(n: Node, names: dict[Node, str]) -> bool:
     """Named after its op and a count, so it may continue another node's variable."""
-    return n.label is None and bool(re.fullmatch(rf"{re.escape(sanitize(n.op.name))}_\d+",
-                                                 names[n]))
+    if n.label is not None:
+        return False
+    op, name = sanitize(n.op.name), names[n]
+    count = name[len(op) + 1:]
+    return name.startswith(f"{op}_") and count.isascii() and count.isdigit()
 
 
 def _doc(fn: Function, names: dict[Node, str], dim_names: dict[str, str]) -> str:
