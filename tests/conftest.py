@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 import sys
@@ -16,6 +15,8 @@ import pytest
 ROOT = str(Path(__file__).resolve().parent.parent)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+
+from tests.targets import TARGETS  # noqa: E402
 
 
 @pytest.fixture
@@ -38,9 +39,6 @@ def dask_client():
     cluster.close()
 
 
-# Code generation targets the tests that run generated functions try: the NumPy target, and
-# the numba target when numba is installed (found without importing it: the extra is heavy).
-TARGETS = ["numpy"] + (["numba"] if importlib.util.find_spec("numba") is not None else [])
 
 
 @pytest.fixture(params=TARGETS)
