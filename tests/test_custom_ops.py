@@ -20,6 +20,7 @@ import pytest
 import symdiff as sd
 from symdiff.ops.custom import OpDefinitionError
 from tests.fd import check_grads
+from tests.targets import TARGETS
 
 ROOT = Path(__file__).resolve().parents[1]
 TWO_OVER_ROOT_PI = 2 / math.sqrt(math.pi)
@@ -186,7 +187,7 @@ def test_impl_that_codegen_cannot_copy(impl, why):
         sd.define_op("bad_impl", impl, vjp=identity_vjp)
 
 
-def test_a_lambda_impl_is_fine_with_a_lowering_of_its_own(target):
+def test_a_lambda_impl_is_fine_with_a_lowering_of_its_own():
     from symdiff.ops.lowering import A0, Call
 
     def lower(x, out):
@@ -197,8 +198,9 @@ def test_a_lambda_impl_is_fine_with_a_lowering_of_its_own(target):
 
     user_sinh = sd.define_op("user_sinh", lambda x: np.sinh(x), vjp=sinh_vjp, lower=lower)
     x = sd.var("x", (2,))
-    f = sd.function([x], sd.grad(sd.sum(user_sinh(x)), x), target=target)
-    np.testing.assert_allclose(f(np.array([0.1, 2.0])), np.cosh([0.1, 2.0]), rtol=1e-15)
+    for target in TARGETS:  # (the op is defined once per session: no target fixture)
+        f = sd.function([x], sd.grad(sd.sum(user_sinh(x)), x), target=target)
+        np.testing.assert_allclose(f(np.array([0.1, 2.0])), np.cosh([0.1, 2.0]), rtol=1e-15)
 
 
 def test_other_bad_definitions():
@@ -214,7 +216,7 @@ def test_other_bad_definitions():
         sd.define_op("shaped", erf_impl, vjp=erf_vjp, shape=lambda x: x.shape)
 
 
-def test_non_elementwise_user_op_with_static_attribute(target):
+def test_non_elementwise_user_op_with_static_attribute():
     """A user's op with a shape rule, a static attribute, its own JVP and a batch rule."""
 
     def rowsum_vjp(g, x, out, scale=1.0):
@@ -230,8 +232,9 @@ def test_non_elementwise_user_op_with_static_attribute(target):
     xv = np.arange(12.0).reshape(3, 4)
     np.testing.assert_allclose(sd.evaluate(y, {x: xv}), 2 * xv.sum(1))
     check_grads(sd.sum(sd.sin(y)), [x], {x: xv / 10}, np.random.default_rng(0), order=2)
-    f = sd.function([x], [y, sd.grad(sd.sum(y ** 2), x)], target=target)
-    np.testing.assert_allclose(f(xv)[0], 2 * xv.sum(1))
+    for target in TARGETS:  # (the op is defined once per session: no target fixture)
+        f = sd.function([x], [y, sd.grad(sd.sum(y ** 2), x)], target=target)
+        np.testing.assert_allclose(f(xv)[0], 2 * xv.sum(1))
     hessian = sd.evaluate(sd.hessian(sd.sum(y ** 2), x), {x: xv})  # 8 on each row's block
     want = 8 * np.einsum("ij,kl->ikjl", np.eye(3), np.ones((4, 4)))
     np.testing.assert_allclose(hessian, want)
