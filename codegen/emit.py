@@ -399,10 +399,14 @@ def _body(buffer_plan: Plan, scope: Scope) -> list[str]:
     last_comment = None
     scheduled = {step.node for step in buffer_plan.steps}
     computed: dict[tuple, str] = {}  # multi-output computations already printed
-    for step in buffer_plan.steps:
+    walked: dict[int, object] = {}  # lowerings searched for helpers (many nodes share one),
+    for step in buffer_plan.steps:  # by id, each kept alive so that no id is reused
         n = step.node
-        for h in helpers(scope.lowered(n)):
-            scope.state.helpers.setdefault(h.__name__, h)
+        expr = scope.lowered(n)
+        if id(expr) not in walked:
+            walked[id(expr)] = expr
+            for h in helpers(expr):
+                scope.state.helpers.setdefault(h.__name__, h)
         if n in scope.inlined:
             continue
         key = group_key(n) if n.op.multi_output else None
