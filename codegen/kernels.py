@@ -44,11 +44,12 @@ from .fusion import Cluster, clusters, element_form
 from .naming import Namer
 from .printer import scalar_text
 from .schedule import schedule
-from .vecmath import INLINE_ALWAYS, UFUNCS, with_callees
+from .vecmath import UFUNCS, VECMATH, with_callees
 
 DECORATOR = '@numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")'
-# numba inlines these itself, so that LLVM sees (and inlines) the small functions they call
-INLINED_DECORATOR = DECORATOR[:-1] + ', inline="always")'
+# the vecmath functions: LLVM always inlines them (else a big kernel, or logaddexp with the
+# exp and log1p it calls inlined, passes the inliner's size limit, and its loop stays scalar)
+INLINED_DECORATOR = DECORATOR[:-1] + ", forceinline=True)"
 INDENT = "    "
 _tokens = itertools.count()  # makes each kernel node distinct in the graph's intern table
 
@@ -461,5 +462,5 @@ def _collect(c: Cluster, state: KernelState) -> None:
 
 def helper_source(fn: Callable) -> str:
     """A helper's source, compiled by numba alongside the kernels that call it."""
-    decorator = INLINED_DECORATOR if fn in INLINE_ALWAYS else DECORATOR
+    decorator = INLINED_DECORATOR if fn in VECMATH else DECORATOR
     return f"{decorator}\n{inspect.getsource(fn)}"

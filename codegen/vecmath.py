@@ -160,11 +160,13 @@ def vm_tanh(x0):
         - 0.16134119023996228053e+4
     q = ((g + 0.11274474380534949335e+3) * g + 0.22337720718962312926e+4) * g \
         + 0.48402357071988688686e+4
-    small = x + x * (g * p / q)
     a = abs(x)
-    big = 1.0 - 2.0 / (vm_exp(a + a) + 1.0)  # 1 for |x| > 19.1 (and inf)
+    near0 = a < 0.5493061443340549
+    # one division for both formulas: R = g p / q near 0, else 2 / (exp(2|x|) + 1)
+    ratio = (g * p if near0 else 2.0) / (q if near0 else vm_exp(a + a) + 1.0)
+    big = 1.0 - ratio  # 1 for |x| > 19.1 (and inf)
     big = -big if x < 0.0 else big
-    y = small if a < 0.5493061443340549 else big
+    y = x + x * ratio if near0 else big
     return x if a < 1e-9 else y  # tanh(x) rounds to x there; keeps tanh(-0.0) = -0.0
 
 
@@ -189,9 +191,9 @@ UFUNCS: dict[str, Callable] = {
     "np.logaddexp": vm_logaddexp,
 }
 
-# Inlined by numba itself (`inline="always"`): LLVM would inline exp and log1p into it and
-# then find it too big to inline into a kernel's loop, which would then not vectorize.
-INLINE_ALWAYS: tuple[Callable, ...] = (vm_logaddexp,)
+# Every function here (a kernel's decorator marks them `forceinline`).
+VECMATH: frozenset[Callable] = frozenset(
+    f for name, f in list(globals().items()) if name.startswith("vm_") and callable(f))
 
 
 def with_callees(fn: Callable) -> list[Callable]:
