@@ -77,18 +77,20 @@ def vm_exp_reduce(x):
     lo = kd * 1.90821492927058770002e-10  # ln2 low part
     r = hi - lo
     c = (hi - r) - lo  # the rounding error of r
-    p = 2.0915433598076003e-09
-    p = p * r + 2.5106262550879078e-08
-    p = p * r + 2.755727183153613e-07
-    p = p * r + 2.755725286336732e-06
-    p = p * r + 2.480158732699005e-05
-    p = p * r + 0.00019841269876840357
-    p = p * r + 0.0013888888888883332
-    p = p * r + 0.008333333333325551
-    p = p * r + 0.04166666666666667
-    p = p * r + 0.1666666666666667
-    p = p * r + 0.5
-    low = (r * r) * p + (c + c * r)  # expm1(r) - r, plus c * e**r
+    # Estrin's scheme: a short dependency chain, so that a kernel calling several of these
+    # in a row (tanh(tanh(x))) is not bound by latency
+    r2 = r * r
+    r4 = r2 * r2
+    a0 = 0.5 + 0.1666666666666667 * r
+    a1 = 0.04166666666666667 + 0.008333333333325551 * r
+    a2 = 0.0013888888888883332 + 0.00019841269876840357 * r
+    a3 = 2.480158732699005e-05 + 2.755725286336732e-06 * r
+    a4 = 2.755727183153613e-07 + 2.5106262550879078e-08 * r
+    b0 = a0 + a1 * r2
+    b1 = a2 + a3 * r2
+    b2 = a4 + 2.0915433598076003e-09 * r2
+    p = (b0 + b1 * r4) + b2 * (r4 * r4)
+    low = r2 * p + (c + c * r)  # expm1(r) - r, plus c * e**r
     return kd, ki, r, low
 
 
