@@ -221,7 +221,7 @@ def test_op_table_elementwise_and_reductions(rng):
     f_numba = sd.function(inputs, outputs, target="numba")
     f_numpy = sd.function(inputs, outputs)
     got, want = f_numba(*args), f_numpy(*args)
-    assert f_numba.source.count("@numba.njit") > 20
+    assert f_numba.source.count("def _kernel") > 20  # kernels (vecmath helpers aside)
     for node, g, w in zip(outputs, got, want, strict=True):
         g, w = np.asarray(g), np.asarray(w)
         assert g.shape == w.shape and g.dtype == w.dtype, repr(node)
