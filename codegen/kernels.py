@@ -44,8 +44,12 @@ from .fusion import Cluster, clusters, element_form
 from .naming import Namer
 from .printer import scalar_text
 from .schedule import schedule
+from .vecmath import UFUNCS, VECMATH, with_callees
 
 DECORATOR = '@numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")'
+# the vecmath functions: LLVM always inlines them (else a big kernel, or logaddexp with the
+# exp and log1p it calls inlined, passes the inliner's size limit, and its loop stays scalar)
+INLINED_DECORATOR = DECORATOR[:-1] + ", forceinline=True)"
 INDENT = "    "
 _tokens = itertools.count()  # makes each kernel node distinct in the graph's intern table
 
@@ -416,6 +420,7 @@ def _expr(form: Value, args: list[str], node: Node, local: dict[Node, str]) -> s
         return _literal(form, node.dtype) if isinstance(form, float) else repr(form)
     if isinstance(form, Call):
         fn = form.fn if isinstance(form.fn, str) else form.fn.__name__
+        fn = _vecmath(form, node).__name__ if _vecmath(form, node) else fn
         inner = ", ".join(_expr(a, args, node, local) for a in form.args)
         return f"{fn}({inner})"
     if isinstance(form, Infix):
@@ -430,13 +435,26 @@ def _expr(form: Value, args: list[str], node: Node, local: dict[Node, str]) -> s
     raise ValueError(f"{node.op.name}: a kernel cannot print {form!r}")
 
 
+def _vecmath(call: Call, node: Node) -> Callable | None:
+    """The codegen/vecmath function a kernel calls for this ufunc call in `node`'s form
+    (real floating point only: numba's own function stays for complex and integer
+    results), or None."""
+    if not isinstance(call.fn, str) or node.dtype not in ("float64", "float32"):
+        return None
+    return UFUNCS.get(call.fn)
+
+
 def _collect(c: Cluster, state: KernelState) -> None:
     """The helpers (jitted alongside) and modules the members' forms call."""
     for m in c.members:
         for value in subexpressions(element_form(m)):
             if not isinstance(value, Call):
                 continue
-            if callable(value.fn):
+            vector = _vecmath(value, m)
+            if vector is not None:
+                for fn in with_callees(vector):
+                    state.helpers.setdefault(fn.__name__, fn)
+            elif callable(value.fn):
                 state.helpers.setdefault(value.fn.__name__, value.fn)
             elif "." in value.fn:
                 state.modules.add(value.fn.split(".")[0])
@@ -444,4 +462,5 @@ def _collect(c: Cluster, state: KernelState) -> None:
 
 def helper_source(fn: Callable) -> str:
     """A helper's source, compiled by numba alongside the kernels that call it."""
-    return f"{DECORATOR}\n{inspect.getsource(fn)}"
+    decorator = INLINED_DECORATOR if fn in VECMATH else DECORATOR
+    return f"{decorator}\n{inspect.getsource(fn)}"

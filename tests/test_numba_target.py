@@ -108,7 +108,7 @@ def test_where_masked_relu_and_tanh_chains_fuse(rng):
     f = sd.function([z, g], outs, target="numba")
     args = [rng.standard_normal((9, 7)), rng.standard_normal((9, 7))]
     _assert_close(f(*args), sd.function([z, g], outs)(*args), rtol=1e-12)
-    assert f.source.count("@numba.njit") <= 3
+    assert f.source.count("def _kernel") <= 3  # kernels (vecmath helpers aside)
 
 
 def test_deep_tanh_derivatives_match(rng):
