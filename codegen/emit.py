@@ -215,8 +215,11 @@ def hoisted_block(state: ModuleState) -> str:
 
 def _generic(n: Node, names: dict[Node, str]) -> bool:
     """Named after its op and a count, so it may continue another node's variable."""
-    return n.label is None and bool(re.fullmatch(rf"{re.escape(sanitize(n.op.name))}_\d+",
-                                                 names[n]))
+    if n.label is not None:
+        return False
+    op, name = sanitize(n.op.name), names[n]
+    count = name[len(op) + 1:]
+    return name.startswith(f"{op}_") and count.isascii() and count.isdigit()
 
 
 def _doc(fn: Function, names: dict[Node, str], dim_names: dict[str, str]) -> str:
@@ -402,10 +405,14 @@ def _body(buffer_plan: Plan, scope: Scope) -> list[str]:
     last_comment = None
     scheduled = {step.node for step in buffer_plan.steps}
     computed: dict[tuple, str] = {}  # multi-output computations already printed
-    for step in buffer_plan.steps:
+    walked: dict[int, object] = {}  # lowerings searched for helpers (many nodes share one),
+    for step in buffer_plan.steps:  # by id, each kept alive so that no id is reused
         n = step.node
-        for h in helpers(scope.lowered(n)):
-            scope.state.helpers.setdefault(h.__name__, h)
+        expr = scope.lowered(n)
+        if id(expr) not in walked:
+            walked[id(expr)] = expr
+            for h in helpers(expr):
+                scope.state.helpers.setdefault(h.__name__, h)
         if n in scope.inlined:
             continue
         key = group_key(n) if n.op.multi_output else None

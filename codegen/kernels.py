@@ -44,12 +44,16 @@ from .fusion import Cluster, clusters, element_form
 from .naming import Namer
 from .printer import scalar_text
 from .schedule import schedule
+from .vecmath import UFUNCS, VECMATH, with_callees
 
 DECORATOR = '@numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")'
-# The decorator of a function called only from compiled code (a whole-function kernel):
-# numba inlines it into its caller, which is then one compiled function, where each
-# function compiled apart costs a tenth of a second or more.
-INLINED = DECORATOR.replace("njit(", 'njit(inline="always", ', 1)
+# the vecmath functions: LLVM always inlines them (else a big kernel, or logaddexp with the
+# exp and log1p it calls inlined, passes the inliner's size limit, and its loop stays scalar)
+INLINED_DECORATOR = DECORATOR[:-1] + ", forceinline=True)"
+# a function called only from compiled code (by a whole-function kernel): numba inlines it
+# into its caller at its own IR level, so the caller is one compiled function, where each
+# function compiled apart costs a tenth of a second or more
+WHOLE_CALLEE = DECORATOR.replace("njit(", 'njit(inline="always", ', 1)
 INDENT = "    "
 _tokens = itertools.count()  # makes each kernel node distinct in the graph's intern table
 
@@ -275,7 +279,7 @@ def _kernel_source(name: str, c: Cluster, inputs: list[Node], outs: list[Node],
     out_names = {o: "out" if single else namer.fresh(f"{o.op.name}_out", "out")
                  for o in outs}
     local: dict[Node, str] = {}
-    lines = [INLINED if numbers else DECORATOR]
+    lines = [WHOLE_CALLEE if numbers else DECORATOR]
     signature = ", ".join([params[i] for i in inputs] + [out_names[o] for o in outs if o.shape])
     lines.append(f"def {name}({signature}):")
     ops = ", ".join(dict.fromkeys(m.op.name for m in c.members))
@@ -439,6 +443,7 @@ def _expr(form: Value, args: list[str], node: Node, local: dict[Node, str]) -> s
         return _literal(form, node.dtype) if isinstance(form, float) else repr(form)
     if isinstance(form, Call):
         fn = form.fn if isinstance(form.fn, str) else form.fn.__name__
+        fn = _vecmath(form, node).__name__ if _vecmath(form, node) else fn
         inner = ", ".join(_expr(a, args, node, local) for a in form.args)
         return f"{fn}({inner})"
     if isinstance(form, Infix):
@@ -453,13 +458,26 @@ def _expr(form: Value, args: list[str], node: Node, local: dict[Node, str]) -> s
     raise ValueError(f"{node.op.name}: a kernel cannot print {form!r}")
 
 
+def _vecmath(call: Call, node: Node) -> Callable | None:
+    """The codegen/vecmath function a kernel calls for this ufunc call in `node`'s form
+    (real floating point only: numba's own function stays for complex and integer
+    results), or None."""
+    if not isinstance(call.fn, str) or node.dtype not in ("float64", "float32"):
+        return None
+    return UFUNCS.get(call.fn)
+
+
 def _collect(c: Cluster, state: KernelState) -> None:
     """The helpers (jitted alongside) and modules the members' forms call."""
     for m in c.members:
         for value in subexpressions(element_form(m)):
             if not isinstance(value, Call):
                 continue
-            if callable(value.fn):
+            vector = _vecmath(value, m)
+            if vector is not None:
+                for fn in with_callees(vector):
+                    state.helpers.setdefault(fn.__name__, fn)
+            elif callable(value.fn):
                 state.helpers.setdefault(value.fn.__name__, value.fn)
             elif "." in value.fn:
                 state.modules.add(value.fn.split(".")[0])
@@ -467,4 +485,5 @@ def _collect(c: Cluster, state: KernelState) -> None:
 
 def helper_source(fn: Callable) -> str:
     """A helper's source, compiled by numba alongside the kernels that call it."""
-    return f"{DECORATOR}\n{inspect.getsource(fn)}"
+    decorator = INLINED_DECORATOR if fn in VECMATH else DECORATOR
+    return f"{decorator}\n{inspect.getsource(fn)}"

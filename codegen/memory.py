@@ -40,7 +40,6 @@ class Buffer:
     shape: tuple
     dtype: str
     owner: Node
-    holders: list[Node] = field(default_factory=list)
     creator: Node | None = None
     writable_into: bool = False   # the creator can write into a given array (out=)
     fortran: bool = False         # laid out column-major (see `fortran_layout`)
@@ -97,7 +96,6 @@ def plan(schedule: list[Node], outputs: list[Node], generic: set[Node],
         return b.last <= i  # every holder's last use is behind: O(1), not a holder walk
 
     def hold(b: Buffer, n: Node) -> None:
-        b.holders.append(n)
         b.last = max(b.last, last_use.get(n, -1))
 
     for i, n in enumerate(schedule):
@@ -139,8 +137,9 @@ def plan(schedule: list[Node], outputs: list[Node], generic: set[Node],
         else:
             storage[n] = []
         # buffers read here for the last time become free for recycling
-        for b in _unique(b for inp in dict.fromkeys(n.inputs) for b in storage.get(inp, [])):
-            if b not in storage[n] and dead_after(b, i):
+        own = storage[n]
+        for b in _unique(b for inp in n.inputs for b in storage.get(inp, ())):
+            if b.last <= i and b not in own:
                 pool.append(b)
 
     _schedule_dels(steps, [n for n in schedule if n not in inlined], variable, last_use,
@@ -165,7 +164,7 @@ def _unique(bufs: Iterable[Buffer]) -> list[Buffer]:
 
 
 def _new(n: Node, writable_into: bool = False) -> Buffer:
-    return Buffer(n.shape, n.dtype, n, [n], n, writable_into, fortran=fortran_layout(n))
+    return Buffer(n.shape, n.dtype, n, n, writable_into, fortran=fortran_layout(n))
 
 
 def fortran_layout(n: Node) -> bool:

@@ -76,8 +76,8 @@ def emit_module(functions: Sequence[Function], *, title: str,
     if kernels is not None and kernels.sources:
         modules["numba"] = "numba"
         modules.update({m: m for m in kernels.modules if m != "np"})
-        for helper in kernels.helpers.values():
-            modules.update(helper_modules(helper))
+        for helper in kernels.helpers.values():  # they may call each other (vecmath)
+            modules.update(helper_modules(helper, alongside=kernels.helpers))
     imports = "".join(f"import {module}\n" if alias == module else
                       f"import {module} as {alias}\n"
                       for alias, module in sorted(modules.items()) if alias != "np")

@@ -31,7 +31,7 @@ from .emit import INDENT, ModuleState, _doc, _entry_checks, docstring
 from .function import Function, render
 from .fusion import element_form, scalar_safe
 from .hoist import hoistable
-from .kernels import DECORATOR, INLINED, KernelState, _alloc_expr, _expr, _literal
+from .kernels import DECORATOR, WHOLE_CALLEE, KernelState, _alloc_expr, _expr, _literal
 from .layout import wrap
 from .naming import node_names
 from .schedule import is_view, schedule
@@ -269,7 +269,7 @@ _MATMUL_LOOPS = {
 
 def _matmul_source(ra: int, rb: int) -> str:
     """The njit function `_matmul{ra}{rb}(a, b)`: a @ b as loops (a number for vectors)."""
-    lines = [INLINED, f"def _matmul{ra}{rb}(a, b):",
+    lines = [WHOLE_CALLEE, f"def _matmul{ra}{rb}(a, b):",
              f'{INDENT}"""a @ b for a small product, as loops."""']
     lines += [INDENT + line for line in _MATMUL_LOOPS[(ra, rb)]]
     return "\n".join(lines) + "\n"

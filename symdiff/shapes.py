@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -69,8 +70,10 @@ def is_float(dtype: str) -> bool:
     return dtype in FLOAT_DTYPES
 
 
+@functools.lru_cache(maxsize=1024)
 def promote(*dtypes: str) -> str:
-    """NumPy's type promotion restricted to symdiff's dtypes."""
+    """NumPy's type promotion restricted to symdiff's dtypes (cached: every op built
+    promotes its operands' dtypes, and there are few distinct combinations)."""
     return canonical_dtype(np.result_type(*[np.dtype(d) for d in dtypes]))
 
 

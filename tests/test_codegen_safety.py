@@ -144,13 +144,13 @@ def test_module_cache_keeps_only_the_newest_modules(tmp_path, monkeypatch):
     assert len(list(tmp_path.glob("*.py"))) == 3
 
 
-def test_every_returned_array_is_the_callers_own():
+def test_every_returned_array_is_the_callers_own(target):
     """Writing into a result never changes an argument, a constant of the module, another
     result or the next call's results (a broadcast result is writable too)."""
     x = sd.var("x", (3,))
     y = sd.exp(x)
     outputs = [y, y, x, x[1:], sd.const(np.ones(3)) * 2, sd.grad(sd.sum(x), x)]
-    f = sd.function([x], outputs)
+    f = sd.function([x], outputs, target=target)
     xv = np.arange(3.0)
     first = f(xv)
     for out in first:
@@ -163,12 +163,12 @@ def test_every_returned_array_is_the_callers_own():
     assert again[0] is not again[1]
 
 
-def test_a_result_that_views_another_result_is_its_own_array():
+def test_a_result_that_views_another_result_is_its_own_array(target):
     """`h` and `h[1:]`, `h.T` or `reshape(h)` returned together are separate arrays, in
     either order: writing into one leaves the others alone."""
     a = sd.var("a", (2, 3))
     h = sd.exp(a)
-    f = sd.function([a], [h[1:], h, h.T, sd.reshape(h, (6,))])
+    f = sd.function([a], [h[1:], h, h.T, sd.reshape(h, (6,))], target=target)
     results = f(np.zeros((2, 3)))
     for i, out in enumerate(results):
         for other in results[i + 1:]:

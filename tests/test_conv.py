@@ -79,7 +79,7 @@ def test_cnn_loss_gradient_and_hvp_against_differences(rng):
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
 
 
-def test_hessian_through_strided_conv_and_padded_pool(rng):
+def test_hessian_through_strided_conv_and_padded_pool(rng, target):
     """sd.hessian batches the graph (unfold's and fold's batching rules): the whole Hessian
     of a strided, padded conv and max pool, against differences of the gradient, and the
     generated code against the interpreter."""
@@ -91,16 +91,17 @@ def test_hessian_through_strided_conv_and_padded_pool(rng):
     grad = sd.grad(y, w)
     want = numerical_jvp(lambda p: sd.evaluate(grad, p), point, {w: t}, 1e-5)
     np.testing.assert_allclose(np.tensordot(hessian, t, 4), want, rtol=1e-7, atol=1e-9)
-    generated = sd.function([x, w], sd.hessian(y, w))
+    generated = sd.function([x, w], sd.hessian(y, w), target=target)
     np.testing.assert_allclose(generated(point[x], point[w]), hessian, rtol=1e-12,
                                atol=1e-13)
 
-def test_generated_cnn_module_imports_only_numpy(rng):
+def test_generated_cnn_module_imports_only_numpy_and_its_target(rng, target):
     x, w1, w2, labels, loss = _small_cnn()
-    f = sd.function([x, w1, w2, labels], [loss, *sd.grad(loss, [w1, w2])])
+    f = sd.function([x, w1, w2, labels], [loss, *sd.grad(loss, [w1, w2])], target=target)
     imports = {line.split()[1] for line in f.source.splitlines()
                if line.startswith(("import ", "from "))}
-    assert all(m == "numpy" or m in sys.stdlib_module_names for m in imports), imports
+    allowed = {"numpy", "numba"} if target == "numba" else {"numpy"}
+    assert all(m in allowed or m in sys.stdlib_module_names for m in imports), imports
     point = {x: rng.standard_normal((5, 1, 6, 6)), w1: rng.standard_normal((3, 1, 3, 3)),
              w2: rng.standard_normal((12, 4)), labels: rng.integers(0, 4, 5)}
     got = f(*point.values())

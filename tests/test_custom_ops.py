@@ -20,6 +20,7 @@ import pytest
 import symdiff as sd
 from symdiff.ops.custom import OpDefinitionError
 from tests.fd import check_grads
+from tests.targets import TARGETS
 
 ROOT = Path(__file__).resolve().parents[1]
 TWO_OVER_ROOT_PI = 2 / math.sqrt(math.pi)
@@ -79,10 +80,10 @@ def test_against_finite_differences_in_a_composition():
                 order=2)
 
 
-def test_generated_module_needs_only_numpy(tmp_path):
+def test_generated_module_needs_only_numpy(tmp_path, target):
     x = sd.var("x", (4,))
     y = user_erf(x)
-    f = sd.function([x], [y, sd.grad(sd.sum(y), x)])
+    f = sd.function([x], [y, sd.grad(sd.sum(y), x)], target=target)
     assert "def erf_impl(x):" in f.source and "import math" in f.source
     value, grad = f(POINT)
     np.testing.assert_allclose(value, _erf(POINT), rtol=1e-15)
@@ -197,8 +198,9 @@ def test_a_lambda_impl_is_fine_with_a_lowering_of_its_own():
 
     user_sinh = sd.define_op("user_sinh", lambda x: np.sinh(x), vjp=sinh_vjp, lower=lower)
     x = sd.var("x", (2,))
-    f = sd.function([x], sd.grad(sd.sum(user_sinh(x)), x))
-    np.testing.assert_allclose(f(np.array([0.1, 2.0])), np.cosh([0.1, 2.0]), rtol=1e-15)
+    for target in TARGETS:  # (the op is defined once per session: no target fixture)
+        f = sd.function([x], sd.grad(sd.sum(user_sinh(x)), x), target=target)
+        np.testing.assert_allclose(f(np.array([0.1, 2.0])), np.cosh([0.1, 2.0]), rtol=1e-15)
 
 
 def test_other_bad_definitions():
@@ -230,8 +232,9 @@ def test_non_elementwise_user_op_with_static_attribute():
     xv = np.arange(12.0).reshape(3, 4)
     np.testing.assert_allclose(sd.evaluate(y, {x: xv}), 2 * xv.sum(1))
     check_grads(sd.sum(sd.sin(y)), [x], {x: xv / 10}, np.random.default_rng(0), order=2)
-    f = sd.function([x], [y, sd.grad(sd.sum(y ** 2), x)])
-    np.testing.assert_allclose(f(xv)[0], 2 * xv.sum(1))
+    for target in TARGETS:  # (the op is defined once per session: no target fixture)
+        f = sd.function([x], [y, sd.grad(sd.sum(y ** 2), x)], target=target)
+        np.testing.assert_allclose(f(xv)[0], 2 * xv.sum(1))
     hessian = sd.evaluate(sd.hessian(sd.sum(y ** 2), x), {x: xv})  # 8 on each row's block
     want = 8 * np.einsum("ij,kl->ikjl", np.eye(3), np.ones((4, 4)))
     np.testing.assert_allclose(hessian, want)
@@ -243,7 +246,7 @@ def scaled_rowsum(x, scale=1.0):
 
 # -- stop_gradient ---------------------------------------------------------------------------------
 
-def test_stop_gradient_has_zero_derivative_of_every_order():
+def test_stop_gradient_has_zero_derivative_of_every_order(target):
     x = sd.var("x", (3,))
     xv = np.array([0.5, -1.0, 2.0])
     y = sd.sum(sd.stop_gradient(x) * sd.sin(x))  # d/dx = x * cos(x), not sin + x cos
@@ -252,7 +255,7 @@ def test_stop_gradient_has_zero_derivative_of_every_order():
                                atol=1e-15)
     np.testing.assert_allclose(sd.evaluate(sd.jvp(sd.stop_gradient(x), x, xv), {x: xv}), 0)
     assert np.all(sd.evaluate(sd.derivative(sd.stop_gradient(x * x), x, 2), {x: xv}) == 0)
-    f = sd.function([x], [y, sd.grad(y, x)])
+    f = sd.function([x], [y, sd.grad(y, x)], target=target)
     np.testing.assert_allclose(f(xv)[1], xv * np.cos(xv))
     blocked = sd.grad(sd.sum(sd.stop_gradient(x) ** 2), x)
     assert np.all(sd.evaluate(blocked, {x: xv}) == 0)

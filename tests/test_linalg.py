@@ -85,11 +85,11 @@ def test_evaluate_runs_eigh_once_for_all_outputs_and_derivatives(rng, eigh_calls
     assert len(eigh_calls) == 1
 
 
-def test_generated_code_computes_eigh_once(rng, eigh_calls):
+def test_generated_code_computes_eigh_once(rng, eigh_calls, target):
     a = sd.var("A", (3, 3))
     w, v = sd.linalg.eigh(a)
     loss = sd.sum(w ** 2) + sd.sum(v[:, 0] * W)
-    fn = sd.function([a], [w, v, loss, sd.grad(loss, a)])
+    fn = sd.function([a], [w, v, loss, sd.grad(loss, a)], target=target)
     assert fn.source.count("np.linalg.eigh(") == 1  # inside the copied helper
     assert len(re.findall(r"^\s+\w+, \w+ = _eigh\(A\)$", fn.source, flags=re.M)) == 1
     value = spd(rng)
@@ -101,19 +101,19 @@ def test_generated_code_computes_eigh_once(rng, eigh_calls):
         np.testing.assert_allclose(g, e, atol=1e-12)
 
 
-def test_generated_code_names_unused_outputs_underscore(rng):
+def test_generated_code_names_unused_outputs_underscore(rng, target):
     a = sd.var("A", (4, 3))
     _, s, _ = sd.linalg.svd(a)
-    fn = sd.function([a], sd.sum(s))
+    fn = sd.function([a], sd.sum(s), target=target)
     assert re.search(r"^\s+_, \w+, _ = _svd\(A\)$", fn.source, flags=re.M), fn.source
     value = rng.standard_normal((4, 3))
     np.testing.assert_allclose(fn(value), np.linalg.svd(value, compute_uv=False).sum())
 
 
-def test_generated_slogdet_unpacks_sign_and_log(rng):
+def test_generated_slogdet_unpacks_sign_and_log(rng, target):
     a = sd.var("A", (3, 3))
     sign, logdet = sd.linalg.slogdet(a)
-    fn = sd.function([a], [sign * sd.exp(logdet), sd.grad(logdet, a)])
+    fn = sd.function([a], [sign * sd.exp(logdet), sd.grad(logdet, a)], target=target)
     assert fn.source.count("np.linalg.slogdet(") == 1
     value = rng.standard_normal((3, 3)) + 3 * np.eye(3)
     det, grad = fn(value)
@@ -273,13 +273,13 @@ def test_jacobian_of_batched_solve(rng):
 
 # -- errors --------------------------------------------------------------------------------
 
-def test_cholesky_of_a_matrix_that_is_not_positive_definite_raises_naming_the_node():
+def test_cholesky_of_a_matrix_that_is_not_positive_definite_raises_naming_the_node(target):
     a = sd.var("A", (2, 2))
     factor = sd.linalg.cholesky(a)
     with pytest.raises(np.linalg.LinAlgError, match=r"cholesky at .*not positive definite"):
         sd.evaluate(factor, {a: np.array([[1.0, 2.0], [2.0, 1.0]])})
     with pytest.raises(np.linalg.LinAlgError):
-        sd.function([a], factor)(np.array([[1.0, 2.0], [2.0, 1.0]]))
+        sd.function([a], factor, target=target)(np.array([[1.0, 2.0], [2.0, 1.0]]))
 
 
 @pytest.mark.parametrize("make", [sd.linalg.solve, lambda a, b: sd.linalg.inv(a) @ b])

@@ -146,9 +146,9 @@ def test_erf_is_accurate_against_math_erf_and_scipy():
     assert _erf(np, np.float32(0.5)).dtype == np.float32
 
 
-def test_erf_in_generated_code_needs_numpy_alone():
+def test_erf_in_generated_code_needs_numpy_alone(target):
     v = sd.var("v", (5,))
-    f = sd.function([v], [sd.erf(v), sd.grad(sd.sum(sd.erf(v)), v)])
+    f = sd.function([v], [sd.erf(v), sd.grad(sd.sum(sd.erf(v)), v)], target=target)
     assert "scipy" not in f.source and "import math" not in f.source
     xs = np.array([-3.0, -0.5, 0.0, 1.0, 4.0])
     values, slopes = f(xs)
@@ -159,14 +159,14 @@ def test_erf_in_generated_code_needs_numpy_alone():
 # -- conventions at special points --------------------------------------------------------------
 
 @pytest.mark.parametrize("ord", [None, 1, np.inf])
-def test_norm_derivative_at_zero_is_zero(ord):
+def test_norm_derivative_at_zero_is_zero(ord, target):
     v = sd.var("v", (3,))
     n = sd.norm(v, ord)
     one = sd.const(np.ones(3))
     grad, tangent = sd.evaluate([sd.grad(n, v), sd.jvp(n, v, one)], {v: np.zeros(3)})
     np.testing.assert_array_equal(grad, np.zeros(3))
     assert tangent == 0.0
-    generated = sd.function([v], sd.grad(n, v))(np.zeros(3))
+    generated = sd.function([v], sd.grad(n, v), target=target)(np.zeros(3))
     np.testing.assert_array_equal(generated, np.zeros(3))
 
 
@@ -202,11 +202,11 @@ def test_variance_over_unit_axes_is_not_the_identity():
     assert not sd.ops.REGISTRY["variance"].unit_identity
 
 
-def test_split_pieces_compile_once_and_only_used_pieces_get_cotangents():
+def test_split_pieces_compile_once_and_only_used_pieces_get_cotangents(target):
     v = sd.var("v", (6,))
     a, b, c = sd.split(v, 3)
     loss = sd.sum(a * a) + sd.sum(c)
-    f = sd.function([v], [loss, sd.grad(loss, v)])
+    f = sd.function([v], [loss, sd.grad(loss, v)], target=target)
     vv = np.arange(6.0)
     value_, grad = f(vv)
     assert value_ == 0 + 1 + 4 + 5

@@ -101,15 +101,15 @@ def test_reverse_over_reverse_matches_the_unrolled_loop(rnn):
 
 
 @pytest.mark.parametrize("checkpoint", [None, 2])
-def test_generated_code_matches_the_interpreter(rnn, checkpoint):
+def test_generated_code_matches_the_interpreter(rnn, checkpoint, target):
     wrt, point, scanned, _ = rnn
     outs = [scanned(checkpoint)] + sd.grad(scanned(checkpoint), list(wrt))
-    f = sd.function(list(wrt), outs)
+    f = sd.function(list(wrt), outs, target=target)
     _same(f(*[point[v] for v in wrt]), sd.evaluate(outs, point), "codegen")
     assert "for t in range(steps):" in f.source and "for t in range(steps - 1, -1, -1):" \
         in f.source
     hess = sd.hessian(scanned(checkpoint), wrt[2])
-    g = sd.function(list(wrt), hess)
+    g = sd.function(list(wrt), hess, target=target)
     _same([g(*[point[v] for v in wrt])], [sd.evaluate(hess, point)], "codegen hessian")
 
 
@@ -131,7 +131,7 @@ def test_cotangent_of_the_final_carry_only_and_of_ys_only(rnn):
               sd.evaluate(sd.grad(ref, [W, U, xs, h0]), point), "partial cotangent")
 
 
-def test_zero_length_sequence():
+def test_zero_length_sequence(target):
     h0 = sd.var("h0", (3,))
     xs = sd.var("xs", (0, 3))
     w = sd.var("w", (3,))
@@ -142,7 +142,7 @@ def test_zero_length_sequence():
     assert value == 3.0 and y.shape == (0,)
     np.testing.assert_array_equal(g_h0, np.ones(3))
     np.testing.assert_array_equal(g_w, np.zeros(3))
-    f = sd.function([h0, xs, w], [hT, ys] + sd.grad(loss, [h0, w]))
+    f = sd.function([h0, xs, w], [hT, ys] + sd.grad(loss, [h0, w]), target=target)
     out = f(point[h0], point[xs], point[w])
     np.testing.assert_array_equal(out[0], np.arange(3.0))
     assert out[1].shape == (0,)
@@ -195,7 +195,7 @@ def test_body_ignoring_x_and_scan_by_length():
     check_grads(sd.sum(cL), [c0, m], point, rng)
 
 
-def test_symbolic_length_and_batch():
+def test_symbolic_length_and_batch(target):
     h0 = sd.var("h0", ("n", 3))
     xs = sd.var("xs", ("T", "n", 3))
     u = sd.var("u", (3, 3))
@@ -206,7 +206,7 @@ def test_symbolic_length_and_batch():
     point = {h0: rng.standard_normal((4, 3)), xs: rng.standard_normal((6, 4, 3)),
              u: rng.standard_normal((3, 3)) * 0.5}
     outs = [loss] + sd.grad(loss, [h0, xs, u])
-    f = sd.function([h0, xs, u], outs)
+    f = sd.function([h0, xs, u], outs, target=target)
     _same(f(point[h0], point[xs], point[u]), sd.evaluate(outs, point), "symbolic dims")
     check_grads(loss, [h0, u], point, rng)
 
@@ -420,7 +420,7 @@ def test_readme_loop_example_runs():
     assert scope["f"].source.count("for t in range") == 2
 
 
-def test_int_carry_constant_y_and_no_carry():
+def test_int_carry_constant_y_and_no_carry(target):
     xs, w = sd.var("xs", (4, 2)), sd.var("w", (2,))
 
     def step(c, x):
@@ -431,7 +431,7 @@ def test_int_carry_constant_y_and_no_carry():
     point = {xs: np.arange(8.0).reshape(4, 2), w: np.array([0.5, 2.0])}
     loss = sd.sum(h) + sd.sum(ys)
     outs = [i, h, ys] + sd.grad(loss, [w, xs])
-    f = sd.function([xs, w], outs)
+    f = sd.function([xs, w], outs, target=target)
     _same(f(point[xs], point[w]), sd.evaluate(outs, point), "int carry")
     assert sd.evaluate(i, point) == 4
     check_grads(loss, [w, xs], point, np.random.default_rng(12))
@@ -439,7 +439,7 @@ def test_int_carry_constant_y_and_no_carry():
     check_grads(sd.sum(ys2), [w, xs], point, np.random.default_rng(13))
 
 
-def test_nested_loops_and_an_outer_expression_read_inside():
+def test_nested_loops_and_an_outer_expression_read_inside(target):
     """A scan in a scan's body, reading an outer expression (exp(w) / 2, made an operand
     of both loops): values, gradients, generated code, Hessian and grad of grad against
     the doubly unrolled loop."""
@@ -471,11 +471,11 @@ def test_nested_loops_and_an_outer_expression_read_inside():
 
     mine = sd.evaluate(derived(loss), point)
     _same(mine, sd.evaluate(derived(ref), point), "nested")
-    f = sd.function([xs, w, c0], derived(loss)[:4])
+    f = sd.function([xs, w, c0], derived(loss)[:4], target=target)
     _same(f(point[xs], point[w], point[c0]), mine[:4], "nested codegen")
 
 
-def test_reverse_scan_derivatives():
+def test_reverse_scan_derivatives(target):
     rng = np.random.default_rng(15)
     xs, u, c0 = sd.var("xs", (4, 2)), sd.var("u", (2, 2)), sd.var("c0", (2,))
     cT, ys = sd.scan(lambda c, x: (sd.tanh(c @ u + x), sd.sum(c * x)), c0, xs, reverse=True)
@@ -484,5 +484,5 @@ def test_reverse_scan_derivatives():
              c0: rng.standard_normal(2)}
     check_grads(loss, [xs, u, c0], point, rng, order=2)
     outs = [loss] + sd.grad(loss, [xs, u, c0])
-    f = sd.function([xs, u, c0], outs)
+    f = sd.function([xs, u, c0], outs, target=target)
     _same(f(point[xs], point[u], point[c0]), sd.evaluate(outs, point), "reverse codegen")

@@ -1,7 +1,8 @@
 """Derivatives are as stable as the library's ops wherever a fragile pattern sits: grad
 differentiates the stabilized forward graph, so the interpreter, unoptimized and optimized
-generated code agree, NaN and inf included; and random compositions of the fragile ops at
-extreme inputs match a high-precision reference (mpmath)."""
+generated code (on every installed target) agree, NaN and inf included; and random
+compositions of the fragile ops at extreme inputs match a high-precision reference
+(mpmath)."""
 
 from __future__ import annotations
 
@@ -12,16 +13,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symdiff as sd
+from tests.targets import TARGETS
 
 X = np.array([-800.0, -30.0, 0.0, 30.0, 800.0])
 
 
 def _three_ways(inputs, outputs, point):
-    """The same outputs from sd.evaluate, unoptimized and optimized generated code."""
+    """The same outputs from sd.evaluate, unoptimized and optimized generated code (the
+    latter on each installed target)."""
     values = [point[v] for v in inputs]
     return [sd.evaluate(outputs, point),
             list(sd.function(inputs, outputs, optimize=False)(*values)),
-            list(sd.function(inputs, outputs)(*values))]
+            *(list(sd.function(inputs, outputs, target=target)(*values))
+              for target in TARGETS)]
 
 
 @pytest.mark.parametrize("build, grad, hess_diag", [
@@ -88,15 +92,17 @@ INNER = {
 }
 
 
+@pytest.mark.parametrize("target", TARGETS)
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(outer=st.sampled_from(sorted(OUTER)), inner=st.sampled_from(sorted(INNER)),
        x=st.floats(-1000, 1000))
-def test_fragile_compositions_match_a_high_precision_reference(outer, inner, x):
+def test_fragile_compositions_match_a_high_precision_reference(target, outer, inner, x):
     build, ref_outer = OUTER[outer]
     inner_build, ref_inner = INNER[inner]
     v = sd.var("x", ())
     y = build(inner_build(v))
-    value, d1, d2 = sd.function([v], [y, sd.derivative(y, v, 1), sd.derivative(y, v, 2)])(x)
+    value, d1, d2 = sd.function([v], [y, sd.derivative(y, v, 1), sd.derivative(y, v, 2)],
+                                target=target)(x)
 
     def f(t):
         return ref_outer(ref_inner(t))

@@ -437,7 +437,12 @@ def broadcasting_rule(name: str, result: str = "promote",
 
 def _broadcasting(types: Sequence[TensorType], inputs: Sequence[Node], *, name: str,
                   result: str, promotes: tuple[int, ...] | None, **attrs: Any) -> TensorType:
-    shape = broadcast_shapes([t.shape for t in types], names(inputs), name)
+    shapes = [t.shape for t in types]
+    first = shapes[0] if shapes else ()
+    if all(s == first for s in shapes):  # the usual case: no broadcasting, no names needed
+        shape = first
+    else:
+        shape = broadcast_shapes(shapes, names(inputs), name)
     operands = types if promotes is None else [types[i] for i in promotes]
     dtype = promote(*[t.dtype for t in operands])
     if result == "float":

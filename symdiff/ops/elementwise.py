@@ -206,9 +206,9 @@ def _sigmoid_xp(xp, x):
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-def _sigmoid_element(x):
-    """The logistic function of one number, as `_sigmoid` computes it (fused kernels)."""
-    e = np.exp(-np.abs(x))
+def _sigmoid_element(x, e):
+    """The logistic function of one number x, given e = exp(-|x|), as `_sigmoid` computes
+    it (fused kernels; the kernel computes e, with its own exp)."""
     return 1 / (1 + e) if x >= 0 else e / (1 + e)
 
 
@@ -413,7 +413,8 @@ tanh = unary("tanh", np.tanh, _tanh_partial, taylor=_tanh_series, to_sympy="tanh
              doc="Hyperbolic tangent.")
 sigmoid = unary("sigmoid", _sigmoid, _sigmoid_partial, lower=Fixed(Call(_sigmoid, (A0,))),
                 array_api=Fixed(Call(_sigmoid_xp, (XP, A0))),
-                kernel=Fixed(Call(_sigmoid_element, (A0,))),
+                kernel=Fixed(Call(_sigmoid_element, (A0, Call("np.exp", (
+                    Prefix("-", Call("np.absolute", (A0,)), "np.negative"),))))),
                 taylor=_sigmoid_series, positive=True, to_sympy=_sympy_fn("sigmoid"),
                 latex=function(r"\sigma"),
                 doc="Logistic function 1 / (1 + exp(-x)), stable.")

@@ -11,7 +11,7 @@ helper) tells the target to copy that function's source into the generated modul
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,11 +189,12 @@ class Fixed:
         return self.expr
 
 
-def helper_modules(fn: Callable) -> dict[str, str]:
+def helper_modules(fn: Callable, alongside: Collection[str] = ()) -> dict[str, str]:
     """The modules a helper's source refers to, as {name in the source: module name}: what
     a generated module must import before the helper's copied source. Only NumPy and the
     standard library may appear, since generated modules need nothing else; anything else
-    the helper reads from its module's globals cannot be copied and raises ValueError."""
+    the helper reads from its module's globals cannot be copied and raises ValueError,
+    except the helpers named in `alongside` (copied into the same module)."""
     import dis
     import sys
     import types
@@ -217,7 +218,7 @@ def helper_modules(fn: Callable) -> dict[str, str]:
                                  "generated modules may import only NumPy and the standard "
                                  "library")
             found[name] = value.__name__
-        elif value is not fn:
+        elif value is not fn and not (name in alongside and callable(value)):
             raise ValueError(f"{fn.__name__} reads the global {name!r} of its module, which "
                              "a generated module would not have; use only NumPy and the "
                              "standard library inside it (or pass lower=)")
