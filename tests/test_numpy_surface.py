@@ -149,7 +149,9 @@ def test_erf_is_accurate_against_math_erf_and_scipy():
 def test_erf_in_generated_code_needs_numpy_alone(target):
     v = sd.var("v", (5,))
     f = sd.function([v], [sd.erf(v), sd.grad(sd.sum(sd.erf(v)), v)], target=target)
-    assert "scipy" not in f.source and "import math" not in f.source
+    assert "scipy" not in f.source
+    # numba kernels compute erf with the standard library's math.erf (numba has no np erf)
+    assert "import math" not in f.source or target == "numba"
     xs = np.array([-3.0, -0.5, 0.0, 1.0, 4.0])
     values, slopes = f(xs)
     np.testing.assert_allclose(values, scipy.special.erf(xs), rtol=2e-15)
