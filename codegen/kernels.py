@@ -470,17 +470,22 @@ def _vecmath(call: Call, node: Node) -> Callable | None:
 def _collect(c: Cluster, state: KernelState) -> None:
     """The helpers (jitted alongside) and modules the members' forms call."""
     for m in c.members:
-        for value in subexpressions(element_form(m)):
-            if not isinstance(value, Call):
-                continue
-            vector = _vecmath(value, m)
-            if vector is not None:
-                for fn in with_callees(vector):
-                    state.helpers.setdefault(fn.__name__, fn)
-            elif callable(value.fn):
-                state.helpers.setdefault(value.fn.__name__, value.fn)
-            elif "." in value.fn:
-                state.modules.add(value.fn.split(".")[0])
+        collect_form(element_form(m), m, state)
+
+
+def collect_form(form: Value | Reduce, node: Node, state: KernelState) -> None:
+    """The helpers and modules one node's per-element form calls, into `state`."""
+    for value in subexpressions(form):
+        if not isinstance(value, Call):
+            continue
+        vector = _vecmath(value, node)
+        if vector is not None:
+            for fn in with_callees(vector):
+                state.helpers.setdefault(fn.__name__, fn)
+        elif callable(value.fn):
+            state.helpers.setdefault(value.fn.__name__, value.fn)
+        elif "." in value.fn:
+            state.modules.add(value.fn.split(".")[0])
 
 
 def helper_source(fn: Callable) -> str:

@@ -31,7 +31,15 @@ from .emit import INDENT, ModuleState, _doc, _entry_checks, docstring
 from .function import Function, render
 from .fusion import element_form, scalar_safe
 from .hoist import hoistable
-from .kernels import DECORATOR, WHOLE_CALLEE, KernelState, _alloc_expr, _expr, _literal
+from .kernels import (
+    DECORATOR,
+    WHOLE_CALLEE,
+    KernelState,
+    _alloc_expr,
+    _expr,
+    _literal,
+    collect_form,
+)
 from .layout import wrap
 from .naming import node_names
 from .schedule import is_view, schedule
@@ -208,6 +216,7 @@ def _statement(n: Node, names: dict[Node, str], dim_names: dict[str, str],
     own = names[n]
     form = scalar_form(n)
     if form is not None:
+        collect_form(form, n, kernels)
         text = _expr(form, args, n, {})
         return f"{own} = {f'np.float32({text})' if n.dtype == 'float32' else text}"
     if n.op.name == "matmul":

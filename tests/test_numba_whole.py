@@ -243,6 +243,17 @@ def test_dead_arrays_are_written_into_again(rng):
     _assert_same(f(*args), sd.function([x], outs)(*args), rtol=1e-11)
 
 
+def test_scalar_ops_calling_helpers(rng):
+    """A scalar op whose form calls a helper (the vecmath tanh, exp, logaddexp) brings it
+    into the module, as a kernel's would."""
+    x, c = sd.var("x", ("n",)), sd.var("c", ())
+    outs = [sd.tanh(sd.mean(x)) + sd.exp(c), sd.logaddexp(sd.sum(x), c)]
+    f = sd.function([x, c], outs, target="numba")
+    assert "_f_compiled(" in f.source
+    args = [rng.standard_normal(7), np.float64(0.3)]
+    _assert_same(f(*args), sd.function([x, c], outs)(*args))
+
+
 def test_deterministic_source():
     inputs, outputs = _xor_net()
     first = sd.function(inputs, outputs, target="numba").source
