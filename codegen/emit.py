@@ -12,12 +12,13 @@ from typing import Any
 from symdiff.graph import Node
 from symdiff.loops.body import LoopCall
 from symdiff.ops.base import group_key, group_member
-from symdiff.ops.lowering import Call, helpers, is_postfix
+from symdiff.ops.lowering import Call, Name, helpers, is_postfix
 from symdiff.shapes import fmt_shape
 
 from . import printer
 from .function import Function, render
 from .hoist import hoistable
+from .kernels import takes_output_arrays
 from .layout import WIDTH, wrap
 from .loops import emit_loop
 from .memory import Plan, Step, plan
@@ -137,7 +138,8 @@ def named_plan(fn: Function, order: list[Node], lowerings: dict[Node, Any],
                                   [n for n in order if n not in inlined], outputs)
     output_set = set(outputs)
     generic = {n for n in order if n in names and _generic(n, names) and n not in output_set}
-    buffer_plan = plan(order, outputs, generic, scratch_bytes, inlined, writes=writes)
+    buffer_plan = plan(order, outputs, generic, scratch_bytes, inlined, writes=writes,
+                       given=takes_output_arrays)
     return dims, names, dim_names, inlined, buffer_plan
 
 
@@ -363,6 +365,7 @@ class Scope:
     inlined: dict[Node, Node]
     state: ModuleState
     lowerings: dict[Node, object]  # each node's lowering with its symbolic dims as named
+    steps: dict[Node, Step] = field(default_factory=dict)  # the plan's, set by _body
 
     def arg(self, node: Node, user: Node) -> str:
         """The text of `node` as an operand of `user`."""
@@ -404,6 +407,7 @@ def _body(buffer_plan: Plan, scope: Scope) -> list[str]:
     lines: list[str] = []
     last_comment = None
     scheduled = {step.node for step in buffer_plan.steps}
+    scope.steps = {step.node: step for step in buffer_plan.steps}
     computed: dict[tuple, str] = {}  # multi-output computations already printed
     walked: dict[int, object] = {}  # lowerings searched for helpers (many nodes share one),
     for step in buffer_plan.steps:  # by id, each kept alive so that no id is reused
@@ -446,6 +450,12 @@ def _statement(step: Step, scope: Scope, scheduled: set[Node]) -> str:
     if n.op.multi_output:  # `w, V = np.linalg.eigh(a)`, `_` for outputs not used here
         members = [group_member(n, k) for k in range(n.op.output_count(n.attrs))]
         targets = [scope.name(m) if m in scheduled else "_" for m in members]
+        if takes_output_arrays(n):  # the planned scratch arrays instead of new ones
+            given = list(expr.args[-len(members):])
+            for k, m in enumerate(members):
+                if m in scope.steps and scope.steps[m].scratch is not None:
+                    given[k] = Name(scratch_name(scope.steps[m].scratch))
+            expr = dataclasses.replace(expr, args=expr.args[:-len(members)] + tuple(given))
         return f"{', '.join(targets)} = {printer.render(expr, args)}"
     target = args[step.inplace] if step.inplace is not None else \
         scope.name(step.recycle) if step.recycle is not None else \

@@ -178,6 +178,13 @@ def _kernel_nodes(name: str, c: Cluster, inputs: list[Node], outs: list[Node]) -
     return nodes
 
 
+def takes_output_arrays(node: Node) -> bool:
+    """Whether `node` is an output of a multi-output kernel call, which is passed the arrays
+    to write (the last arguments, one per output, in order): the buffer plan may give it a
+    scratch array instead of a new one."""
+    return node.op.multi_output and "kernel" in node.attrs and "output" in node.attrs
+
+
 def _alloc_expr(o: Node, space: tuple) -> Call:
     """`np.empty(shape, dtype)` for output `o` of a kernel over `space` (as printed)."""
     if _is_reduce(o):

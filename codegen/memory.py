@@ -67,13 +67,16 @@ class Plan:
 
 def plan(schedule: list[Node], outputs: list[Node], generic: set[Node],
          scratch_bytes: int | None = None, inlined: dict[Node, Node] | None = None,
-         writes: Callable[[Node], bool] = out_capable) -> Plan:
+         writes: Callable[[Node], bool] = out_capable,
+         given: Callable[[Node], bool] | None = None) -> Plan:
     """Decide storage and deletions. A `generic` node (no meaningful name of its own)
     computed in place continues its operand's variable when that one is generic too.
     Temporaries of at least `scratch_bytes` (estimated) go to scratch arrays kept across
     calls; None disables that. An `inlined` view is printed inside the statement of its
     one user (the mapping's value), so its operands are read at that user's step.
-    `writes(node)`: whether the node's lowering can write into a given array."""
+    `writes(node)`: whether the node's lowering can write into a given array; `given(node)`:
+    whether a node of a multi-output computation is computed into an array the call passes
+    (a kernel's outputs), which may then be a scratch array."""
     if scratch_bytes is None:
         scratch_bytes = 1 << 62
     inlined = inlined or {}
@@ -132,7 +135,7 @@ def plan(schedule: list[Node], outputs: list[Node], generic: set[Node],
                     storage[n] = [_new(n, writable_into=True)]
                     storage[n][0].last = last_use.get(n, -1)
         elif n.shape:
-            storage[n] = [_new(n)]
+            storage[n] = [_new(n, writable_into=given is not None and given(n))]
             storage[n][0].last = last_use.get(n, -1)
         else:
             storage[n] = []

@@ -257,3 +257,32 @@ def test_clusters_are_bounded_and_cover_long_chains():
     assert max(sizes) <= MAX_MEMBERS
     members = [m for c in found for m in c.members]
     assert len(members) == len(set(members)) == len(order)
+
+
+def test_multi_output_kernels_write_into_scratch_arrays(rng, per_node):
+    """A kernel with several outputs (a layer's pre-activation and its ReLU) is handed the
+    buffer plan's scratch arrays for the outputs nobody is returned, not fresh arrays each
+    call (a fresh 512 KB array is page faults on every call); a returned one stays fresh.
+    Repeated calls, and calls at another batch size (new scratch), give the NumPy target's
+    numbers and never change an earlier call's results."""
+    X, b = sd.var("X", ("n", 300)), sd.var("b", (300,))
+    W = sd.var("W", (300, 300))
+    pre = X @ W + b
+    h = sd.relu(pre)
+    loss = sd.sum(h * h)
+    outputs = [loss, sd.grad(loss, b)]
+    f_numba = sd.function([X, W, b], outputs, target="numba")
+    f_numpy = sd.function([X, W, b], outputs)
+    calls = [line for line in f_numba.source.splitlines() if "= _kernel" in line]
+    two_outputs = [line for line in calls if line.count(",") and line.split("=")[0].count(",")]
+    assert two_outputs and all("_buf" in line for line in two_outputs), calls
+    kept = []
+    for batch in (64, 64, 3, 64):
+        point = [rng.standard_normal((batch, 300)), rng.standard_normal((300, 300)) * 0.05,
+                 rng.standard_normal(300) * 0.1]
+        got = f_numba(*point)
+        _assert_close(got, f_numpy(*point), rtol=1e-12)
+        kept.append((got, [np.array(g, copy=True) for g in got]))
+    for got, copy in kept:
+        for g, c in zip(got, copy, strict=True):
+            np.testing.assert_array_equal(g, c)
