@@ -45,21 +45,26 @@ class Cluster:
                 if m in returned or any(u not in inside for u in users.get(m, ()))]
 
 
-def element_form(node: Node) -> Value | Reduce | None:
-    """The node's per-element form for a fused kernel (Arg(i): operand i's element), a
-    `Reduce` for a reduction a kernel can accumulate, or None: not fusible."""
+def per_element(node: Node) -> Value | Reduce | None:
+    """The node's op on one element (Arg(i): operand i's element): its record's kernel form,
+    or an elementwise op's NumPy lowering when that reads the same on numbers; None when it
+    has neither, or when float16 is involved (kernels compute in the graph's dtypes)."""
     op = node.op
     if op is None or op.outputs != 1 or node.dtype == "float16" \
             or any(i.dtype == "float16" for i in node.inputs):
         return None
     if op.kernel is not None:
-        form = op.kernel(*node.inputs, out=node, **node.attrs)
-    elif op.elementwise:
+        return op.kernel(*node.inputs, out=node, **node.attrs)
+    if op.elementwise:
         form = op.lowered(node)
-        if not scalar_safe(form):
-            return None
-    else:
-        return None
+        return form if _scalar_safe(form) else None
+    return None
+
+
+def element_form(node: Node) -> Value | Reduce | None:
+    """The node's per-element form for a fused kernel (Arg(i): operand i's element), a
+    `Reduce` for a reduction a kernel can accumulate, or None: not fusible."""
+    form = per_element(node)
     if form is None:
         return None
     if isinstance(form, Reduce):
@@ -69,20 +74,20 @@ def element_form(node: Node) -> Value | Reduce | None:
     return form
 
 
-def scalar_safe(form: Value) -> bool:
+def _scalar_safe(form: Value) -> bool:
     """A NumPy lowering that reads the same on numbers: ufunc calls (`np.exp`), operators,
     operands and literals."""
     if isinstance(form, Arg) or isinstance(form, (bool, int, float)):
         return True
     if isinstance(form, Call):
         return isinstance(form.fn, str) and form.fn.startswith("np.") and not form.kwargs \
-            and all(scalar_safe(a) for a in form.args)
+            and all(_scalar_safe(a) for a in form.args)
     if isinstance(form, Infix):
-        return scalar_safe(form.left) and scalar_safe(form.right)
+        return _scalar_safe(form.left) and _scalar_safe(form.right)
     if isinstance(form, Prefix):
-        return scalar_safe(form.operand)
+        return _scalar_safe(form.operand)
     if isinstance(form, Choose):
-        return all(scalar_safe(v) for v in (form.cond, form.then, form.other))
+        return all(_scalar_safe(v) for v in (form.cond, form.then, form.other))
     return False
 
 

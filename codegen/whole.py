@@ -29,7 +29,7 @@ from symdiff.ops.lowering import Reduce, Value
 from . import printer
 from .emit import INDENT, ModuleState, _doc, _entry_checks, docstring
 from .function import Function, render
-from .fusion import element_form, scalar_safe
+from .fusion import element_form, per_element
 from .hoist import hoistable
 from .kernels import (
     DECORATOR,
@@ -96,17 +96,7 @@ def _small_product(a: Node, b: Node) -> bool:
 
 def scalar_form(n: Node) -> Value | None:
     """The per-element form of an elementwise op on numbers (a 0-d result), or None."""
-    op = n.op
-    if n.shape or op.outputs != 1 or any(i.dtype == "float16" for i in n.inputs):
-        return None
-    if op.kernel is not None:
-        form = op.kernel(*n.inputs, out=n, **n.attrs)
-    elif op.elementwise:
-        form = op.lowered(n)
-        if not scalar_safe(form):
-            return None
-    else:
-        return None
+    form = None if n.shape else per_element(n)
     return None if isinstance(form, Reduce) else form
 
 
