@@ -48,8 +48,12 @@ from .vecmath import UFUNCS, VECMATH, with_callees
 
 DECORATOR = '@numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")'
 # the vecmath functions: LLVM always inlines them (else a big kernel, or logaddexp with the
-# exp and log1p it calls inlined, passes the inliner's size limit, and its loop stays scalar)
-INLINED_DECORATOR = DECORATOR[:-1] + ", forceinline=True)"
+# exp and log1p it calls inlined, passes the inliner's size limit, and its loop stays scalar),
+# and may fuse their multiply-adds (only contraction, no reassociation: the flag stays on
+# their instructions once inlined, the kernel's own arithmetic is rounded as NumPy's is); a
+# chain of them is bound by latency, which an FMA shortens
+INLINED_DECORATOR = DECORATOR.replace("fastmath=False", 'fastmath={"contract"}')[:-1] \
+    + ", forceinline=True)"
 # a function called only from compiled code (by a whole-function kernel): numba inlines it
 # into its caller at its own IR level, so the caller is one compiled function, where each
 # function compiled apart costs a tenth of a second or more

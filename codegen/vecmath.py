@@ -16,8 +16,11 @@ of ln2, |r| <= ln2/2) and evaluate expm1(r) - r as r^2 P(r) (a Chebyshev fit of 
 with an exact two-sum of 2^k - 1 and 2^k r. log and log1p reduce to m in [sqrt(2)/2,
 sqrt(2)) and use fdlibm's polynomial in s = f / (2 + f); log1p carries the rounding error
 of 1 + x as a correction. tanh is Cody and Waite's rational x + x R(x^2) for |x| < ln(3)/2
-(full relative accuracy near 0) and 1 - 2 / (exp(2|x|) + 1) above. logaddexp (softplus) is
-max + log1p(exp(-|x - y|)), as NumPy computes it.
+(full relative accuracy near 0) and 1 - 2 / (exp(2|x|) + 1) above, with a leaner exp (the
+division damps its error). logaddexp (softplus) is max + log1p(exp(-|x - y|)), as NumPy
+computes it. The kernels compile these functions with contraction allowed (fastmath
+"contract": a multiply and an add may become one FMA, rounded once; nothing reassociates),
+which shortens their dependency chains; the bounds below hold with and without FMA.
 
 Special values follow NumPy: nan propagates, exp overflows to inf and underflows through
 the subnormals to 0, log(0) = -inf, log of a negative number is nan, -0.0 stays -0.0 where
@@ -40,7 +43,8 @@ def vm_exp(x0):
     x = np.float64(x0)
     x = 709.8 if x > 709.8 else x  # beyond: inf (nan passes, comparisons are false)
     x = -746.0 if x < -746.0 else x  # beyond: 0
-    kd, ki, r, low = vm_exp_reduce(x)
+    kd, ki, r, c = vm_exp_reduce(x)
+    low = vm_expm1_tail(r) + (c + c * r)  # expm1(r + c) - r
     s = 1.0 + r  # 1 + r exactly, as s + e (|r| < 1: Fast2Sum)
     e = (1.0 - s) + r
     y = s + (e + low)
@@ -52,7 +56,8 @@ def vm_expm1(x0):
     x = np.float64(x0)
     xc = 709.8 if x > 709.8 else x
     xc = -40.0 if xc < -40.0 else xc  # expm1(-40) rounds to -1 already
-    kd, ki, r, low = vm_exp_reduce(xc)
+    kd, ki, r, c = vm_exp_reduce(xc)
+    low = vm_expm1_tail(r) + (c + c * r)  # expm1(r + c) - r
     # x > 700: expm1(x) == exp(x) to the last bit and 2**k may overflow: use 2**(k - 2)
     big = xc > 700.0
     kb = ki - 2 if big else ki
@@ -69,16 +74,20 @@ def vm_expm1(x0):
 
 def vm_exp_reduce(x):
     """x = k ln2 + r + c (|r| <= ln2/2) for finite |x| < 750: k as a double and as bits
-    (the low bits of `ki` hold k), r, and low = expm1(r + c) - r to double precision."""
+    (the low bits of `ki` hold k), r, and c, the rounding error of r."""
     z = x * 1.4426950408889634 + 6755399441055744.0  # 1.5 * 2**52: rounds x/ln2 to an int
     ki = np.float64(z).view(np.int64)
     kd = z - 6755399441055744.0
     hi = x - kd * 6.93147180369123816490e-01  # ln2 high part: k * it is exact
     lo = kd * 1.90821492927058770002e-10  # ln2 low part
     r = hi - lo
-    c = (hi - r) - lo  # the rounding error of r
-    # Estrin's scheme: a short dependency chain, so that a kernel calling several of these
-    # in a row (tanh(tanh(x))) is not bound by latency
+    return kd, ki, r, (hi - r) - lo
+
+
+def vm_expm1_tail(r):
+    """expm1(r) - r for |r| <= ln2/2 to double precision: r**2 times a degree 10 polynomial,
+    by Estrin's scheme (a short dependency chain, so that a kernel calling several of these
+    in a row, tanh(tanh(x)), is not bound by latency)."""
     r2 = r * r
     r4 = r2 * r2
     a0 = 0.5 + 0.1666666666666667 * r
@@ -89,9 +98,7 @@ def vm_exp_reduce(x):
     b0 = a0 + a1 * r2
     b1 = a2 + a3 * r2
     b2 = a4 + 2.0915433598076003e-09 * r2
-    p = (b0 + b1 * r4) + b2 * (r4 * r4)
-    low = r2 * p + (c + c * r)  # expm1(r) - r, plus c * e**r
-    return kd, ki, r, low
+    return r2 * ((b0 + b1 * r4) + b2 * (r4 * r4))
 
 
 def vm_scale(y, kd, ki):
@@ -164,8 +171,16 @@ def vm_tanh(x0):
         + 0.48402357071988688686e+4
     a = abs(x)
     near0 = a < 0.5493061443340549
+    # e**(2|x|) to about 1 ulp, enough here (the error is damped by 2 e / (e + 1)**2 <= 3/8
+    # in 2 / (e + 1)): no correction for the reduction's rounding, and one power of two,
+    # 2**k <= 2**58, as 2|x| is capped at 40 (tanh(20) rounds to 1; nan passes)
+    t = a + a
+    t = 40.0 if t > 40.0 else t
+    kd, ki, r, _ = vm_exp_reduce(t)
+    e = (1.0 + (r + vm_expm1_tail(r))) \
+        * np.int64((ki << 52) + 4607182418800017408).view(np.float64)
     # one division for both formulas: R = g p / q near 0, else 2 / (exp(2|x|) + 1)
-    ratio = (g * p if near0 else 2.0) / (q if near0 else vm_exp(a + a) + 1.0)
+    ratio = (g * p if near0 else 2.0) / (q if near0 else e + 1.0)
     big = 1.0 - ratio  # 1 for |x| > 19.1 (and inf)
     big = -big if x < 0.0 else big
     y = x + x * ratio if near0 else big
