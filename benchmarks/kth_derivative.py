@@ -5,7 +5,9 @@ Columns: the NumPy baseline (SymPy's k-th derivative with common subexpressions 
 out, lambdified to NumPy: the formula a careful person would write down), symdiff's NumPy
 target (sd.derivative, Taylor mode), symdiff's numba target (fused kernels) and JAX (jit of
 vmap of nested grad) when installed, as medians in ms and as ratios to the baseline; then
-the numba target's compile time (first build and call; the disk cache warm, in-process).
+the numba target's compile time (first build and call; the disk cache warm, in-process),
+and the numba-parallel target on every core against the numba target, in a process of its
+own (the table's processes are pinned to one core).
 
     python3 benchmarks/kth_derivative.py [--quick]
 """
@@ -57,6 +59,33 @@ def jax_version(k: int):
     return lambda x: jax.block_until_ready(g(x))
 
 
+def parallel_worker() -> None:
+    """Print, for k = 1..6, ms per call of the numba and numba-parallel targets (every core
+    of the machine, numba's default thread count)."""
+    os.sched_setaffinity(0, range(os.cpu_count() or 1))
+    import numba
+
+    print(numba.config.NUMBA_NUM_THREADS)
+    xs = np.linspace(-3, 3, POINTS)
+    for k in range(1, 7):
+        fns = {t: symdiff_version(k, t) for t in ("numba", "numba-parallel")}
+        assert np.array_equal(fns["numba"](xs), fns["numba-parallel"](xs))
+        t = interleaved(fns, xs, 9, 10)
+        print(t["numba"] * 1e3, t["numba-parallel"] * 1e3)
+
+
+def print_parallel_times() -> None:
+    import subprocess
+
+    threads, *out = subprocess.run([sys.executable, __file__, "--parallel-worker"],
+                                   capture_output=True, text=True, check=True).stdout.split()
+    pairs = [(float(a), float(b)) for a, b in zip(out[::2], out[1::2], strict=True)]
+    print(f"numba-parallel target, {threads} threads, against the "
+          "numba target (a process on every core), ms: "
+          + ", ".join(f"k={k} {p:.3f} ({s / p:.2f}x)"
+                      for k, (s, p) in enumerate(pairs, start=1)))
+
+
 def symdiff_version(k: int, target: str):
     x = sd.var("x", ("n",))
     return sd.function([x], sd.derivative(sd.tanh(sd.tanh(sd.tanh(x))), x, k), target=target)
@@ -104,6 +133,7 @@ def main() -> None:
         print(f"{k:>2} " + " ".join(f"{c:>22}" for c in cells))
     if has_numba:
         print_compile_times()
+        print_parallel_times()
 
 
 def compile_worker() -> None:
@@ -140,5 +170,7 @@ def print_compile_times() -> None:
 if __name__ == "__main__":
     if "--compile-worker" in sys.argv:
         compile_worker()
+    elif "--parallel-worker" in sys.argv:
+        parallel_worker()
     else:
         main()

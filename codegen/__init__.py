@@ -14,8 +14,8 @@ loader (through a real file). `runtime` holds the helpers copied into generated 
 
 from .function import Function, Pytree
 from .loader import load_module
-from .module import TARGETS, emit_module, write_module
+from .module import NUMBA_TARGETS, TARGETS, emit_module, write_module
 from .naming import sanitize
 
-__all__ = ["TARGETS", "Function", "Pytree", "emit_module", "load_module", "sanitize",
-           "write_module"]
+__all__ = ["NUMBA_TARGETS", "TARGETS", "Function", "Pytree", "emit_module", "load_module",
+           "sanitize", "write_module"]

@@ -58,6 +58,8 @@ INLINED_DECORATOR = DECORATOR.replace("fastmath=False", 'fastmath={"contract"}')
 # into its caller at its own IR level, so the caller is one compiled function, where each
 # function compiled apart costs a tenth of a second or more
 WHOLE_CALLEE = DECORATOR.replace("njit(", 'njit(inline="always", ', 1)
+# a kernel of the numba-parallel target whose first loop is a prange
+PARALLEL_DECORATOR = DECORATOR[:-1] + ", parallel=True)"
 INDENT = "    "
 _tokens = itertools.count()  # makes each kernel node distinct in the graph's intern table
 
@@ -72,6 +74,8 @@ class KernelState:
     named: dict[str, str] = field(default_factory=dict)  # kernel text -> its name
     # each kernel call node's token -> the call (read by whole-function kernels)
     calls: dict[int, KernelCall] = field(default_factory=dict)
+    # kernels independent along their first axis loop over it with numba.prange
+    parallel: bool = False
 
     def add(self, source: str) -> str:
         """The name of the kernel with this source (written with the name `KERNEL`): a new
@@ -290,7 +294,12 @@ def _kernel_source(name: str, c: Cluster, inputs: list[Node], outs: list[Node],
     out_names = {o: "out" if single else namer.fresh(f"{o.op.name}_out", "out")
                  for o in outs}
     local: dict[Node, str] = {}
-    lines = [WHOLE_CALLEE if numbers else DECORATOR]
+    reductions = [m for m in c.members if isinstance(element_form(m), Reduce)]
+    # threads split the first axis when no reduction sums along it: each iteration then
+    # writes its own elements, and the results are the serial kernel's to the bit
+    threads = state.parallel and not numbers and bool(space) \
+        and all(0 in _kept_axes(r)[0] for r in reductions)
+    lines = [WHOLE_CALLEE if numbers else PARALLEL_DECORATOR if threads else DECORATOR]
     signature = ", ".join([params[i] for i in inputs] + [out_names[o] for o in outs if o.shape])
     lines.append(f"def {name}({signature}):")
     ops = ", ".join(dict.fromkeys(m.op.name for m in c.members))
@@ -305,7 +314,6 @@ def _kernel_source(name: str, c: Cluster, inputs: list[Node], outs: list[Node],
             local[i] = namer.fresh(f"{params[i]}_value", "v")
             lines.append(f"{body}{local[i]} = {params[i]}[()]")
     dim_text = [f"n{a}" for a in range(len(space))]
-    reductions = [m for m in c.members if isinstance(element_form(m), Reduce)]
     depth: dict[Node, int] = {}  # reductions kept in a local accumulator: at which loop
     for r in reductions:
         kept, axes = _kept_axes(r)
@@ -344,7 +352,8 @@ def _kernel_source(name: str, c: Cluster, inputs: list[Node], outs: list[Node],
         for r in (r for r in depth if depth[r] == a):
             init = _literal(element_form(r).init, r.dtype)
             lines.append(f"{ind}{acc[r]} = {init}")
-        lines.append(f"{ind}for {loop[a]} in range({dim_text[a]}):")
+        loop_range = "numba.prange" if threads and a == 0 else "range"
+        lines.append(f"{ind}for {loop[a]} in {loop_range}({dim_text[a]}):")
     inner = INDENT * (len(space) + 1)
     lines.extend(inner + s for s in stmts)
     for a in range(len(space) - 1, -1, -1):

@@ -21,7 +21,9 @@ from .printer import array_text, typed_scalar
 RUNTIME_HELPERS = (runtime._as_array, runtime._shape_error)
 
 
-TARGETS = ("numpy", "numba", "array-api")
+TARGETS = ("numpy", "numba", "numba-parallel", "array-api")
+# the targets whose modules hold numba kernels (loaded with `load_module(compiled=True)`)
+NUMBA_TARGETS = ("numba", "numba-parallel")
 
 
 @gc_paused
@@ -33,9 +35,11 @@ def emit_module(functions: Sequence[Function], *, title: str,
     line wrapping, in body order; views written inline and constants have none). `target`
     picks the back end: "numpy" (this module); "numba", where clusters of elementwise ops
     and reductions become fused `@numba.njit` kernels (codegen/kernels.py) that the
-    functions call; "array-api" (codegen/array_api.py). `whole` (numba target): whether a
-    small function runs as one compiled call (codegen/whole.py); by default when the module
-    has at most `whole.MAX_FUNCTIONS` functions.
+    functions call; "numba-parallel", the same with the kernels whose iterations are
+    independent along their first axis run on numba's threads (`numba.prange`); "array-api"
+    (codegen/array_api.py). `whole` (serial numba target): whether a small function runs as
+    one compiled call (codegen/whole.py); by default when the module has at most
+    `whole.MAX_FUNCTIONS` functions.
     """
     functions = list(functions)
     for fn in functions:
@@ -50,13 +54,13 @@ def emit_module(functions: Sequence[Function], *, title: str,
         return array_api.emit_module(functions, title=title, statements=statements)
     kernels = None
     one_call = [False] * len(functions)  # runs as one compiled call (codegen/whole.py)
-    if target == "numba":
+    if target in NUMBA_TARGETS:
         from . import whole as whole_kernels
         from .kernels import KernelState, fuse_function
 
-        kernels = KernelState()
-        if whole is None:
-            whole = len(functions) <= whole_kernels.MAX_FUNCTIONS
+        kernels = KernelState(parallel=target == "numba-parallel")
+        if whole is None:  # threads are for big arrays, whole-function kernels for small
+            whole = len(functions) <= whole_kernels.MAX_FUNCTIONS and not kernels.parallel
         one_call = [whole and whole_kernels.eligible(fn) for fn in functions]
         functions = [fuse_function(fn, kernels, whole=w)
                      for fn, w in zip(functions, one_call, strict=True)]

@@ -258,11 +258,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the module file to write (default: print the source)")
     p.add_argument("--no-optimize", action="store_true",
                    help="skip the graph rewrites (CSE, folding, simplification)")
-    p.add_argument("--target", choices=("numpy", "numba", "array-api"), default="numpy",
+    p.add_argument("--target", choices=("numpy", "numba", "numba-parallel", "array-api"),
+                   default="numpy",
                    help="numpy (default: the module needs NumPy alone), numba (fused loop "
                         "kernels compiled by numba, cached next to the module; needs the "
-                        "numba extra) or array-api (any array library following the Python "
-                        "array API standard: PyTorch, JAX, Dask, ...; needs array-api-compat)")
+                        "numba extra), numba-parallel (the same, big elementwise loops on "
+                        "numba's threads: NUMBA_NUM_THREADS) or array-api (any array library "
+                        "following the Python array API standard: PyTorch, JAX, Dask, ...; "
+                        "needs array-api-compat)")
     p.set_defaults(run=run_compile)
 
     p = commands.add_parser(

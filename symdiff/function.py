@@ -57,7 +57,8 @@ def function(inputs: Node | Sequence[Node], outputs: Node | Sequence[Node],
     code. A single output node gives one array per call; a list or tuple of outputs gives a
     tuple (nested lists give nested tuples, as for `[loss, sd.grad(loss, params)]`). With
     `optimize`, the graph is first simplified by symdiff.rewrite.optimize. `target`:
-    "numpy" (the default); "numba" for fused loop kernels (needs the numba extra); or
+    "numpy" (the default); "numba" for fused loop kernels (needs the numba extra);
+    "numba-parallel", the same with big elementwise loops split over numba's threads; or
     "array-api", code for any array library following the Python array API standard
     (PyTorch, JAX, Dask, ...; needs array-api-compat)."""
     import codegen
@@ -75,12 +76,14 @@ def function(inputs: Node | Sequence[Node], outputs: Node | Sequence[Node],
     except ValueError as err:
         raise SymdiffError(str(err)) from None
     source = codegen.emit_module([fn], title="Compiled by symdiff.function", target=target)
-    module = codegen.load_module(source, "symdiff_function", compiled=target == "numba")
+    module = codegen.load_module(source, "symdiff_function",
+                                 compiled=target in codegen.NUMBA_TARGETS)
     return CompiledFunction(source, module, ins, tree)
 
 
 # The library each target's generated modules import, and the extra that installs it.
-_TARGET_NEEDS = {"numba": ("numba", "numba"), "array-api": ("array_api_compat", "array-api")}
+_TARGET_NEEDS = {"numba": ("numba", "numba"), "numba-parallel": ("numba", "numba"),
+                 "array-api": ("array_api_compat", "array-api")}
 
 
 def check_target(target: str) -> None:

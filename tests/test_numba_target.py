@@ -187,8 +187,9 @@ def test_unknown_target_and_missing_numba_are_clear_errors(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "numba" else real(name, *a))
-    with pytest.raises(SymdiffError, match=r'pip install "symdiff\[numba\]"'):
-        sd.function([x], sd.exp(x), target="numba")
+    for target in ("numba", "numba-parallel"):
+        with pytest.raises(SymdiffError, match=r'pip install "symdiff\[numba\]"'):
+            sd.function([x], sd.exp(x), target=target)
 
 
 def test_emit_module_is_deterministic():
@@ -220,6 +221,8 @@ def test_cli_compile_target_numba_writes_a_module_that_runs(capsys, tmp_path, rn
     for name in ("loss", "loss_grad", "loss_and_grad", "loss_hess_w"):
         _assert_close(getattr(fused, name)(**args), getattr(plain, name)(**args), rtol=1e-12)
     assert list((tmp_path / "__pycache__").glob("xor_numba.*.nbi"))
+    assert cli.main(["compile", XOR, "--target", "numba-parallel"]) == 0  # prints the source
+    assert "numba.prange(" in capsys.readouterr().out
 
 
 def test_fusion_never_makes_a_cycle_through_a_matmul(rng):

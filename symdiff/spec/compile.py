@@ -88,4 +88,4 @@ def spec_module(spec: Spec | str | os.PathLike, *, optimize: bool = True,
     spec = _as_spec(spec)
     name = re.sub(r"\W", "_", spec.name)
     return codegen.load_module(compile_spec(spec, optimize=optimize, target=target),
-                               f"{name}_grad")
+                               f"{name}_grad", compiled=target in codegen.NUMBA_TARGETS)
