@@ -51,6 +51,8 @@ def _matmul_unit(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) ->
     product by broadcasting), which NumPy computes two to three times faster than matmul."""
     if a.shape[-1] == 1:
         return np.multiply(a, b, out=out)
+    if a.ndim == b.ndim == 2:
+        return np.dot(a, b, out=out)
     return np.matmul(a, b, out=out)
 
 
@@ -135,12 +137,12 @@ def grad(X, W, w):
     mul_1 = _k2 * W
     # d(add)/d(W) via accumulate
     mul_1 += mul_1
-    matmul_1 = np.matmul(X, W, out=_buf1)
+    matmul_1 = np.dot(X, W, out=_buf1)
     # d(add)/d(matmul_1) via relu.vjp[arg 0]
     greater_1 = matmul_1 > 0.0
     h = np.maximum(matmul_1, 0, out=matmul_1)
     del matmul_1
-    out = h @ w
+    out = np.dot(h, w)
     softplus_1 = np.logaddexp(0.0, out)
     # d(add)/d(softplus_1) via mean.vjp[arg 0]
     dim_size_1 = np.float64(softplus_1.shape[0])
@@ -153,7 +155,7 @@ def grad(X, W, w):
     d_add_d_out = np.multiply(d_add_d_softplus_1, sigmoid_1, out=sigmoid_1)
     del d_add_d_softplus_1, sigmoid_1
     # d(add)/d(w) via matmul.vjp[arg 1]
-    d_add_d_w = h.T @ d_add_d_out
+    d_add_d_w = np.dot(h.T, d_add_d_out)
     # d(add)/d(h) via matmul.vjp[arg 0]
     d_add_d_h = np.multiply(d_add_d_out[:, None], w, out=h)
     del h, d_add_d_out

@@ -68,11 +68,11 @@ def predict(X, W, b, v):
         v = _as_array(v, 'v', 'float64', 1, '(4,)')
         if v.shape != (4,):
             raise _shape_error('v', v.shape, '(4,)', {}, {})
-    matmul_1 = X @ W
+    matmul_1 = np.dot(X, W)
     matmul_1 += b
     h = np.tanh(matmul_1, out=matmul_1)
     del matmul_1
-    yhat = h @ v
+    yhat = np.dot(h, v)
     return yhat
 
 
@@ -112,11 +112,11 @@ def loss_and_grad(X, y, W, b, v):
         v = _as_array(v, 'v', 'float64', 1, '(4,)')
         if v.shape != (4,):
             raise _shape_error('v', v.shape, '(4,)', {}, {})
-    matmul_1 = X @ W
+    matmul_1 = np.dot(X, W)
     matmul_1 += b
     h = np.tanh(matmul_1, out=matmul_1)
     del matmul_1
-    yhat = h @ v
+    yhat = np.dot(h, v)
     sub_1 = np.subtract(yhat, y, out=yhat)
     del yhat
     pow_1 = sub_1 ** 2.0
@@ -131,7 +131,7 @@ def loss_and_grad(X, y, W, b, v):
     sub_1 *= d_loss_d_pow_1
     del d_loss_d_pow_1
     # d(loss)/d(v) via matmul.vjp[arg 1]
-    d_loss_d_v = h.T @ sub_1
+    d_loss_d_v = np.dot(h.T, sub_1)
     # d(loss)/d(add_1) via tanh.vjp[arg 0]
     square_1 = np.square(h, out=h)
     del h
@@ -145,5 +145,5 @@ def loss_and_grad(X, y, W, b, v):
     # d(loss)/d(b) via add.vjp[arg 1]
     d_loss_d_b = d_loss_d_add_1.sum(axis=0)
     # d(loss)/d(W) via matmul.vjp[arg 1]
-    d_loss_d_W = X.T @ d_loss_d_add_1
+    d_loss_d_W = np.dot(X.T, d_loss_d_add_1)
     return (loss, (d_loss_d_W, d_loss_d_b, d_loss_d_v))
