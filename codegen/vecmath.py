@@ -173,18 +173,19 @@ def vm_tanh(x0):
     near0 = a < 0.5493061443340549
     # e**(2|x|) to about 1 ulp, enough here (the error is damped by 2 e / (e + 1)**2 <= 3/8
     # in 2 / (e + 1)): no correction for the reduction's rounding, and one power of two,
-    # 2**k <= 2**58, as 2|x| is capped at 40 (tanh(20) rounds to 1; nan passes)
-    t = a + a
-    t = 40.0 if t > 40.0 else t
-    kd, ki, r, _ = vm_exp_reduce(t)
+    # 2**k <= 2**58, as |x| is capped at 20 (tanh(20) rounds to 1; nan passes). The
+    # reduction starts from |x| (times 2 / ln 2), not from 2|x|: an add less on the chain
+    ac = 20.0 if a > 20.0 else a
+    z = ac * 2.8853900817779268 + 6755399441055744.0  # as in vm_exp_reduce(2 ac)
+    ki = np.float64(z).view(np.int64)
+    kd = z - 6755399441055744.0
+    r = ((ac + ac) - kd * 6.93147180369123816490e-01) - kd * 1.90821492927058770002e-10
     e = (1.0 + (r + vm_expm1_tail(r))) \
         * np.int64((ki << 52) + 4607182418800017408).view(np.float64)
     # one division for both formulas: R = g p / q near 0, else 2 / (exp(2|x|) + 1)
     ratio = (g * p if near0 else 2.0) / (q if near0 else e + 1.0)
-    big = 1.0 - ratio  # 1 for |x| > 19.1 (and inf)
-    big = -big if x < 0.0 else big
-    y = x + x * ratio if near0 else big
-    return x if a < 1e-9 else y  # tanh(x) rounds to x there; keeps tanh(-0.0) = -0.0
+    # tanh(|x|), then x's sign (so tanh(-0.0) = -0.0; below 1e-9, |x| + |x| R rounds to |x|)
+    return np.copysign(a + a * ratio if near0 else 1.0 - ratio, x)
 
 
 def vm_logaddexp(x0, y0):
