@@ -262,8 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
                    default="numpy",
                    help="numpy (default: the module needs NumPy alone), numba (fused loop "
                         "kernels compiled by numba, cached next to the module; needs the "
-                        "numba extra), numba-parallel (the same, big elementwise loops on "
-                        "numba's threads: NUMBA_NUM_THREADS) or array-api (any array library "
+                        "numba extra), numba-parallel (the same, loops that do not sum along "
+                        "their first axis split along it over numba's threads: "
+                        "NUMBA_NUM_THREADS) or array-api (any array library "
                         "following the Python array API standard: PyTorch, JAX, Dask, ...; "
                         "needs array-api-compat)")
     p.set_defaults(run=run_compile)

@@ -58,7 +58,8 @@ def function(inputs: Node | Sequence[Node], outputs: Node | Sequence[Node],
     tuple (nested lists give nested tuples, as for `[loss, sd.grad(loss, params)]`). With
     `optimize`, the graph is first simplified by symdiff.rewrite.optimize. `target`:
     "numpy" (the default); "numba" for fused loop kernels (needs the numba extra);
-    "numba-parallel", the same with big elementwise loops split over numba's threads; or
+    "numba-parallel", the same with the loops that do not sum along their first axis split
+    along it over numba's threads; or
     "array-api", code for any array library following the Python array API standard
     (PyTorch, JAX, Dask, ...; needs array-api-compat)."""
     import codegen
