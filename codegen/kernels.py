@@ -462,8 +462,9 @@ def _expr(form: Value, args: list[str], node: Node, local: dict[Node, str]) -> s
     if isinstance(form, (int, float)):
         return _literal(form, node.dtype) if isinstance(form, float) else repr(form)
     if isinstance(form, Call):
-        fn = form.fn if isinstance(form.fn, str) else form.fn.__name__
-        fn = _vecmath(form, node).__name__ if _vecmath(form, node) else fn
+        vector = _vecmath(form, node)
+        fn = vector.__name__ if vector else form.fn if isinstance(form.fn, str) \
+            else form.fn.__name__
         inner = ", ".join(_expr(a, args, node, local) for a in form.args)
         return f"{fn}({inner})"
     if isinstance(form, Infix):

@@ -158,9 +158,8 @@ def _deaths(order: list[Node], leaves: list[Node]) -> dict[int, list[Node]]:
     base: dict[Node, Node | None] = {}  # a node -> the array whose memory it is
     last: dict[Node, int] = {}
     calls: dict[int, int] = {}  # kernel call -> its statement (at its first output)
-    for k, n in enumerate(order):
-        if "kernel" in n.attrs:
-            k = calls.setdefault(n.attrs["kernel"], k)
+    for at, n in enumerate(order):
+        k = calls.setdefault(n.attrs["kernel"], at) if "kernel" in n.attrs else at
         if n.op.name in VIEWS:
             i = n.inputs[0]
             base[n] = base.get(i) if i.kind == "op" else None

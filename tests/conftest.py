@@ -39,8 +39,6 @@ def dask_client():
     cluster.close()
 
 
-
-
 @pytest.fixture(params=TARGETS)
 def target(request) -> str:
     """Each installed code generation target in turn ("numpy", "numba")."""
