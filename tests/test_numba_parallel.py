@@ -1,6 +1,6 @@
 """The numba-parallel target: kernels whose iterations are independent along their first
-axis loop over it with numba.prange, and give the serial numba target's results to the
-bit; a kernel that sums along that axis stays serial."""
+axis loop over it with numba.prange, and give the serial kernels' results to the bit; a
+kernel that sums along that axis stays serial."""
 
 from __future__ import annotations
 
